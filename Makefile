@@ -1,0 +1,61 @@
+# hostca — one C file, one dependency (BearSSL).
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -std=c99 -Wall -Wextra -pedantic
+LDLIBS   = -lbearssl -lpthread
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# Packages: the build needs libbearssl-dev; the tests use the peers.
+BUILD_PKGS = libbearssl-dev
+TEST_PKGS  = openssl gnutls-bin python3-cryptography faketime
+
+.PHONY: all deps deps-build test test-release test-asan demo install clean bench fuzz check-deps
+
+all: hostca
+
+hostca: hostca.c hostca.h
+	$(CC) $(WARN) $(CFLAGS) -o $@ hostca.c $(LDLIBS)
+
+# Same program with the test hooks (fixed clock, seeded RNG, fault points).
+hostca-test: hostca.c hostca.h
+	$(CC) $(WARN) $(CFLAGS) -DHOSTCA_TEST_HOOKS -o $@ hostca.c $(LDLIBS)
+
+hostca-asan: hostca.c hostca.h
+	$(CC) $(WARN) -O1 -g $(SAN) -DHOSTCA_TEST_HOOKS -o $@ hostca.c $(LDLIBS)
+
+hostca.o: hostca.c hostca.h
+	$(CC) $(WARN) $(CFLAGS) -DHOSTCA_NO_MAIN -c -o $@ hostca.c
+
+tests/example: tests/example.c hostca.o
+	$(CC) $(WARN) $(CFLAGS) -I. -o $@ tests/example.c hostca.o $(LDLIBS)
+
+# Install only what is missing (apt-get, as root on Debian).
+deps:
+	@sh tests/deps.sh $(BUILD_PKGS) $(TEST_PKGS)
+
+deps-build:
+	@sh tests/deps.sh $(BUILD_PKGS)
+
+test: deps
+	$(MAKE) hostca hostca-test hostca-asan tests/example
+	@sh tests/run.sh
+
+demo: deps
+	$(MAKE) hostca
+	@sh tests/demo.sh ./hostca
+
+bench: deps
+	$(MAKE) hostca
+	@sh tests/bench.sh
+
+install: hostca
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 hostca $(DESTDIR)$(PREFIX)/bin/hostca
+	install -m 0644 hostca.h $(DESTDIR)$(PREFIX)/include/hostca.h
+	install -m 0644 hostca.1 $(DESTDIR)$(PREFIX)/share/man/man1/hostca.1
+
+clean:
+	rm -f hostca hostca-test hostca-asan hostca.o tests/example
+	rm -rf tests/out

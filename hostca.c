@@ -1,0 +1,9512 @@
+/*
+ * hostca.c -- a portable, offline certificate authority in one file.
+ *
+ * hostca issues host ID-based X.509 certificates to hosts that never see a
+ * network: the only channel between the CA machine and its hosts is
+ * removable media carried by a person. See README.md and hostca.1.
+ *
+ * Build:   cc -std=c99 -O2 -o hostca hostca.c -lbearssl -lpthread
+ * Library: cc -std=c99 -O2 -DHOSTCA_NO_MAIN -c hostca.c   (see hostca.h)
+ *
+ * The file reads top to bottom in the order data flows:
+ *
+ *   1. portability, limits, errors
+ *   2. bytes: wiping, hex, base64, random
+ *   3. codecs: PEM, DER writer, DER reader, OIDs, times
+ *   4. X.509 objects: names, keys and signatures, CSRs, certificates, CRLs
+ *   5. verification (host side and `verify`)
+ *   6. files: atomic writes, safe reads from media
+ *   7. the CA: journal, state, policy, signing, revocation
+ *   8. the host: identity, requests, install, renew, update, status
+ *   9. CLI
+ */
+
+/* ======================================================================
+ * 1. Portability, limits, errors
+ * ====================================================================== */
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bearssl.h>
+
+#include "hostca.h"
+
+#ifndef O_NOFOLLOW
+#define O_NOFOLLOW 0
+#endif
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+
+/* Named limits: every input size and count has one, here. */
+#define MAX_DER_DEPTH        16        /* nesting of DER we walk */
+#define MAX_PEM_FILE     (256 * 1024)  /* a request, response or PEM file */
+#define MAX_CRL_FILE  (64 * 1024 * 1024) /* a CRL (100k entries ~ 5 MB) */
+#define MAX_PEM_BLOCKS        8        /* blocks in one media file */
+#define MAX_TOKEN_NAME       64        /* token names */
+#define MAX_CA_NAME         128        /* CA common name */
+#define MAX_REASON_TEXT     200        /* free-text reasons */
+#define MAX_CHALLENGE       128        /* challengePassword */
+#define MAX_JOURNAL_LINE  (64 * 1024)  /* one journal event */
+#define MAX_REQUESTS      100000       /* files in requests/ per run */
+#define MAX_PASSPHRASE     1024
+#define DERW_SLOTS          256        /* constructed elements per encoding */
+#define TOKEN_LETTERS        16
+#define PBKDF2_ITERATIONS 600000
+
+#define HOSTCA_PRIVATE static
+
+static const struct { int code; const char *name, *text; } err_table[] = {
+	{ HOSTCA_OK, "OK", "success" },
+	{ HOSTCA_ERR_NOMEM, "NOMEM", "out of memory" },
+	{ HOSTCA_ERR_IO, "IO", "read or write failed" },
+	{ HOSTCA_ERR_DER, "DER", "malformed: not strict DER" },
+	{ HOSTCA_ERR_PEM, "PEM", "no PEM block found, or a malformed one" },
+	{ HOSTCA_ERR_LIMIT, "LIMIT", "too large: exceeds a hostca limit" },
+	{ HOSTCA_ERR_KEY_TYPE, "KEY_TYPE", "unsupported key type" },
+	{ HOSTCA_ERR_SIG_ALG, "SIG_ALG", "unsupported signature algorithm" },
+	{ HOSTCA_ERR_SIGNATURE, "SIGNATURE", "signature does not verify" },
+	{ HOSTCA_ERR_NAME, "NAME", "a name is not acceptable" },
+	{ HOSTCA_ERR_NOT_CSR, "NOT_CSR", "not a certificate request (PKCS#10)" },
+	{ HOSTCA_ERR_EXPIRED, "EXPIRED", "expired" },
+	{ HOSTCA_ERR_NOT_YET_VALID, "NOT_YET_VALID", "not valid yet" },
+	{ HOSTCA_ERR_REVOKED, "REVOKED", "revoked" },
+	{ HOSTCA_ERR_UNTRUSTED, "UNTRUSTED", "not issued by the trusted CA" },
+	{ HOSTCA_ERR_KEY_MISMATCH, "KEY_MISMATCH", "certificate is for another key" },
+	{ HOSTCA_ERR_HOSTID, "HOSTID", "missing or wrong host ID" },
+	{ HOSTCA_ERR_RANDOM, "RANDOM", "no system random source" },
+	{ HOSTCA_ERR_ARG, "ARG", "invalid argument" },
+	{ HOSTCA_ERR_CRL, "CRL", "CRL invalid, from another CA, or not newer" },
+	{ HOSTCA_ERR_BUFFER, "BUFFER", "buffer too small" },
+	{ HOSTCA_ERR_KEY, "KEY", "private key invalid" },
+	{ HOSTCA_ERR_PASSPHRASE, "PASSPHRASE", "wrong passphrase (or corrupted key)" },
+	{ HOSTCA_ERR_NOT_CERT, "NOT_CERT", "not a certificate" },
+};
+
+HOSTCA_API const char *
+hostca_strerror(int err)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof err_table / sizeof err_table[0]; i++)
+		if (err_table[i].code == err)
+			return err_table[i].text;
+	return "unknown error";
+}
+
+/* ======================================================================
+ * 2. Bytes: wiping, hex, base64, random
+ * ====================================================================== */
+
+/* A wipe the compiler cannot remove: the store goes through a volatile
+ * function pointer (Monocypher's crypto_wipe takes the same approach). */
+static void *(*const volatile wipe_memset)(void *, int, size_t) = memset;
+
+HOSTCA_API void
+hostca_wipe(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		wipe_memset(p, 0, len);
+}
+
+/* Constant-time comparison; 1 when equal. */
+static int
+ct_equal(const void *a, const void *b, size_t len)
+{
+	const unsigned char *x = a, *y = b;
+	unsigned r = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		r |= (unsigned)(x[i] ^ y[i]);
+	return r == 0;
+}
+
+static void
+hex_encode(char *out, const void *data, size_t len, int upper, char sep)
+{
+	static const char lo[] = "0123456789abcdef", up[] = "0123456789ABCDEF";
+	const char *d = upper ? up : lo;
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (sep && i > 0)
+			*out++ = sep;
+		*out++ = d[p[i] >> 4];
+		*out++ = d[p[i] & 15];
+	}
+	*out = 0;
+}
+
+static int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Hex with optional colons (any case) into out; returns the byte count,
+ * or -1 when the text is not hex or does not fit.
+ */
+static long
+hex_decode(unsigned char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+	int hi = -1, v;
+
+	for (; *s; s++) {
+		if (*s == ':')
+			continue;
+		if ((v = hex_digit((unsigned char)*s)) < 0)
+			return -1;
+		if (hi < 0) {
+			hi = v;
+		} else {
+			if (n >= cap)
+				return -1;
+			out[n++] = (unsigned char)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	return hi < 0 ? (long)n : -1;
+}
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Base64 without line breaks; out must hold 4*ceil(len/3)+1 bytes. */
+static size_t
+b64_encode(char *out, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i, o = 0;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		out[o++] = b64_alphabet[v >> 18];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = b64_alphabet[(v >> 6) & 63];
+		out[o++] = b64_alphabet[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		out[o++] = b64_alphabet[v >> 18];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = 0;
+	return o;
+}
+
+static int
+b64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Strict base64 of (s, len), white space allowed between characters when
+ * ws is set. Returns the decoded length or -1 (bad character, bad padding,
+ * non-zero pad bits, or more than cap bytes).
+ */
+static long
+b64_decode(unsigned char *out, size_t cap, const char *s, size_t len, int ws)
+{
+	uint32_t acc = 0;
+	size_t n = 0, i;
+	int k = 0, pad = 0, v;
+
+	for (i = 0; i < len; i++) {
+		int c = (unsigned char)s[i];
+		if (ws && (c == ' ' || c == '\t' || c == '\r' || c == '\n'))
+			continue;
+		if (c == '=') {
+			pad++;
+			if (pad > 2)
+				return -1;
+			continue;
+		}
+		if (pad || (v = b64_value(c)) < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		if (++k == 4) {
+			if (n + 3 > cap)
+				return -1;
+			out[n++] = (unsigned char)(acc >> 16);
+			out[n++] = (unsigned char)(acc >> 8);
+			out[n++] = (unsigned char)acc;
+			k = 0;
+			acc = 0;
+		}
+	}
+	if (k == 0 && pad == 0)
+		return (long)n;
+	if (k == 2 && pad == 2 && (acc & 15) == 0) {
+		if (n + 1 > cap)
+			return -1;
+		out[n++] = (unsigned char)(acc >> 4);
+		return (long)n;
+	}
+	if (k == 3 && pad == 1 && (acc & 3) == 0) {
+		if (n + 2 > cap)
+			return -1;
+		out[n++] = (unsigned char)(acc >> 10);
+		out[n++] = (unsigned char)(acc >> 2);
+		return (long)n;
+	}
+	return -1;
+}
+
+/*
+ * Random bytes. One HMAC-DRBG, seeded from the system (getrandom or
+ * /dev/urandom through BearSSL's seeder). Test builds may seed it from
+ * HOSTCA_TEST_SEED so that golden vectors are reproducible.
+ */
+typedef struct {
+	br_hmac_drbg_context drbg;
+	int ready;
+} rng_state;
+
+static int
+rng_init_seed(rng_state *r, const void *seed, size_t len)
+{
+	br_hmac_drbg_init(&r->drbg, &br_sha256_vtable, seed, len);
+	r->ready = 1;
+	return 0;
+}
+
+static int
+rng_init_system(rng_state *r)
+{
+	br_prng_seeder seeder = br_prng_seeder_system(NULL);
+
+	br_hmac_drbg_init(&r->drbg, &br_sha256_vtable, "hostca", 6);
+	if (seeder == NULL || !seeder(&r->drbg.vtable))
+		return HOSTCA_ERR_RANDOM;
+	r->ready = 1;
+	return 0;
+}
+
+static void
+rng_bytes(rng_state *r, void *out, size_t len)
+{
+	br_hmac_drbg_generate(&r->drbg, out, len);
+}
+
+/* Uniform value in [0, n) by rejection (n <= 256). */
+static unsigned
+rng_below(rng_state *r, unsigned n)
+{
+	unsigned limit = 256 - 256 % n;
+	unsigned char b;
+
+	do {
+		rng_bytes(r, &b, 1);
+	} while (b >= limit);
+	return b % n;
+}
+
+/* ======================================================================
+ * 3. Codecs: PEM, DER writer, DER reader, OIDs, times
+ * ====================================================================== */
+
+/* ---- PEM ---- */
+
+HOSTCA_API size_t
+hostca_pem_encode(void *dest, const char *banner, const void *der, size_t len)
+{
+	size_t blen = strlen(banner), b64 = (len + 2) / 3 * 4;
+	size_t lines = (b64 + 63) / 64;
+	size_t total = 11 + blen + 6 + b64 + lines + 9 + blen + 6;
+	const unsigned char *p = der;
+	size_t i, col = 0, done = 0;
+	char *o, q[5];
+
+	if (blen == 0 || blen > 40 || len == 0)
+		return 0;
+	if (dest == NULL)
+		return total;
+	o = dest;
+	o += sprintf(o, "-----BEGIN %s-----\n", banner);
+	for (i = 0; i < len; i += 3) {
+		b64_encode(q, p + i, len - i < 3 ? len - i : 3);
+		memcpy(o, q, 4);
+		o += 4;
+		col += 4;
+		done += 4;
+		if (col == 64 || done == b64) {
+			*o++ = '\n';
+			col = 0;
+		}
+	}
+	memcpy(o, "-----END ", 9);
+	memcpy(o + 9, banner, blen);
+	memcpy(o + 9 + blen, "-----\n", 6);  /* no NUL: dest is exactly total */
+	o += 9 + blen + 6;
+	return (size_t)(o - (char *)dest);
+}
+
+/*
+ * Finds the index-th PEM block. Lines outside blocks are ignored (so a
+ * human note above a block does no harm). Inside a block only base64 and
+ * white space are allowed; the END banner must match the BEGIN banner.
+ */
+HOSTCA_API long
+hostca_pem_decode(const void *pem, size_t len, size_t index,
+	char banner[64], void *der, size_t der_cap)
+{
+	const char *s = pem, *end = s + len;
+	size_t seen = 0;
+
+	while (s < end) {
+		const char *eol = memchr(s, '\n', (size_t)(end - s));
+		const char *next = eol ? eol + 1 : end;
+		size_t ll = (size_t)((eol ? eol : end) - s);
+
+		if (ll > 0 && s[ll - 1] == '\r')
+			ll--;
+		if (ll > 16 && memcmp(s, "-----BEGIN ", 11) == 0
+			&& memcmp(s + ll - 5, "-----", 5) == 0)
+		{
+			size_t bl = ll - 16;
+			const char *body = next, *p = next;
+			char endline[64 + 20];
+			long n;
+
+			if (bl == 0 || bl >= 64)
+				return HOSTCA_ERR_PEM;
+			snprintf(endline, sizeof endline, "-----END %.*s-----",
+				(int)bl, s + 11);
+			/* Find the END line. */
+			for (;;) {
+				const char *e2, *n2;
+				size_t l2;
+				if (p >= end)
+					return HOSTCA_ERR_PEM;
+				e2 = memchr(p, '\n', (size_t)(end - p));
+				n2 = e2 ? e2 + 1 : end;
+				l2 = (size_t)((e2 ? e2 : end) - p);
+				if (l2 > 0 && p[l2 - 1] == '\r')
+					l2--;
+				if (l2 >= 5 && memcmp(p, "-----", 5) == 0) {
+					if (l2 != strlen(endline)
+						|| memcmp(p, endline, l2) != 0)
+						return HOSTCA_ERR_PEM;
+					if (seen == index) {
+						if (banner != NULL) {
+							memcpy(banner, s + 11, bl);
+							banner[bl] = 0;
+						}
+						n = b64_decode(der, der_cap, body,
+							(size_t)(p - body), 1);
+						if (n < 0)
+							return (size_t)(p - body) / 4 * 3 > der_cap
+								? HOSTCA_ERR_LIMIT : HOSTCA_ERR_PEM;
+						if (n == 0)
+							return HOSTCA_ERR_PEM;
+						return n;
+					}
+					seen++;
+					next = n2;
+					break;
+				}
+				p = n2;
+			}
+		}
+		s = next;
+	}
+	return HOSTCA_ERR_PEM;
+}
+
+/* ---- DER writer ----
+ *
+ * Encoders run twice over the same code: a sizing pass (buf == NULL) that
+ * records the content length of every constructed element in open order,
+ * and a writing pass that replays those lengths to emit the headers. The
+ * code of an encoder therefore reads like the ASN.1 it produces, and no
+ * buffer size is ever guessed.
+ */
+typedef struct {
+	unsigned char *buf;             /* NULL in the sizing pass */
+	size_t len;                     /* bytes so far */
+	size_t slot_len[DERW_SLOTS];    /* content length per open, in order */
+	unsigned nslots, next;          /* slots recorded / replayed */
+	unsigned stack[MAX_DER_DEPTH];  /* slot of each open element */
+	size_t start[MAX_DER_DEPTH];
+	unsigned sp;
+	int err;
+} derw;
+
+static size_t
+der_len_size(size_t len)
+{
+	size_t n = 1;
+
+	if (len >= 128)
+		for (; len; len >>= 8)
+			n++;
+	return n;
+}
+
+static void
+dw_put(derw *w, const void *p, size_t n)
+{
+	if (w->buf != NULL && n > 0)
+		memcpy(w->buf + w->len, p, n);
+	w->len += n;
+}
+
+static void
+dw_byte(derw *w, unsigned b)
+{
+	unsigned char c = (unsigned char)b;
+	dw_put(w, &c, 1);
+}
+
+static void
+dw_header(derw *w, unsigned tag, size_t len)
+{
+	unsigned char h[10];
+	size_t n = 0, k, i;
+
+	h[n++] = (unsigned char)tag;
+	if (len < 128) {
+		h[n++] = (unsigned char)len;
+	} else {
+		k = der_len_size(len) - 1;
+		h[n++] = (unsigned char)(0x80 | k);
+		for (i = k; i > 0; i--)
+			h[n++] = (unsigned char)(len >> (8 * (i - 1)));
+	}
+	dw_put(w, h, n);
+}
+
+/* Opens a constructed element whose length is found by the sizing pass. */
+static void
+dw_open(derw *w, unsigned tag)
+{
+	unsigned slot;
+
+	if (w->err || w->sp >= MAX_DER_DEPTH) {
+		w->err = 1;
+		return;
+	}
+	if (w->buf == NULL) {
+		if (w->nslots >= DERW_SLOTS) {
+			w->err = 1;
+			return;
+		}
+		slot = w->nslots++;
+		w->start[w->sp] = w->len;
+	} else {
+		slot = w->next++;
+		dw_header(w, tag, w->slot_len[slot]);
+		w->start[w->sp] = w->len;
+	}
+	w->stack[w->sp++] = slot;
+}
+
+static void
+dw_close(derw *w)
+{
+	unsigned slot;
+	size_t content;
+
+	if (w->err)
+		return;
+	if (w->sp == 0) {
+		w->err = 1;
+		return;
+	}
+	slot = w->stack[--w->sp];
+	content = w->len - w->start[w->sp];
+	if (w->buf == NULL) {
+		w->slot_len[slot] = content;
+		/* The header is counted when the element closes. */
+		w->len += 1 + der_len_size(content);
+	} else if (content != w->slot_len[slot]) {
+		w->err = 1;  /* the two passes disagree: an encoder bug */
+	}
+}
+
+static void
+dw_tlv(derw *w, unsigned tag, const void *v, size_t len)
+{
+	dw_header(w, tag, len);
+	dw_put(w, v, len);
+}
+
+/* INTEGER from an unsigned big-endian magnitude (minimal, positive). */
+static void
+dw_uint(derw *w, const unsigned char *v, size_t len)
+{
+	while (len > 1 && v[0] == 0) {
+		v++;
+		len--;
+	}
+	if (len == 0) {
+		dw_tlv(w, 0x02, "\0", 1);
+		return;
+	}
+	if (v[0] & 0x80) {
+		dw_header(w, 0x02, len + 1);
+		dw_byte(w, 0);
+		dw_put(w, v, len);
+	} else {
+		dw_tlv(w, 0x02, v, len);
+	}
+}
+
+static void
+dw_small_int(derw *w, unsigned tag, uint32_t v)
+{
+	unsigned char b[5];
+	size_t n = 0;
+	int i;
+
+	b[n++] = 0;
+	for (i = 3; i >= 0; i--)
+		b[n++] = (unsigned char)(v >> (8 * i));
+	/* keep one leading zero only when the next byte has its top bit */
+	{
+		size_t k = 0;
+		while (k < 4 && b[k] == 0 && !(b[k + 1] & 0x80))
+			k++;
+		dw_tlv(w, tag, b + k, n - k);
+	}
+}
+
+static void
+dw_oid(derw *w, const unsigned char *oid)
+{
+	/* oids are stored with their length first */
+	dw_tlv(w, 0x06, oid + 1, oid[0]);
+}
+
+static void
+dw_bool_true(derw *w)
+{
+	dw_tlv(w, 0x01, "\xff", 1);
+}
+
+static void
+dw_null(derw *w)
+{
+	dw_tlv(w, 0x05, "", 0);
+}
+
+/* Runs an encoder body twice: sizing, then writing into dest. */
+typedef void (*derw_fn)(derw *w, const void *ctx);
+
+static size_t
+der_encode2(void *dest, derw_fn fn, const void *ctx)
+{
+	derw *w;
+	size_t n;
+
+	w = malloc(sizeof *w);
+	if (w == NULL)
+		return 0;
+	memset(w, 0, sizeof *w);
+	fn(w, ctx);
+	if (w->err || w->sp != 0) {
+		free(w);
+		return 0;
+	}
+	n = w->len;
+	if (dest != NULL) {
+		w->buf = dest;
+		w->len = 0;
+		w->next = 0;
+		fn(w, ctx);
+		if (w->err || w->len != n)
+			n = 0;
+	}
+	free(w);
+	return n;
+}
+
+/* ---- DER reader ----
+ *
+ * A cursor over a region. der_get() reads one element: single-byte tags
+ * only, definite minimal lengths, bounded by what is left. The first
+ * error sticks (BearSSL's decoders work the same way), so a parser can
+ * read a whole structure and check the error once.
+ */
+typedef struct {
+	const unsigned char *p;
+	size_t len;
+	int err;
+} derr;
+
+typedef struct {
+	unsigned tag;
+	const unsigned char *v;     /* content */
+	size_t len;
+	const unsigned char *raw;   /* whole element, header included */
+	size_t raw_len;
+} derel;
+
+static void
+dr_init(derr *r, const void *p, size_t len)
+{
+	r->p = p;
+	r->len = len;
+	r->err = 0;
+}
+
+static int
+dr_more(const derr *r)
+{
+	return !r->err && r->len > 0;
+}
+
+static int
+dr_get(derr *r, derel *e)
+{
+	size_t len, k, h = 2, i;
+
+	memset(e, 0, sizeof *e);
+	if (r->err)
+		return -1;
+	if (r->len < 2) {
+		r->err = HOSTCA_ERR_DER;
+		return -1;
+	}
+	e->tag = r->p[0];
+	if ((e->tag & 0x1f) == 0x1f) {   /* multi-byte tags: not used by us */
+		r->err = HOSTCA_ERR_DER;
+		return -1;
+	}
+	len = r->p[1];
+	if (len & 0x80) {
+		k = len & 0x7f;
+		if (k == 0 || k > 4 || r->len < 2 + k) {  /* 0 = indefinite (BER) */
+			r->err = HOSTCA_ERR_DER;
+			return -1;
+		}
+		len = 0;
+		for (i = 0; i < k; i++)
+			len = len << 8 | r->p[2 + i];
+		if (r->p[2] == 0 || len < 128) {          /* not minimal */
+			r->err = HOSTCA_ERR_DER;
+			return -1;
+		}
+		h += k;
+	}
+	if (len > r->len - h) {
+		r->err = HOSTCA_ERR_DER;
+		return -1;
+	}
+	e->v = r->p + h;
+	e->len = len;
+	e->raw = r->p;
+	e->raw_len = h + len;
+	r->p += h + len;
+	r->len -= h + len;
+	return 0;
+}
+
+/* Reads one element that must carry the given tag. */
+static int
+dr_expect(derr *r, unsigned tag, derel *e)
+{
+	if (dr_get(r, e) < 0)
+		return -1;
+	if (e->tag != tag) {
+		r->err = HOSTCA_ERR_DER;
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads a constructed element and opens a cursor on its content. */
+static int
+dr_enter(derr *r, unsigned tag, derr *sub)
+{
+	derel e;
+
+	if (dr_expect(r, tag, &e) < 0) {
+		dr_init(sub, NULL, 0);
+		sub->err = r->err;
+		return -1;
+	}
+	dr_init(sub, e.v, e.len);
+	return 0;
+}
+
+/* Peeks at the next tag (-1 if none). */
+static int
+dr_peek(const derr *r)
+{
+	return (r->err || r->len == 0) ? -1 : r->p[0];
+}
+
+/* The cursor must be exhausted (no trailing bytes). */
+static int
+dr_end(derr *r)
+{
+	if (!r->err && r->len != 0)
+		r->err = HOSTCA_ERR_DER;
+	return r->err ? -1 : 0;
+}
+
+/* Propagates a sub-cursor's error into its parent. */
+static void
+dr_join(derr *r, derr *sub)
+{
+	if (!r->err && (sub->err || sub->len != 0))
+		r->err = sub->err ? sub->err : HOSTCA_ERR_DER;
+}
+
+/* An INTEGER's content must be minimal; returns the positive magnitude. */
+static int
+der_uint(const derel *e, const unsigned char **v, size_t *len, int allow_zero)
+{
+	const unsigned char *p = e->v;
+	size_t n = e->len;
+
+	if (e->tag != 0x02 || n == 0)
+		return -1;
+	if (n > 1 && ((p[0] == 0 && !(p[1] & 0x80))
+		|| (p[0] == 0xff && (p[1] & 0x80))))
+		return -1;                   /* not minimal */
+	if (p[0] & 0x80)
+		return -1;                   /* negative */
+	if (n > 1 && p[0] == 0) {
+		p++;
+		n--;
+	}
+	if (!allow_zero && n == 1 && p[0] == 0)
+		return -1;
+	*v = p;
+	*len = n;
+	return 0;
+}
+
+/* Small non-negative INTEGER (or ENUMERATED) into *out. */
+static int
+der_small(const derel *e, unsigned tag, uint32_t *out)
+{
+	const unsigned char *v;
+	size_t n, i;
+	uint32_t x = 0;
+	derel t = *e;
+
+	if (e->tag != tag)
+		return -1;
+	t.tag = 0x02;
+	if (der_uint(&t, &v, &n, 1) < 0 || n > 4)
+		return -1;
+	for (i = 0; i < n; i++)
+		x = x << 8 | v[i];
+	*out = x;
+	return 0;
+}
+
+/* Walks a DER tree strictly (for content we do not otherwise parse). */
+static int
+der_check_tree(const unsigned char *p, size_t len, unsigned depth)
+{
+	derr r;
+	derel e;
+
+	if (depth > MAX_DER_DEPTH)
+		return -1;
+	dr_init(&r, p, len);
+	while (dr_more(&r)) {
+		if (dr_get(&r, &e) < 0)
+			return -1;
+		if ((e.tag & 0x20) && der_check_tree(e.v, e.len, depth + 1) < 0)
+			return -1;
+		if (e.tag == 0x01 && (e.len != 1 || (e.v[0] != 0 && e.v[0] != 0xff)))
+			return -1;
+	}
+	return r.err ? -1 : 0;
+}
+
+/* BIT STRING with no unused bits (keys and signatures). */
+static int
+der_bits_whole(const derel *e, const unsigned char **v, size_t *len)
+{
+	if (e->tag != 0x03 || e->len < 1 || e->v[0] != 0)
+		return -1;
+	*v = e->v + 1;
+	*len = e->len - 1;
+	return 0;
+}
+
+/* ---- OIDs (length-prefixed content bytes) ---- */
+
+static const unsigned char OID_CN[] = { 3, 0x55, 0x04, 0x03 };
+static const unsigned char OID_EC_PUBKEY[] = { 7, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01 };
+static const unsigned char OID_P256[] = { 8, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const unsigned char OID_P384[] = { 5, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+static const unsigned char OID_P521[] = { 5, 0x2b, 0x81, 0x04, 0x00, 0x23 };
+static const unsigned char OID_SECP256K1[] = { 5, 0x2b, 0x81, 0x04, 0x00, 0x0a };
+static const unsigned char OID_RSA[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 };
+static const unsigned char OID_RSA_PSS[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a };
+static const unsigned char OID_DSA[] = { 7, 0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01 };
+static const unsigned char OID_ED25519[] = { 3, 0x2b, 0x65, 0x70 };
+static const unsigned char OID_ED448[] = { 3, 0x2b, 0x65, 0x71 };
+static const unsigned char OID_X25519[] = { 3, 0x2b, 0x65, 0x6e };
+static const unsigned char OID_X448[] = { 3, 0x2b, 0x65, 0x6f };
+static const unsigned char OID_ECDSA_SHA256[] = { 8, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
+static const unsigned char OID_ECDSA_SHA384[] = { 8, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03 };
+static const unsigned char OID_ECDSA_SHA512[] = { 8, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04 };
+static const unsigned char OID_RSA_SHA256[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b };
+static const unsigned char OID_RSA_SHA384[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c };
+static const unsigned char OID_RSA_SHA512[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d };
+static const unsigned char OID_CHALLENGE[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x07 };
+static const unsigned char OID_EXT_REQ[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e };
+static const unsigned char OID_SKI[] = { 3, 0x55, 0x1d, 0x0e };
+static const unsigned char OID_KU[] = { 3, 0x55, 0x1d, 0x0f };
+static const unsigned char OID_SAN[] = { 3, 0x55, 0x1d, 0x11 };
+static const unsigned char OID_BC[] = { 3, 0x55, 0x1d, 0x13 };
+static const unsigned char OID_CRL_NUMBER[] = { 3, 0x55, 0x1d, 0x14 };
+static const unsigned char OID_CRL_REASON[] = { 3, 0x55, 0x1d, 0x15 };
+static const unsigned char OID_AKI[] = { 3, 0x55, 0x1d, 0x23 };
+static const unsigned char OID_EKU[] = { 3, 0x55, 0x1d, 0x25 };
+static const unsigned char OID_SERVER_AUTH[] = { 8, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
+static const unsigned char OID_CLIENT_AUTH[] = { 8, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02 };
+static const unsigned char OID_PBES2[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d };
+static const unsigned char OID_PBKDF2[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c };
+static const unsigned char OID_HMAC_SHA256[] = { 8, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09 };
+static const unsigned char OID_AES256_CBC[] = { 9, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a };
+
+static int
+oid_is(const derel *e, const unsigned char *oid)
+{
+	return e->tag == 0x06 && e->len == oid[0]
+		&& memcmp(e->v, oid + 1, oid[0]) == 0;
+}
+
+/* Dotted text of an OID, for messages. */
+static void
+oid_text(char *out, size_t cap, const unsigned char *v, size_t len)
+{
+	size_t o = 0, i;
+	unsigned long x = 0;
+	int first = 1;
+
+	out[0] = 0;
+	for (i = 0; i < len && o + 24 < cap; i++) {
+		x = x << 7 | (v[i] & 0x7f);
+		if (v[i] & 0x80) {
+			if (x > ULONG_MAX >> 8)
+				return;
+			continue;
+		}
+		if (first) {
+			unsigned long a = x < 80 ? x / 40 : 2;
+			o += (size_t)snprintf(out + o, cap - o, "%lu.%lu", a, x - 40 * a);
+			first = 0;
+		} else {
+			o += (size_t)snprintf(out + o, cap - o, ".%lu", x);
+		}
+		x = 0;
+	}
+}
+
+/* ---- Times ----
+ *
+ * Seconds since the epoch <-> UTCTime/GeneralizedTime, by the RFC 5280
+ * rule: UTCTime through 2049, GeneralizedTime from 2050. Only the strict
+ * forms YYMMDDHHMMSSZ and YYYYMMDDHHMMSSZ are read.
+ */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void
+civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+	int64_t era;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int)((int64_t)yoe + era * 400 + (*m <= 2));
+}
+
+typedef struct {
+	int year;
+	unsigned mon, day, hour, min, sec;
+} tm_utc;
+
+static void
+time_split(int64_t t, tm_utc *u)
+{
+	int64_t days = t / 86400, rem = t % 86400;
+
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	civil_from_days(days, &u->year, &u->mon, &u->day);
+	u->hour = (unsigned)(rem / 3600);
+	u->min = (unsigned)(rem / 60 % 60);
+	u->sec = (unsigned)(rem % 60);
+}
+
+/* ISO 8601, "2026-11-27T12:00:00Z" (buf of 21+). */
+static const char *
+time_iso(char *buf, int64_t t)
+{
+	tm_utc u;
+
+	time_split(t, &u);
+	snprintf(buf, 32, "%04d-%02u-%02uT%02u:%02u:%02uZ",
+		u.year, u.mon, u.day, u.hour, u.min, u.sec);
+	return buf;
+}
+
+static void
+dw_time(derw *w, int64_t t)
+{
+	tm_utc u;
+	char s[20];
+
+	time_split(t, &u);
+	if (u.year >= 1950 && u.year < 2050) {
+		snprintf(s, sizeof s, "%02d%02u%02u%02u%02u%02uZ", u.year % 100,
+			u.mon, u.day, u.hour, u.min, u.sec);
+		dw_tlv(w, 0x17, s, 13);
+	} else {
+		snprintf(s, sizeof s, "%04d%02u%02u%02u%02u%02uZ", u.year,
+			u.mon, u.day, u.hour, u.min, u.sec);
+		dw_tlv(w, 0x18, s, 15);
+	}
+}
+
+static int
+digits(const unsigned char *p, size_t n, unsigned *out)
+{
+	unsigned v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+der_time(const derel *e, int64_t *t)
+{
+	const unsigned char *p = e->v;
+	unsigned y, mo, d, h, mi, s;
+	static const unsigned mdays[] = { 31,29,31,30,31,30,31,31,30,31,30,31 };
+
+	if (e->tag == 0x17 && e->len == 13) {
+		if (digits(p, 2, &y) < 0)
+			return -1;
+		y += y < 50 ? 2000 : 1900;
+		p += 2;
+	} else if (e->tag == 0x18 && e->len == 15) {
+		if (digits(p, 4, &y) < 0)
+			return -1;
+		p += 4;
+	} else {
+		return -1;
+	}
+	if (digits(p, 2, &mo) < 0 || digits(p + 2, 2, &d) < 0
+		|| digits(p + 4, 2, &h) < 0 || digits(p + 6, 2, &mi) < 0
+		|| digits(p + 8, 2, &s) < 0 || p[10] != 'Z')
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23
+		|| mi > 59 || s > 59)
+		return -1;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return -1;
+	/* GeneralizedTime for years the UTCTime could carry is not DER. */
+	if (e->tag == 0x18 && y >= 1950 && y < 2050)
+		return -1;
+	*t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	return 0;
+}
+
+/* Durations: 30s, 90m, 24h, 7d (a bare number is refused). */
+static int
+duration_parse(const char *s, int64_t *out)
+{
+	int64_t v = 0, mul;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	while (isdigit((unsigned char)*p)) {
+		v = v * 10 + (*p - '0');
+		if (v > 100000000)
+			return -1;
+		p++;
+	}
+	switch (*p) {
+	case 's': mul = 1; break;
+	case 'm': mul = 60; break;
+	case 'h': mul = 3600; break;
+	case 'd': mul = 86400; break;
+	default: return -1;
+	}
+	if (p[1] != 0 || v == 0)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static const char *
+duration_text(char *buf, int64_t s)
+{
+	if (s % 86400 == 0)
+		snprintf(buf, 24, "%lldd", (long long)(s / 86400));
+	else if (s % 3600 == 0)
+		snprintf(buf, 24, "%lldh", (long long)(s / 3600));
+	else if (s % 60 == 0)
+		snprintf(buf, 24, "%lldm", (long long)(s / 60));
+	else
+		snprintf(buf, 24, "%llds", (long long)s);
+	return buf;
+}
+
+/* Times on the command line: unix seconds, or YYYY-MM-DD[THH:MM[:SS]][Z]. */
+static int
+time_parse(const char *s, int64_t *out)
+{
+	unsigned y, mo, d, h = 0, mi = 0, sec = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+
+	if (n > 0 && n <= 12 && strspn(s, "0123456789") == n) {
+		*out = strtoll(s, NULL, 10);
+		return 0;
+	}
+	if (n < 10 || digits(p, 4, &y) < 0 || p[4] != '-' || digits(p + 5, 2, &mo) < 0
+		|| p[7] != '-' || digits(p + 8, 2, &d) < 0)
+		return -1;
+	p += 10;
+	if (*p == 'T' || *p == ' ') {
+		if (digits(p + 1, 2, &h) < 0 || p[3] != ':' || digits(p + 4, 2, &mi) < 0)
+			return -1;
+		p += 6;
+		if (*p == ':') {
+			if (digits(p + 1, 2, &sec) < 0)
+				return -1;
+			p += 3;
+		}
+	}
+	if (*p == 'Z')
+		p++;
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
+		return -1;
+	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	return 0;
+}
+
+/* ======================================================================
+ * 4. X.509 objects: keys and signatures, names, CSRs, certificates, CRLs
+ * ====================================================================== */
+
+#define WHY_CAP 256
+
+static void
+set_why(char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, WHY_CAP, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- Public keys ---- */
+
+#define PK_EC   1
+#define PK_RSA  2
+
+typedef struct {
+	int kind;                     /* PK_EC or PK_RSA */
+	int curve;                    /* BR_EC_* */
+	unsigned bits;                /* RSA modulus bits / curve size */
+	unsigned char q[133];         /* EC point, uncompressed */
+	size_t qlen;
+	unsigned char n[512], e[4];   /* RSA modulus and exponent */
+	size_t nlen, elen;
+} pubkey;
+
+static const struct {
+	int type;
+	const char *name;
+	int curve;
+	unsigned bits;
+} key_types[] = {
+	{ HOSTCA_KEY_EC_P256, "ec-p256", BR_EC_secp256r1, 256 },
+	{ HOSTCA_KEY_EC_P384, "ec-p384", BR_EC_secp384r1, 384 },
+	{ HOSTCA_KEY_EC_P521, "ec-p521", BR_EC_secp521r1, 521 },
+	{ HOSTCA_KEY_RSA_2048, "rsa-2048", 0, 2048 },
+	{ HOSTCA_KEY_RSA_3072, "rsa-3072", 0, 3072 },
+	{ HOSTCA_KEY_RSA_4096, "rsa-4096", 0, 4096 },
+};
+#define N_KEY_TYPES (sizeof key_types / sizeof key_types[0])
+
+HOSTCA_API const char *
+hostca_key_type_name(int type)
+{
+	size_t i;
+
+	for (i = 0; i < N_KEY_TYPES; i++)
+		if (key_types[i].type == type)
+			return key_types[i].name;
+	return NULL;
+}
+
+HOSTCA_API int
+hostca_key_type_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_KEY_TYPES; i++)
+		if (strcmp(key_types[i].name, name) == 0)
+			return key_types[i].type;
+	return 0;
+}
+
+static int
+key_type_curve(int type)
+{
+	size_t i;
+
+	for (i = 0; i < N_KEY_TYPES; i++)
+		if (key_types[i].type == type)
+			return key_types[i].curve;
+	return 0;
+}
+
+/* "ec-p256", "rsa-3072" for a public key (buf of 16). */
+static const char *
+pubkey_type_name(char *buf, const pubkey *pk)
+{
+	if (pk->kind == PK_EC)
+		snprintf(buf, 16, "ec-p%u", pk->bits);
+	else
+		snprintf(buf, 16, "rsa-%u", pk->bits);
+	return buf;
+}
+
+static const char *
+curve_name(int curve)
+{
+	switch (curve) {
+	case BR_EC_secp256r1: return "256";
+	case BR_EC_secp384r1: return "384";
+	case BR_EC_secp521r1: return "521";
+	}
+	return NULL;
+}
+
+/*
+ * SubjectPublicKeyInfo ::= SEQUENCE {
+ *     algorithm AlgorithmIdentifier,   -- id-ecPublicKey + namedCurve,
+ *                                      -- or rsaEncryption + NULL
+ *     subjectPublicKey BIT STRING }    -- EC point, or
+ *                                      -- RSAPublicKey ::= SEQUENCE { n, e }
+ */
+static void
+dw_spki(derw *w, const pubkey *pk)
+{
+	dw_open(w, 0x30);
+	dw_open(w, 0x30);
+	if (pk->kind == PK_EC) {
+		dw_oid(w, OID_EC_PUBKEY);
+		dw_oid(w, pk->curve == BR_EC_secp256r1 ? OID_P256
+			: pk->curve == BR_EC_secp384r1 ? OID_P384 : OID_P521);
+		dw_close(w);
+		dw_header(w, 0x03, pk->qlen + 1);
+		dw_byte(w, 0);
+		dw_put(w, pk->q, pk->qlen);
+	} else {
+		dw_oid(w, OID_RSA);
+		dw_null(w);
+		dw_close(w);
+		dw_open(w, 0x03);
+		dw_byte(w, 0);
+		dw_open(w, 0x30);
+		dw_uint(w, pk->n, pk->nlen);
+		dw_uint(w, pk->e, pk->elen);
+		dw_close(w);
+		dw_close(w);
+	}
+	dw_close(w);
+}
+
+static void
+enc_spki(derw *w, const void *ctx)
+{
+	dw_spki(w, ctx);
+}
+
+/* Bit length of a big-endian magnitude. */
+static unsigned
+bitlen(const unsigned char *v, size_t len)
+{
+	unsigned b;
+
+	while (len > 0 && *v == 0) {
+		v++;
+		len--;
+	}
+	if (len == 0)
+		return 0;
+	for (b = 8; b > 0 && !(v[0] & (1u << (b - 1))); b--)
+		;
+	return (unsigned)(len - 1) * 8 + b;
+}
+
+/*
+ * Reads a SubjectPublicKeyInfo. Refuses every key hostca does not issue
+ * for, with a sentence that names the key type.
+ */
+static int
+spki_decode(pubkey *pk, const unsigned char *der, size_t len, char *why)
+{
+	derr r, s, a;
+	derel alg, par, bits;
+	const unsigned char *v;
+	size_t vl;
+	char oid[64];
+
+	memset(pk, 0, sizeof *pk);
+	dr_init(&r, der, len);
+	dr_enter(&r, 0x30, &s);
+	dr_end(&r);
+	dr_enter(&s, 0x30, &a);
+	dr_get(&a, &alg);
+	if (a.err || s.err || r.err) {
+		set_why(why, "malformed public key");
+		return HOSTCA_ERR_DER;
+	}
+	if (oid_is(&alg, OID_EC_PUBKEY)) {
+		dr_get(&a, &par);
+		dr_end(&a);
+		dr_expect(&s, 0x03, &bits);
+		dr_end(&s);
+		if (a.err || s.err) {
+			set_why(why, "malformed EC public key");
+			return HOSTCA_ERR_DER;
+		}
+		if (oid_is(&par, OID_P256))
+			pk->curve = BR_EC_secp256r1, pk->bits = 256;
+		else if (oid_is(&par, OID_P384))
+			pk->curve = BR_EC_secp384r1, pk->bits = 384;
+		else if (oid_is(&par, OID_P521))
+			pk->curve = BR_EC_secp521r1, pk->bits = 521;
+		else {
+			if (oid_is(&par, OID_SECP256K1))
+				strcpy(oid, "secp256k1");
+			else if (par.tag == 0x06)
+				oid_text(oid, sizeof oid, par.v, par.len);
+			else
+				strcpy(oid, "explicit parameters");
+			set_why(why, "EC key on curve %s is not supported"
+				" (only P-256, P-384, P-521)", oid);
+			return HOSTCA_ERR_KEY_TYPE;
+		}
+		if (der_bits_whole(&bits, &v, &vl) < 0 || vl > sizeof pk->q
+			|| vl == 0 || v[0] != 0x04) {
+			set_why(why, "EC public key is not an uncompressed point");
+			return HOSTCA_ERR_KEY_TYPE;
+		}
+		memcpy(pk->q, v, vl);
+		pk->qlen = vl;
+		pk->kind = PK_EC;
+		/* The point must be on the curve: multiplying by 1 decodes it. */
+		{
+			unsigned char tmp[133], one = 1;
+			memcpy(tmp, v, vl);
+			if (!br_ec_get_default()->mul(tmp, vl, &one, 1, pk->curve)) {
+				set_why(why, "EC public key is not a point on P-%s",
+					curve_name(pk->curve));
+				return HOSTCA_ERR_KEY_TYPE;
+			}
+		}
+		return 0;
+	}
+	if (oid_is(&alg, OID_RSA)) {
+		derr bs, rk;
+		derel n, ee;
+		if (dr_more(&a)) {
+			dr_get(&a, &par);
+			if (par.tag != 0x05 || par.len != 0)
+				a.err = HOSTCA_ERR_DER;
+		}
+		dr_end(&a);
+		dr_expect(&s, 0x03, &bits);
+		dr_end(&s);
+		if (a.err || s.err || der_bits_whole(&bits, &v, &vl) < 0) {
+			set_why(why, "malformed RSA public key");
+			return HOSTCA_ERR_DER;
+		}
+		dr_init(&bs, v, vl);
+		dr_enter(&bs, 0x30, &rk);
+		dr_end(&bs);
+		dr_get(&rk, &n);
+		dr_get(&rk, &ee);
+		dr_end(&rk);
+		if (bs.err || rk.err) {
+			set_why(why, "malformed RSA public key");
+			return HOSTCA_ERR_DER;
+		}
+		{
+			const unsigned char *nv, *ev;
+			size_t nl, el;
+			if (der_uint(&n, &nv, &nl, 0) < 0 || der_uint(&ee, &ev, &el, 0) < 0) {
+				set_why(why, "malformed RSA public key");
+				return HOSTCA_ERR_DER;
+			}
+			pk->bits = bitlen(nv, nl);
+			if (pk->bits < 2048 || pk->bits > 4096) {
+				set_why(why, "RSA key of %u bits is not supported"
+					" (2048 to 4096 bits)", pk->bits);
+				return HOSTCA_ERR_KEY_TYPE;
+			}
+			if (el > 4 || !(ev[el - 1] & 1) || (el == 1 && ev[0] < 3)) {
+				set_why(why, "RSA public exponent is not supported");
+				return HOSTCA_ERR_KEY_TYPE;
+			}
+			memcpy(pk->n, nv, nl);
+			pk->nlen = nl;
+			memcpy(pk->e, ev, el);
+			pk->elen = el;
+		}
+		pk->kind = PK_RSA;
+		return 0;
+	}
+	if (oid_is(&alg, OID_ED25519))
+		strcpy(oid, "Ed25519");
+	else if (oid_is(&alg, OID_ED448))
+		strcpy(oid, "Ed448");
+	else if (oid_is(&alg, OID_X25519))
+		strcpy(oid, "X25519");
+	else if (oid_is(&alg, OID_X448))
+		strcpy(oid, "X448");
+	else if (oid_is(&alg, OID_DSA))
+		strcpy(oid, "DSA");
+	else if (oid_is(&alg, OID_RSA_PSS))
+		strcpy(oid, "RSA-PSS");
+	else if (alg.tag == 0x06)
+		oid_text(oid, sizeof oid, alg.v, alg.len);
+	else
+		strcpy(oid, "unknown");
+	set_why(why, "%s keys are not supported (ECDSA P-256/P-384/P-521,"
+		" RSA 2048-4096)", oid);
+	return HOSTCA_ERR_KEY_TYPE;
+}
+
+/* SHA-256 of the SPKI. */
+static int
+pubkey_fingerprint(const pubkey *pk, unsigned char out[32])
+{
+	unsigned char buf[1024];
+	size_t n = der_encode2(NULL, enc_spki, pk);
+	br_sha256_context h;
+
+	if (n == 0 || n > sizeof buf || der_encode2(buf, enc_spki, pk) != n)
+		return HOSTCA_ERR_ARG;
+	br_sha256_init(&h);
+	br_sha256_update(&h, buf, n);
+	br_sha256_out(&h, out);
+	return 0;
+}
+
+/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
+static void
+enc_rsa_pub(derw *w, const void *ctx)
+{
+	const pubkey *pk = ctx;
+
+	dw_open(w, 0x30);
+	dw_uint(w, pk->n, pk->nlen);
+	dw_uint(w, pk->e, pk->elen);
+	dw_close(w);
+}
+
+/* Key identifier: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2). */
+static void
+pubkey_keyid(const pubkey *pk, unsigned char out[20])
+{
+	br_sha1_context h;
+	unsigned char buf[600];
+	size_t n;
+
+	br_sha1_init(&h);
+	if (pk->kind == PK_EC) {
+		br_sha1_update(&h, pk->q, pk->qlen);
+	} else {
+		n = der_encode2(NULL, enc_rsa_pub, pk);
+		if (n > 0 && n <= sizeof buf && der_encode2(buf, enc_rsa_pub, pk) == n)
+			br_sha1_update(&h, buf, n);
+	}
+	br_sha1_out(&h, out);
+}
+
+/* ---- Signature algorithms ---- */
+
+#define SIG_ECDSA_SHA256  1
+#define SIG_ECDSA_SHA384  2
+#define SIG_ECDSA_SHA512  3
+#define SIG_RSA_SHA256    4
+#define SIG_RSA_SHA384    5
+#define SIG_RSA_SHA512    6
+
+static const struct {
+	int alg;
+	const unsigned char *oid;
+	int rsa;
+	const br_hash_class *hash;
+	const unsigned char *hash_oid;
+	size_t hash_len;
+	const char *name;
+} sig_algs[] = {
+	{ SIG_ECDSA_SHA256, OID_ECDSA_SHA256, 0, &br_sha256_vtable, NULL, 32, "ecdsa-with-SHA256" },
+	{ SIG_ECDSA_SHA384, OID_ECDSA_SHA384, 0, &br_sha384_vtable, NULL, 48, "ecdsa-with-SHA384" },
+	{ SIG_ECDSA_SHA512, OID_ECDSA_SHA512, 0, &br_sha512_vtable, NULL, 64, "ecdsa-with-SHA512" },
+	{ SIG_RSA_SHA256, OID_RSA_SHA256, 1, &br_sha256_vtable, BR_HASH_OID_SHA256, 32, "sha256WithRSAEncryption" },
+	{ SIG_RSA_SHA384, OID_RSA_SHA384, 1, &br_sha384_vtable, BR_HASH_OID_SHA384, 48, "sha384WithRSAEncryption" },
+	{ SIG_RSA_SHA512, OID_RSA_SHA512, 1, &br_sha512_vtable, BR_HASH_OID_SHA512, 64, "sha512WithRSAEncryption" },
+};
+#define N_SIG_ALGS (sizeof sig_algs / sizeof sig_algs[0])
+
+static size_t
+sig_index(int alg)
+{
+	size_t i;
+
+	for (i = 0; i < N_SIG_ALGS; i++)
+		if (sig_algs[i].alg == alg)
+			return i;
+	return 0;
+}
+
+/* AlgorithmIdentifier ::= SEQUENCE { OID, params }: NULL for RSA,
+ * absent for ECDSA (RFC 5758). */
+static void
+dw_algid(derw *w, int alg)
+{
+	size_t i = sig_index(alg);
+
+	dw_open(w, 0x30);
+	dw_oid(w, sig_algs[i].oid);
+	if (sig_algs[i].rsa)
+		dw_null(w);
+	dw_close(w);
+}
+
+/* Reads an AlgorithmIdentifier for a signature; 0 when unsupported. */
+static int
+algid_decode(const derel *e, char *why)
+{
+	derr r;
+	derel oid, par;
+	size_t i;
+	char t[64];
+
+	if (e->tag != 0x30) {
+		set_why(why, "malformed signature algorithm");
+		return 0;
+	}
+	dr_init(&r, e->v, e->len);
+	dr_get(&r, &oid);
+	if (r.err || oid.tag != 0x06) {
+		set_why(why, "malformed signature algorithm");
+		return 0;
+	}
+	for (i = 0; i < N_SIG_ALGS; i++) {
+		if (!oid_is(&oid, sig_algs[i].oid))
+			continue;
+		if (sig_algs[i].rsa && dr_more(&r)) {
+			dr_get(&r, &par);
+			if (par.tag != 0x05 || par.len != 0)
+				r.err = HOSTCA_ERR_DER;
+		}
+		if (dr_end(&r) < 0) {
+			set_why(why, "malformed signature algorithm parameters");
+			return 0;
+		}
+		return sig_algs[i].alg;
+	}
+	oid_text(t, sizeof t, oid.v, oid.len);
+	set_why(why, "signature algorithm %s is not supported", t);
+	return 0;
+}
+
+static void
+hash_data(int alg, const void *data, size_t len, unsigned char *out)
+{
+	br_hash_compat_context hc;
+	const br_hash_class *h = sig_algs[sig_index(alg)].hash;
+
+	h->init(&hc.vtable);
+	h->update(&hc.vtable, data, len);
+	h->out(&hc.vtable, out);
+}
+
+/* Verifies sig over data with pk; 0 when good. */
+static int
+sig_verify(const pubkey *pk, int alg, const void *data, size_t len,
+	const unsigned char *sig, size_t sig_len)
+{
+	size_t i = sig_index(alg);
+	unsigned char hash[64], out[64];
+
+	if (alg == 0 || (pk->kind == PK_RSA) != (sig_algs[i].rsa != 0))
+		return HOSTCA_ERR_SIG_ALG;
+	hash_data(alg, data, len, hash);
+	if (pk->kind == PK_EC) {
+		br_ec_public_key k;
+		k.curve = pk->curve;
+		k.q = (unsigned char *)pk->q;
+		k.qlen = pk->qlen;
+		if (!br_ecdsa_vrfy_asn1_get_default()(br_ec_get_default(), hash,
+			sig_algs[i].hash_len, &k, sig, sig_len))
+			return HOSTCA_ERR_SIGNATURE;
+		return 0;
+	} else {
+		br_rsa_public_key k;
+		k.n = (unsigned char *)pk->n;
+		k.nlen = pk->nlen;
+		k.e = (unsigned char *)pk->e;
+		k.elen = pk->elen;
+		if (sig_len != pk->nlen
+			|| !br_rsa_pkcs1_vrfy_get_default()(sig, sig_len,
+				sig_algs[i].hash_oid, sig_algs[i].hash_len, &k, out)
+			|| !ct_equal(out, hash, sig_algs[i].hash_len))
+			return HOSTCA_ERR_SIGNATURE;
+		return 0;
+	}
+}
+
+/* ---- Private keys ---- */
+
+static int
+key_is_ec(const hostca_key *k)
+{
+	return k->type >= HOSTCA_KEY_EC_P256 && k->type <= HOSTCA_KEY_EC_P521;
+}
+
+static void
+key_ec(const hostca_key *k, br_ec_private_key *sk, br_ec_public_key *pk)
+{
+	if (sk != NULL) {
+		sk->curve = key_type_curve(k->type);
+		sk->x = (unsigned char *)k->data + k->off[0];
+		sk->xlen = k->len[0];
+	}
+	if (pk != NULL) {
+		pk->curve = key_type_curve(k->type);
+		pk->q = (unsigned char *)k->data + k->off[1];
+		pk->qlen = k->len[1];
+	}
+}
+
+static void
+key_rsa(const hostca_key *k, br_rsa_private_key *sk, br_rsa_public_key *pk)
+{
+	unsigned char *d = (unsigned char *)k->data;
+
+	if (sk != NULL) {
+		sk->n_bitlen = bitlen(d + k->off[5], k->len[5]);
+		sk->p = d + k->off[0]; sk->plen = k->len[0];
+		sk->q = d + k->off[1]; sk->qlen = k->len[1];
+		sk->dp = d + k->off[2]; sk->dplen = k->len[2];
+		sk->dq = d + k->off[3]; sk->dqlen = k->len[3];
+		sk->iq = d + k->off[4]; sk->iqlen = k->len[4];
+	}
+	if (pk != NULL) {
+		pk->n = d + k->off[5]; pk->nlen = k->len[5];
+		pk->e = d + k->off[6]; pk->elen = k->len[6];
+	}
+}
+
+/* Appends a component to the key's data. */
+static int
+key_push(hostca_key *k, int i, const void *v, size_t len)
+{
+	size_t at = i == 0 ? 0 : k->off[i - 1] + k->len[i - 1];
+
+	if (at + len > sizeof k->data)
+		return -1;
+	memcpy(k->data + at, v, len);
+	k->off[i] = at;
+	k->len[i] = len;
+	return 0;
+}
+
+static void
+key_pubkey(const hostca_key *k, pubkey *pk)
+{
+	memset(pk, 0, sizeof *pk);
+	if (key_is_ec(k)) {
+		pk->kind = PK_EC;
+		pk->curve = key_type_curve(k->type);
+		pk->bits = pk->curve == BR_EC_secp256r1 ? 256
+			: pk->curve == BR_EC_secp384r1 ? 384 : 521;
+		memcpy(pk->q, k->data + k->off[1], k->len[1]);
+		pk->qlen = k->len[1];
+	} else {
+		const unsigned char *n = k->data + k->off[5];
+		size_t nl = k->len[5];
+		while (nl > 1 && *n == 0) {
+			n++;
+			nl--;
+		}
+		pk->kind = PK_RSA;
+		memcpy(pk->n, n, nl);
+		pk->nlen = nl;
+		memcpy(pk->e, k->data + k->off[6], k->len[6]);
+		pk->elen = k->len[6];
+		pk->bits = bitlen(pk->n, pk->nlen);
+	}
+}
+
+HOSTCA_API void
+hostca_key_wipe(hostca_key *key)
+{
+	hostca_wipe(key, sizeof *key);
+}
+
+static int
+key_from_ec(hostca_key *k, int type, const br_ec_private_key *sk)
+{
+	unsigned char pub[BR_EC_KBUF_PUB_MAX_SIZE];
+	size_t n;
+
+	memset(k, 0, sizeof *k);
+	k->type = type;
+	n = br_ec_compute_pub(br_ec_get_default(), NULL, pub, sk);
+	if (n == 0 || key_push(k, 0, sk->x, sk->xlen) < 0 || key_push(k, 1, pub, n) < 0) {
+		hostca_key_wipe(k);
+		return HOSTCA_ERR_KEY;
+	}
+	return 0;
+}
+
+static int
+key_from_rsa(hostca_key *k, const br_rsa_private_key *sk,
+	const unsigned char *n, size_t nlen, uint32_t e)
+{
+	unsigned char eb[4];
+	size_t el = 0;
+	int i;
+
+	memset(k, 0, sizeof *k);
+	switch (sk->n_bitlen) {
+	case 2048: k->type = HOSTCA_KEY_RSA_2048; break;
+	case 3072: k->type = HOSTCA_KEY_RSA_3072; break;
+	case 4096: k->type = HOSTCA_KEY_RSA_4096; break;
+	default: return HOSTCA_ERR_KEY_TYPE;
+	}
+	for (i = 3; i >= 0; i--) {
+		unsigned char b = (unsigned char)(e >> (8 * i));
+		if (b != 0 || el > 0)
+			eb[el++] = b;
+	}
+	if (el == 0 || key_push(k, 0, sk->p, sk->plen) < 0
+		|| key_push(k, 1, sk->q, sk->qlen) < 0
+		|| key_push(k, 2, sk->dp, sk->dplen) < 0
+		|| key_push(k, 3, sk->dq, sk->dqlen) < 0
+		|| key_push(k, 4, sk->iq, sk->iqlen) < 0
+		|| key_push(k, 5, n, nlen) < 0 || key_push(k, 6, eb, el) < 0) {
+		hostca_key_wipe(k);
+		return HOSTCA_ERR_KEY;
+	}
+	return 0;
+}
+
+static int
+key_generate(hostca_key *k, int type, rng_state *rng)
+{
+	if (hostca_key_type_name(type) == NULL)
+		return HOSTCA_ERR_KEY_TYPE;
+	if (type <= HOSTCA_KEY_EC_P521) {
+		br_ec_private_key sk;
+		unsigned char kbuf[BR_EC_KBUF_PRIV_MAX_SIZE];
+		int err;
+		if (br_ec_keygen(&rng->drbg.vtable, br_ec_get_default(), &sk, kbuf,
+			key_type_curve(type)) == 0)
+			return HOSTCA_ERR_KEY;
+		err = key_from_ec(k, type, &sk);
+		hostca_wipe(kbuf, sizeof kbuf);
+		return err;
+	} else {
+		unsigned bits = type == HOSTCA_KEY_RSA_2048 ? 2048
+			: type == HOSTCA_KEY_RSA_3072 ? 3072 : 4096;
+		br_rsa_private_key sk;
+		br_rsa_public_key pk;
+		unsigned char *priv, pub[BR_RSA_KBUF_PUB_SIZE(4096)];
+		int err;
+		priv = malloc(BR_RSA_KBUF_PRIV_SIZE(4096));
+		if (priv == NULL)
+			return HOSTCA_ERR_NOMEM;
+		if (!br_rsa_keygen_get_default()(&rng->drbg.vtable, &sk, priv, &pk,
+			pub, bits, 65537)) {
+			hostca_wipe(priv, BR_RSA_KBUF_PRIV_SIZE(4096));
+			free(priv);
+			return HOSTCA_ERR_KEY;
+		}
+		err = key_from_rsa(k, &sk, pk.n, pk.nlen, 65537);
+		hostca_wipe(priv, BR_RSA_KBUF_PRIV_SIZE(4096));
+		free(priv);
+		return err;
+	}
+}
+
+HOSTCA_API int
+hostca_key_generate(hostca_key *key, int type, const void *seed, size_t seed_len)
+{
+	rng_state rng;
+	int err;
+
+	if (seed != NULL)
+		rng_init_seed(&rng, seed, seed_len);
+	else if ((err = rng_init_system(&rng)) < 0)
+		return err;
+	err = key_generate(key, type, &rng);
+	hostca_wipe(&rng, sizeof rng);
+	return err;
+}
+
+HOSTCA_API size_t
+hostca_key_encode(void *dest, const hostca_key *k)
+{
+	if (key_is_ec(k)) {
+		br_ec_private_key sk;
+		br_ec_public_key pk;
+		key_ec(k, &sk, &pk);
+		return br_encode_ec_pkcs8_der(dest, &sk, &pk);
+	} else if (k->type >= HOSTCA_KEY_RSA_2048 && k->type <= HOSTCA_KEY_RSA_4096) {
+		br_rsa_private_key sk;
+		br_rsa_public_key pk;
+		unsigned char d[512];
+		size_t dl, n;
+		uint32_t e = 0;
+		size_t i;
+		key_rsa(k, &sk, &pk);
+		for (i = 0; i < pk.elen; i++)
+			e = e << 8 | pk.e[i];
+		dl = br_rsa_compute_privexp_get_default()(d, &sk, e);
+		if (dl == 0)
+			return 0;
+		n = br_encode_rsa_pkcs8_der(dest, &sk, &pk, d, dl);
+		hostca_wipe(d, sizeof d);
+		return n;
+	}
+	return 0;
+}
+
+HOSTCA_API int
+hostca_key_decode(hostca_key *k, const void *der, size_t len)
+{
+	br_skey_decoder_context *dc;
+	int err = HOSTCA_ERR_KEY;
+
+	memset(k, 0, sizeof *k);
+	if (len == 0 || len > HOSTCA_MAX_DER)
+		return HOSTCA_ERR_KEY;
+	dc = malloc(sizeof *dc);
+	if (dc == NULL)
+		return HOSTCA_ERR_NOMEM;
+	br_skey_decoder_init(dc);
+	br_skey_decoder_push(dc, der, len);
+	if (br_skey_decoder_last_error(dc) == 0) {
+		if (br_skey_decoder_key_type(dc) == BR_KEYTYPE_EC) {
+			const br_ec_private_key *sk = br_skey_decoder_get_ec(dc);
+			int type = sk->curve == BR_EC_secp256r1 ? HOSTCA_KEY_EC_P256
+				: sk->curve == BR_EC_secp384r1 ? HOSTCA_KEY_EC_P384
+				: sk->curve == BR_EC_secp521r1 ? HOSTCA_KEY_EC_P521 : 0;
+			err = type ? key_from_ec(k, type, sk) : HOSTCA_ERR_KEY_TYPE;
+		} else if (br_skey_decoder_key_type(dc) == BR_KEYTYPE_RSA) {
+			const br_rsa_private_key *sk = br_skey_decoder_get_rsa(dc);
+			unsigned char n[512];
+			size_t nl = br_rsa_compute_modulus_get_default()(NULL, sk);
+			uint32_t e = br_rsa_compute_pubexp_get_default()(sk);
+			if (nl > 0 && nl <= sizeof n && e != 0
+				&& br_rsa_compute_modulus_get_default()(n, sk) == nl)
+				err = key_from_rsa(k, sk, n, nl, e);
+		}
+	}
+	hostca_wipe(dc, sizeof *dc);
+	free(dc);
+	return err;
+}
+
+HOSTCA_API int
+hostca_key_fingerprint(const hostca_key *key, unsigned char out[32])
+{
+	pubkey pk;
+
+	if (key->type == 0)
+		return HOSTCA_ERR_ARG;
+	key_pubkey(key, &pk);
+	return pubkey_fingerprint(&pk, out);
+}
+
+static int
+key_sig_alg(const hostca_key *k)
+{
+	switch (k->type) {
+	case HOSTCA_KEY_EC_P256: return SIG_ECDSA_SHA256;
+	case HOSTCA_KEY_EC_P384: return SIG_ECDSA_SHA384;
+	case HOSTCA_KEY_EC_P521: return SIG_ECDSA_SHA512;
+	default: return SIG_RSA_SHA256;
+	}
+}
+
+/* Signs data with the key's algorithm; sig holds 512 bytes. */
+static size_t
+key_sign(const hostca_key *k, const void *data, size_t len, unsigned char *sig)
+{
+	int alg = key_sig_alg(k);
+	size_t i = sig_index(alg);
+	unsigned char hash[64];
+
+	hash_data(alg, data, len, hash);
+	if (key_is_ec(k)) {
+		br_ec_private_key sk;
+		key_ec(k, &sk, NULL);
+		return br_ecdsa_sign_asn1_get_default()(br_ec_get_default(),
+			sig_algs[i].hash, hash, &sk, sig);
+	} else {
+		br_rsa_private_key sk;
+		br_rsa_public_key pk;
+		key_rsa(k, &sk, &pk);
+		if (!br_rsa_pkcs1_sign_get_default()(sig_algs[i].hash_oid, hash,
+			sig_algs[i].hash_len, &sk, sig))
+			return 0;
+		return (sk.n_bitlen + 7) / 8;
+	}
+}
+
+/* ---- Names ---- */
+
+/* Name ::= SEQUENCE OF SET OF AttributeTypeAndValue; we write CN only. */
+static void
+dw_name_cn(derw *w, const char *cn)
+{
+	dw_open(w, 0x30);
+	dw_open(w, 0x31);
+	dw_open(w, 0x30);
+	dw_oid(w, OID_CN);
+	dw_tlv(w, 0x0c, cn, strlen(cn));
+	dw_close(w);
+	dw_close(w);
+	dw_close(w);
+}
+
+/* Printable ASCII with no control characters (what we show or store). */
+static int
+text_clean(const unsigned char *v, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (v[i] < 0x20 || v[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+string_tag_ok(unsigned tag)
+{
+	return tag == 0x0c || tag == 0x13 || tag == 0x16; /* UTF8, Printable, IA5 */
+}
+
+/*
+ * Walks a Name: strict structure; the CN (if exactly one) goes to cn.
+ * text, if not NULL, receives "CN=x, O=y" for display.
+ */
+static int
+name_decode(const unsigned char *der, size_t len, char *cn, size_t cn_cap,
+	int *has_cn, char *text, size_t text_cap)
+{
+	derr r, seq, set, atv;
+	derel oid, val;
+	size_t to = 0;
+
+	*has_cn = 0;
+	if (cn)
+		cn[0] = 0;
+	if (text)
+		text[0] = 0;
+	dr_init(&r, der, len);
+	dr_enter(&r, 0x30, &seq);
+	dr_end(&r);
+	while (dr_more(&seq)) {
+		dr_enter(&seq, 0x31, &set);
+		if (!dr_more(&set))
+			return HOSTCA_ERR_DER;
+		while (dr_more(&set)) {
+			const char *label = NULL;
+			char ot[64];
+			dr_enter(&set, 0x30, &atv);
+			dr_expect(&atv, 0x06, &oid);
+			dr_get(&atv, &val);
+			dr_end(&atv);
+			if (atv.err)
+				return HOSTCA_ERR_DER;
+			if (oid.len == 3 && oid.v[0] == 0x55 && oid.v[1] == 0x04) {
+				switch (oid.v[2]) {
+				case 3: label = "CN"; break;
+				case 6: label = "C"; break;
+				case 7: label = "L"; break;
+				case 8: label = "ST"; break;
+				case 10: label = "O"; break;
+				case 11: label = "OU"; break;
+				case 5: label = "serialNumber"; break;
+				}
+			}
+			if (label == NULL) {
+				oid_text(ot, sizeof ot, oid.v, oid.len);
+				label = ot;
+			}
+			if (oid_is(&oid, OID_CN)) {
+				if (!string_tag_ok(val.tag) || *has_cn
+					|| val.len == 0 || val.len >= cn_cap)
+					return HOSTCA_ERR_NAME;
+				if (cn != NULL) {
+					memcpy(cn, val.v, val.len);
+					cn[val.len] = 0;
+				}
+				*has_cn = 1;
+			}
+			if (text != NULL && to + 8 < text_cap) {
+				int k = snprintf(text + to, text_cap - to, "%s%s=", to ? ", " : "", label);
+				size_t i;
+				to += (size_t)k < text_cap - to ? (size_t)k : text_cap - to - 1;
+				for (i = 0; i < val.len && to + 5 < text_cap; i++) {
+					unsigned char c = val.v[i];
+					if (c >= 0x20 && c < 0x7f && c != '\\') {
+						text[to++] = (char)c;
+					} else {
+						snprintf(text + to, 5, "\\x%02x", c);
+						to += 4;
+					}
+				}
+				text[to] = 0;
+			}
+		}
+		dr_join(&seq, &set);
+	}
+	if (seq.err || r.err)
+		return HOSTCA_ERR_DER;
+	return 0;
+}
+
+/* ---- Host names (SAN entries) ---- */
+
+#define HN_DNS 1
+#define HN_IP  2
+
+typedef struct {
+	int type;
+	char text[HOSTCA_MAX_NAME_LEN + 1];    /* DNS name or IP literal */
+	unsigned char ip[16];
+	size_t iplen;
+} hostname;
+
+#include <arpa/inet.h>
+
+/* A DNS name: LDH labels of 1-63, total at most 253, no trailing dot.
+ * Lower-cased in place. */
+static int
+dns_name_check(char *s)
+{
+	size_t n = strlen(s), i, lab = 0;
+
+	if (n == 0 || n > HOSTCA_MAX_NAME_LEN)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			s[i] = (char)(c - 'A' + 'a'), c = s[i];
+		if (c == '.') {
+			if (lab == 0 || s[i - 1] == '-')
+				return -1;
+			lab = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return -1;
+		if (c == '-' && lab == 0)
+			return -1;
+		if (++lab > 63)
+			return -1;
+	}
+	if (lab == 0 || s[n - 1] == '-')
+		return -1;
+	/* all-numeric last label would look like an IP address */
+	for (i = n; i > 0 && s[i - 1] != '.'; i--)
+		;
+	if (strspn(s + i, "0123456789") == n - i)
+		return -1;
+	return 0;
+}
+
+/* Parses a name given by an operator or a CSR: an IP literal or a DNS name. */
+static int
+hostname_parse(hostname *h, const char *s)
+{
+	memset(h, 0, sizeof *h);
+	if (strlen(s) > HOSTCA_MAX_NAME_LEN)
+		return -1;
+	if (inet_pton(AF_INET, s, h->ip) == 1) {
+		h->type = HN_IP;
+		h->iplen = 4;
+	} else if (strchr(s, ':') && inet_pton(AF_INET6, s, h->ip) == 1) {
+		h->type = HN_IP;
+		h->iplen = 16;
+	} else {
+		strcpy(h->text, s);
+		if (dns_name_check(h->text) < 0)
+			return -1;
+		h->type = HN_DNS;
+		return 0;
+	}
+	inet_ntop(h->iplen == 4 ? AF_INET : AF_INET6, h->ip, h->text, sizeof h->text);
+	return 0;
+}
+
+static int
+hostname_from_ip(hostname *h, const unsigned char *v, size_t len)
+{
+	memset(h, 0, sizeof *h);
+	if (len != 4 && len != 16)
+		return -1;
+	h->type = HN_IP;
+	h->iplen = len;
+	memcpy(h->ip, v, len);
+	inet_ntop(len == 4 ? AF_INET : AF_INET6, h->ip, h->text, sizeof h->text);
+	return 0;
+}
+
+static int
+hostname_eq(const hostname *a, const hostname *b)
+{
+	return a->type == b->type && strcmp(a->text, b->text) == 0;
+}
+
+/* ---- UUIDs ---- */
+
+HOSTCA_API int
+hostca_uuid_check(const char *s)
+{
+	size_t i;
+
+	if (strlen(s) != HOSTCA_UUID_LEN)
+		return 0;
+	for (i = 0; i < HOSTCA_UUID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (hex_digit((unsigned char)s[i]) < 0) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void
+uuid_lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static void
+uuid_from_random(char out[37], rng_state *rng)
+{
+	unsigned char b[16];
+
+	rng_bytes(rng, b, 16);
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+	hex_encode(out, b, 4, 0, 0);
+	out[8] = '-';
+	hex_encode(out + 9, b + 4, 2, 0, 0);
+	out[13] = '-';
+	hex_encode(out + 14, b + 6, 2, 0, 0);
+	out[18] = '-';
+	hex_encode(out + 19, b + 8, 2, 0, 0);
+	out[23] = '-';
+	hex_encode(out + 24, b + 10, 6, 0, 0);
+}
+
+HOSTCA_API int
+hostca_uuid_generate(char out[HOSTCA_UUID_LEN + 1])
+{
+	rng_state rng;
+	int err;
+
+	if ((err = rng_init_system(&rng)) < 0)
+		return err;
+	uuid_from_random(out, &rng);
+	hostca_wipe(&rng, sizeof rng);
+	return 0;
+}
+
+/*
+ * GeneralNames as we write them:
+ *   SEQUENCE { [2] dNSName IA5String, [7] iPAddress OCTET STRING, ...,
+ *              [6] uniformResourceIdentifier "urn:uuid:<hostid>" }
+ */
+static void
+dw_general_names(derw *w, const hostname *names, size_t n, const char *hostid)
+{
+	char uri[9 + HOSTCA_UUID_LEN + 1];
+	size_t i;
+
+	dw_open(w, 0x30);
+	for (i = 0; i < n; i++) {
+		if (names[i].type == HN_DNS)
+			dw_tlv(w, 0x82, names[i].text, strlen(names[i].text));
+		else
+			dw_tlv(w, 0x87, names[i].ip, names[i].iplen);
+	}
+	if (hostid != NULL) {
+		snprintf(uri, sizeof uri, "urn:uuid:%s", hostid);
+		dw_tlv(w, 0x86, uri, strlen(uri));
+	}
+	dw_close(w);
+}
+
+/*
+ * Reads GeneralNames. DNS and IP names go to names (deduplicated); a
+ * urn:uuid: URI to hostid. Other kinds are refused: the CA signs nothing
+ * it does not understand.
+ */
+static int
+general_names_decode(const unsigned char *der, size_t len, hostname *names,
+	size_t *nnames, char hostid[37], char *why)
+{
+	derr r, s;
+	derel e;
+	char buf[HOSTCA_MAX_NAME_LEN + 1];
+
+	dr_init(&r, der, len);
+	dr_enter(&r, 0x30, &s);
+	if (dr_end(&r) < 0) {
+		set_why(why, "malformed subjectAltName");
+		return HOSTCA_ERR_DER;
+	}
+	while (dr_more(&s)) {
+		hostname h;
+		size_t i;
+		if (dr_get(&s, &e) < 0)
+			break;
+		switch (e.tag) {
+		case 0x82:   /* dNSName */
+			if (e.len == 0 || e.len > HOSTCA_MAX_NAME_LEN || !text_clean(e.v, e.len)) {
+				set_why(why, "DNS name in subjectAltName is empty, too long or has control characters");
+				return HOSTCA_ERR_NAME;
+			}
+			memcpy(buf, e.v, e.len);
+			buf[e.len] = 0;
+			memset(&h, 0, sizeof h);
+			strcpy(h.text, buf);
+			h.type = HN_DNS;
+			if (dns_name_check(h.text) < 0) {
+				set_why(why, "DNS name '%s' in subjectAltName is not a valid host name", buf);
+				return HOSTCA_ERR_NAME;
+			}
+			break;
+		case 0x87:   /* iPAddress */
+			if (hostname_from_ip(&h, e.v, e.len) < 0) {
+				set_why(why, "IP address in subjectAltName has %zu bytes", e.len);
+				return HOSTCA_ERR_NAME;
+			}
+			break;
+		case 0x86:   /* URI */
+			if (e.len == 9 + HOSTCA_UUID_LEN && memcmp(e.v, "urn:uuid:", 9) == 0) {
+				char u[37];
+				memcpy(u, e.v + 9, HOSTCA_UUID_LEN);
+				u[36] = 0;
+				if (!hostca_uuid_check(u)) {
+					set_why(why, "urn:uuid: name is not a UUID");
+					return HOSTCA_ERR_HOSTID;
+				}
+				uuid_lower(u);
+				if (hostid[0] && strcmp(hostid, u) != 0) {
+					set_why(why, "two different urn:uuid: names");
+					return HOSTCA_ERR_HOSTID;
+				}
+				strcpy(hostid, u);
+				continue;
+			}
+			set_why(why, "URI names other than urn:uuid:<host ID> are not supported");
+			return HOSTCA_ERR_NAME;
+		default:
+			set_why(why, "subjectAltName of type [%u] is not supported (DNS, IP and urn:uuid only)",
+				e.tag & 0x1f);
+			return HOSTCA_ERR_NAME;
+		}
+		for (i = 0; i < *nnames; i++)
+			if (hostname_eq(&names[i], &h))
+				break;
+		if (i < *nnames)
+			continue;
+		if (*nnames >= HOSTCA_MAX_NAMES) {
+			set_why(why, "more than %d names", HOSTCA_MAX_NAMES);
+			return HOSTCA_ERR_LIMIT;
+		}
+		names[(*nnames)++] = h;
+	}
+	if (s.err) {
+		set_why(why, "malformed subjectAltName");
+		return HOSTCA_ERR_DER;
+	}
+	return 0;
+}
+
+/* ---- Signed objects ----
+ *
+ * Certificate, CertificationRequest and CertificateList share a shape:
+ *   SEQUENCE { body, signatureAlgorithm AlgorithmIdentifier,
+ *              signature BIT STRING }
+ */
+typedef struct {
+	const unsigned char *body;
+	size_t body_len;
+	int alg;
+	const unsigned char *sig;
+	size_t sig_len;
+} signed_obj;
+
+static void
+enc_signed(derw *w, const void *ctx)
+{
+	const signed_obj *o = ctx;
+
+	dw_open(w, 0x30);
+	dw_put(w, o->body, o->body_len);
+	dw_algid(w, o->alg);
+	dw_header(w, 0x03, o->sig_len + 1);
+	dw_byte(w, 0);
+	dw_put(w, o->sig, o->sig_len);
+	dw_close(w);
+}
+
+/*
+ * Encodes a body with fn/ctx, signs it with key and returns the whole
+ * signed object in a fresh allocation (NULL on error).
+ */
+static unsigned char *
+sign_object(derw_fn fn, const void *ctx, const hostca_key *key, size_t *out_len)
+{
+	signed_obj o;
+	unsigned char *body, *out, sig[512];
+	size_t n;
+
+	n = der_encode2(NULL, fn, ctx);
+	if (n == 0 || (body = malloc(n)) == NULL)
+		return NULL;
+	if (der_encode2(body, fn, ctx) != n) {
+		free(body);
+		return NULL;
+	}
+	o.body = body;
+	o.body_len = n;
+	o.alg = key_sig_alg(key);
+	o.sig = sig;
+	o.sig_len = key_sign(key, body, n, sig);
+	out = NULL;
+	if (o.sig_len > 0 && (n = der_encode2(NULL, enc_signed, &o)) > 0
+		&& (out = malloc(n)) != NULL) {
+		if (der_encode2(out, enc_signed, &o) != n) {
+			free(out);
+			out = NULL;
+		} else {
+			*out_len = n;
+		}
+	}
+	free(body);
+	return out;
+}
+
+/* Splits a signed object; checks strictness of the outer layer. */
+static int
+signed_decode(signed_obj *o, derel *body, const unsigned char *der,
+	size_t len, char *why)
+{
+	derr r, s;
+	derel alg, bits;
+
+	dr_init(&r, der, len);
+	dr_enter(&r, 0x30, &s);
+	dr_end(&r);
+	dr_get(&s, body);
+	dr_get(&s, &alg);
+	dr_expect(&s, 0x03, &bits);
+	dr_end(&s);
+	if (r.err || s.err || body->tag != 0x30) {
+		set_why(why, "malformed: not strict DER");
+		return HOSTCA_ERR_DER;
+	}
+	o->body = body->raw;
+	o->body_len = body->raw_len;
+	if ((o->alg = algid_decode(&alg, why)) == 0)
+		return HOSTCA_ERR_SIG_ALG;
+	if (der_bits_whole(&bits, &o->sig, &o->sig_len) < 0 || o->sig_len == 0) {
+		set_why(why, "malformed signature");
+		return HOSTCA_ERR_DER;
+	}
+	return 0;
+}
+
+/* Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE,
+ *                          extnValue OCTET STRING } -- open/close pair */
+static void
+dw_ext_open(derw *w, const unsigned char *oid, int critical)
+{
+	dw_open(w, 0x30);
+	dw_oid(w, oid);
+	if (critical)
+		dw_bool_true(w);
+	dw_open(w, 0x04);
+}
+
+static void
+dw_ext_close(derw *w)
+{
+	dw_close(w);
+	dw_close(w);
+}
+
+/* ---- Certificate requests (PKCS#10) ---- */
+
+typedef struct {
+	const unsigned char *der;
+	size_t der_len;
+	const unsigned char *spki;
+	size_t spki_len;
+	pubkey pub;
+	int sig_alg;
+	char cn[HOSTCA_MAX_NAME_LEN + 1];
+	int has_cn;
+	char subject[256];
+	char challenge[MAX_CHALLENGE + 1];
+	int has_challenge;
+	char hostid[HOSTCA_UUID_LEN + 1];
+	hostname names[HOSTCA_MAX_NAMES];
+	size_t nnames;
+} csr_info;
+
+/* Reads one Extensions SEQUENCE; only subjectAltName is taken. */
+static int
+csr_extensions(csr_info *c, const derel *exts, char *why)
+{
+	derr r, ext;
+	derel oid, crit, val;
+	int err, seen_san = 0;
+
+	dr_init(&r, exts->v, exts->len);
+	while (dr_more(&r)) {
+		dr_enter(&r, 0x30, &ext);
+		dr_expect(&ext, 0x06, &oid);
+		if (dr_peek(&ext) == 0x01) {
+			dr_get(&ext, &crit);
+			if (crit.len != 1 || crit.v[0] != 0xff)  /* DEFAULT FALSE */
+				ext.err = HOSTCA_ERR_DER;
+		}
+		dr_expect(&ext, 0x04, &val);
+		dr_end(&ext);
+		if (ext.err || der_check_tree(val.v, val.len, 2) < 0) {
+			set_why(why, "malformed extension in the request");
+			return HOSTCA_ERR_DER;
+		}
+		if (oid_is(&oid, OID_SAN)) {
+			if (seen_san++) {
+				set_why(why, "two subjectAltName extensions");
+				return HOSTCA_ERR_DER;
+			}
+			err = general_names_decode(val.v, val.len, c->names,
+				&c->nnames, c->hostid, why);
+			if (err < 0)
+				return err;
+		}
+		/* Other requested extensions (key usage, basic constraints...)
+		 * are the CA's decision, not the requester's: ignored. */
+	}
+	if (r.err) {
+		set_why(why, "malformed extensions in the request");
+		return HOSTCA_ERR_DER;
+	}
+	return 0;
+}
+
+/*
+ * CertificationRequest ::= SEQUENCE {
+ *     certificationRequestInfo SEQUENCE {
+ *         version INTEGER (0), subject Name,
+ *         subjectPKInfo SubjectPublicKeyInfo,
+ *         attributes [0] SET OF Attribute },
+ *     signatureAlgorithm AlgorithmIdentifier,
+ *     signature BIT STRING }
+ *
+ * Strict DER throughout; the signature must verify; the key must be one
+ * hostca issues for. Host ID and names are collected (SPEC: a urn:uuid:
+ * SAN or a UUID CN; DNS/IP SANs and a host-name-like CN).
+ */
+static int
+csr_decode(csr_info *c, const unsigned char *der, size_t len, char *why)
+{
+	signed_obj o;
+	derel body, ver, subj, spki, attrs;
+	derr r;
+	int err;
+
+	memset(c, 0, sizeof *c);
+	c->der = der;
+	c->der_len = len;
+	if (len > HOSTCA_MAX_DER) {
+		set_why(why, "request larger than %d bytes", HOSTCA_MAX_DER);
+		return HOSTCA_ERR_LIMIT;
+	}
+	if (der_check_tree(der, len, 0) < 0) {
+		set_why(why, "malformed: not strict DER");
+		return HOSTCA_ERR_DER;
+	}
+	if ((err = signed_decode(&o, &body, der, len, why)) < 0)
+		return err;
+	dr_init(&r, body.v, body.len);
+	if (dr_peek(&r) == 0xa0) {
+		set_why(why, "this is a certificate, not a certificate request");
+		return HOSTCA_ERR_NOT_CSR;
+	}
+	dr_expect(&r, 0x02, &ver);
+	dr_expect(&r, 0x30, &subj);
+	dr_expect(&r, 0x30, &spki);
+	dr_expect(&r, 0xa0, &attrs);
+	dr_end(&r);
+	if (r.err) {
+		set_why(why, "not a certificate request (PKCS#10)");
+		return HOSTCA_ERR_NOT_CSR;
+	}
+	if (ver.len != 1 || ver.v[0] != 0) {
+		set_why(why, "request version is not 1 (0)");
+		return HOSTCA_ERR_NOT_CSR;
+	}
+	if ((err = spki_decode(&c->pub, spki.raw, spki.raw_len, why)) < 0)
+		return err;
+	c->spki = spki.raw;
+	c->spki_len = spki.raw_len;
+	c->sig_alg = o.alg;
+	if (sig_verify(&c->pub, o.alg, o.body, o.body_len, o.sig, o.sig_len) < 0) {
+		set_why(why, "the request's signature does not verify (forged or damaged)");
+		return HOSTCA_ERR_SIGNATURE;
+	}
+	/* Subject. */
+	err = name_decode(subj.raw, subj.raw_len, c->cn, sizeof c->cn,
+		&c->has_cn, c->subject, sizeof c->subject);
+	if (err < 0) {
+		set_why(why, "malformed subject name");
+		return err;
+	}
+	/* Attributes. */
+	dr_init(&r, attrs.v, attrs.len);
+	while (dr_more(&r)) {
+		derr a, set;
+		derel oid, v;
+		dr_enter(&r, 0x30, &a);
+		dr_expect(&a, 0x06, &oid);
+		dr_enter(&a, 0x31, &set);
+		dr_end(&a);
+		if (a.err) {
+			set_why(why, "malformed request attribute");
+			return HOSTCA_ERR_DER;
+		}
+		if (oid_is(&oid, OID_CHALLENGE)) {
+			dr_get(&set, &v);
+			dr_end(&set);
+			if (set.err || !string_tag_ok(v.tag) || v.len > MAX_CHALLENGE
+				|| !text_clean(v.v, v.len) || c->has_challenge) {
+				set_why(why, "malformed challengePassword");
+				return HOSTCA_ERR_DER;
+			}
+			memcpy(c->challenge, v.v, v.len);
+			c->challenge[v.len] = 0;
+			c->has_challenge = 1;
+		} else if (oid_is(&oid, OID_EXT_REQ)) {
+			dr_expect(&set, 0x30, &v);
+			dr_end(&set);
+			if (set.err) {
+				set_why(why, "malformed extensionRequest");
+				return HOSTCA_ERR_DER;
+			}
+			if ((err = csr_extensions(c, &v, why)) < 0)
+				return err;
+		}
+	}
+	if (r.err) {
+		set_why(why, "malformed request attributes");
+		return HOSTCA_ERR_DER;
+	}
+	/* The CN: a host ID, a host name, or neither (ignored). */
+	if (c->has_cn) {
+		char tmp[HOSTCA_MAX_NAME_LEN + 1];
+		hostname h;
+		strcpy(tmp, c->cn);
+		if (hostca_uuid_check(tmp)) {
+			uuid_lower(tmp);
+			if (c->hostid[0] && strcmp(c->hostid, tmp) != 0) {
+				set_why(why, "the CN host ID and the urn:uuid: name differ");
+				return HOSTCA_ERR_HOSTID;
+			}
+			strcpy(c->hostid, tmp);
+		} else if (text_clean((unsigned char *)tmp, strlen(tmp))
+			&& hostname_parse(&h, tmp) == 0) {
+			size_t i;
+			for (i = 0; i < c->nnames; i++)
+				if (hostname_eq(&c->names[i], &h))
+					break;
+			if (i == c->nnames) {
+				if (c->nnames >= HOSTCA_MAX_NAMES) {
+					set_why(why, "more than %d names", HOSTCA_MAX_NAMES);
+					return HOSTCA_ERR_LIMIT;
+				}
+				memmove(c->names + 1, c->names, c->nnames * sizeof c->names[0]);
+				c->names[0] = h;
+				c->nnames++;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The request body we write (host side). */
+typedef struct {
+	const pubkey *pub;
+	const char *hostid;
+	const hostname *names;
+	size_t nnames;
+	const unsigned char *attr[2];
+	size_t attr_len[2];
+	size_t nattr;
+} csr_params;
+
+static void
+enc_attr_challenge(derw *w, const void *ctx)
+{
+	const char *tok = ctx;
+
+	dw_open(w, 0x30);
+	dw_oid(w, OID_CHALLENGE);
+	dw_open(w, 0x31);
+	dw_tlv(w, 0x0c, tok, strlen(tok));
+	dw_close(w);
+	dw_close(w);
+}
+
+static void
+enc_attr_extreq(derw *w, const void *ctx)
+{
+	const csr_params *p = ctx;
+
+	dw_open(w, 0x30);
+	dw_oid(w, OID_EXT_REQ);
+	dw_open(w, 0x31);
+	dw_open(w, 0x30);
+	dw_ext_open(w, OID_SAN, 0);
+	dw_general_names(w, p->names, p->nnames, p->hostid);
+	dw_ext_close(w);
+	dw_close(w);
+	dw_close(w);
+	dw_close(w);
+}
+
+static void
+enc_csr_info(derw *w, const void *ctx)
+{
+	const csr_params *p = ctx;
+	size_t i;
+
+	dw_open(w, 0x30);
+	dw_tlv(w, 0x02, "\0", 1);
+	dw_name_cn(w, p->hostid);
+	dw_spki(w, p->pub);
+	dw_open(w, 0xa0);
+	for (i = 0; i < p->nattr; i++)
+		dw_put(w, p->attr[i], p->attr_len[i]);
+	dw_close(w);
+	dw_close(w);
+}
+
+/* DER SET OF order: compare encodings, the shorter padded with zeros. */
+static int
+der_set_cmp(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
+{
+	size_t n = al < bl ? al : bl;
+	int c = memcmp(a, b, n);
+
+	if (c != 0)
+		return c;
+	return al < bl ? -1 : al > bl;
+}
+
+/* Builds a signed request; returns a fresh allocation. */
+static unsigned char *
+csr_build(const hostca_key *key, const char *hostid, const hostname *names,
+	size_t nnames, const char *challenge, size_t *out_len)
+{
+	csr_params p;
+	pubkey pub;
+	unsigned char *a1 = NULL, *a2 = NULL, *out = NULL;
+	size_t l1 = 0, l2;
+
+	key_pubkey(key, &pub);
+	memset(&p, 0, sizeof p);
+	p.pub = &pub;
+	p.hostid = hostid;
+	p.names = names;
+	p.nnames = nnames;
+	l2 = der_encode2(NULL, enc_attr_extreq, &p);
+	if (l2 == 0 || (a2 = malloc(l2)) == NULL)
+		goto done;
+	der_encode2(a2, enc_attr_extreq, &p);
+	if (challenge != NULL) {
+		l1 = der_encode2(NULL, enc_attr_challenge, challenge);
+		if (l1 == 0 || (a1 = malloc(l1)) == NULL)
+			goto done;
+		der_encode2(a1, enc_attr_challenge, challenge);
+		if (der_set_cmp(a1, l1, a2, l2) < 0) {
+			p.attr[0] = a1, p.attr_len[0] = l1;
+			p.attr[1] = a2, p.attr_len[1] = l2;
+		} else {
+			p.attr[0] = a2, p.attr_len[0] = l2;
+			p.attr[1] = a1, p.attr_len[1] = l1;
+		}
+		p.nattr = 2;
+	} else {
+		p.attr[0] = a2, p.attr_len[0] = l2;
+		p.nattr = 1;
+	}
+	out = sign_object(enc_csr_info, &p, key, out_len);
+done:
+	if (a1 != NULL) {
+		hostca_wipe(a1, l1);
+		free(a1);
+	}
+	free(a2);
+	return out;
+}
+
+HOSTCA_API size_t
+hostca_csr_encode(void *dest, const hostca_key *key, const char *hostid,
+	const char *const *names, size_t nnames, const char *challenge)
+{
+	hostname hn[HOSTCA_MAX_NAMES];
+	unsigned char *der;
+	size_t i, n = 0;
+
+	if (key == NULL || hostid == NULL || !hostca_uuid_check(hostid)
+		|| nnames > HOSTCA_MAX_NAMES)
+		return 0;
+	for (i = 0; i < nnames; i++)
+		if (hostname_parse(&hn[i], names[i]) < 0)
+			return 0;
+	if (challenge != NULL && (strlen(challenge) > MAX_CHALLENGE
+		|| !text_clean((const unsigned char *)challenge, strlen(challenge))))
+		return 0;
+	der = csr_build(key, hostid, hn, nnames, challenge, &n);
+	if (der == NULL)
+		return 0;
+	if (dest != NULL)
+		memcpy(dest, der, n);
+	free(der);
+	return n;
+}
+
+/* ---- Certificates ---- */
+
+/* What a certificate says, as far as hostca cares. Points into the DER. */
+typedef struct {
+	const unsigned char *der;
+	size_t der_len;
+	const unsigned char *tbs;
+	size_t tbs_len;
+	const unsigned char *serial;
+	size_t serial_len;
+	int sig_alg;
+	const unsigned char *issuer, *subject, *spki;
+	size_t issuer_len, subject_len, spki_len;
+	int64_t nb, na;
+	pubkey pub;
+	const unsigned char *sig;
+	size_t sig_len;
+	int is_ca, has_bc, pathlen, has_ku, eku_server, eku_client;
+	unsigned ku;
+	unsigned char ski[64], aki[64];
+	size_t ski_len, aki_len;
+	char cn[HOSTCA_MAX_NAME_LEN + 1];
+	int has_cn;
+	char subject_text[256], issuer_text[256];
+	char hostid[HOSTCA_UUID_LEN + 1];
+	hostname names[HOSTCA_MAX_NAMES];
+	size_t nnames;
+} x509_info;
+
+/* Certificate parameters for the encoder. */
+typedef struct {
+	const unsigned char *serial;
+	size_t serial_len;
+	int sig_alg;
+	const unsigned char *issuer;      /* issuer Name DER; NULL: self-issued */
+	size_t issuer_len;
+	int64_t nb, na;
+	const char *cn;
+	const pubkey *pub;
+	int is_ca;
+	unsigned char ski[20];
+	const unsigned char *aki;         /* 20 bytes */
+	const char *hostid;
+	const hostname *names;
+	size_t nnames;
+} tbs_params;
+
+/*
+ * TBSCertificate ::= SEQUENCE {
+ *     version [0] EXPLICIT INTEGER (2),        -- v3
+ *     serialNumber INTEGER,                    -- >= 64 random bits
+ *     signature AlgorithmIdentifier,
+ *     issuer Name, validity SEQUENCE { notBefore, notAfter },
+ *     subject Name,                            -- CN=<host ID> or CN=<CA name>
+ *     subjectPublicKeyInfo,
+ *     extensions [3] EXPLICIT SEQUENCE {
+ *         basicConstraints (critical)  CA:TRUE pathlen 0 | CA:FALSE
+ *         keyUsage (critical)          keyCertSign+cRLSign |
+ *                                      digitalSignature (+keyEncipherment, RSA)
+ *         extKeyUsage                  serverAuth, clientAuth (hosts)
+ *         subjectAltName               DNS/IP names, URI urn:uuid: (hosts)
+ *         subjectKeyIdentifier, authorityKeyIdentifier [0] keyIdentifier } }
+ */
+static void
+enc_tbs(derw *w, const void *ctx)
+{
+	const tbs_params *t = ctx;
+
+	dw_open(w, 0x30);
+	dw_open(w, 0xa0);
+	dw_tlv(w, 0x02, "\2", 1);
+	dw_close(w);
+	dw_uint(w, t->serial, t->serial_len);
+	dw_algid(w, t->sig_alg);
+	if (t->issuer != NULL)
+		dw_put(w, t->issuer, t->issuer_len);
+	else
+		dw_name_cn(w, t->cn);
+	dw_open(w, 0x30);
+	dw_time(w, t->nb);
+	dw_time(w, t->na);
+	dw_close(w);
+	dw_name_cn(w, t->cn);
+	dw_spki(w, t->pub);
+	dw_open(w, 0xa3);
+	dw_open(w, 0x30);
+
+	dw_ext_open(w, OID_BC, 1);
+	dw_open(w, 0x30);
+	if (t->is_ca) {
+		dw_bool_true(w);
+		dw_tlv(w, 0x02, "\0", 1);
+	}
+	dw_close(w);
+	dw_ext_close(w);
+
+	dw_ext_open(w, OID_KU, 1);
+	if (t->is_ca)
+		dw_tlv(w, 0x03, "\x01\x06", 2);        /* keyCertSign, cRLSign */
+	else if (t->pub->kind == PK_RSA)
+		dw_tlv(w, 0x03, "\x05\xa0", 2);        /* digitalSignature, keyEncipherment */
+	else
+		dw_tlv(w, 0x03, "\x07\x80", 2);        /* digitalSignature */
+	dw_ext_close(w);
+
+	if (!t->is_ca) {
+		dw_ext_open(w, OID_EKU, 0);
+		dw_open(w, 0x30);
+		dw_oid(w, OID_SERVER_AUTH);
+		dw_oid(w, OID_CLIENT_AUTH);
+		dw_close(w);
+		dw_ext_close(w);
+
+		dw_ext_open(w, OID_SAN, 0);
+		dw_general_names(w, t->names, t->nnames, t->hostid);
+		dw_ext_close(w);
+	}
+
+	dw_ext_open(w, OID_SKI, 0);
+	dw_tlv(w, 0x04, t->ski, 20);
+	dw_ext_close(w);
+
+	dw_ext_open(w, OID_AKI, 0);
+	dw_open(w, 0x30);
+	dw_tlv(w, 0x80, t->aki, 20);
+	dw_close(w);
+	dw_ext_close(w);
+
+	dw_close(w);
+	dw_close(w);
+	dw_close(w);
+}
+
+/* Reads the extensions of a certificate. Unknown critical ones refuse. */
+static int
+cert_extensions(x509_info *c, const derel *exts, char *why)
+{
+	derr r, s, ext;
+	derel oid, crit, val;
+	int critical, err;
+	unsigned seen = 0;
+
+	dr_init(&r, exts->v, exts->len);
+	dr_enter(&r, 0x30, &s);
+	dr_end(&r);
+	while (dr_more(&s)) {
+		unsigned bit = 0;
+		dr_enter(&s, 0x30, &ext);
+		dr_expect(&ext, 0x06, &oid);
+		critical = 0;
+		if (dr_peek(&ext) == 0x01) {
+			dr_get(&ext, &crit);
+			if (crit.len != 1 || crit.v[0] != 0xff)
+				ext.err = HOSTCA_ERR_DER;
+			critical = 1;
+		}
+		dr_expect(&ext, 0x04, &val);
+		dr_end(&ext);
+		if (ext.err || der_check_tree(val.v, val.len, 2) < 0) {
+			set_why(why, "malformed certificate extension");
+			return HOSTCA_ERR_DER;
+		}
+		if (oid_is(&oid, OID_BC)) {
+			derr b, bs;
+			derel e;
+			bit = 1;
+			dr_init(&b, val.v, val.len);
+			dr_enter(&b, 0x30, &bs);
+			dr_end(&b);
+			c->has_bc = 1;
+			c->pathlen = -1;
+			if (dr_peek(&bs) == 0x01) {
+				dr_get(&bs, &e);
+				c->is_ca = 1;
+				if (e.len != 1 || e.v[0] != 0xff)
+					bs.err = HOSTCA_ERR_DER;
+			}
+			if (dr_peek(&bs) == 0x02) {
+				uint32_t pl;
+				dr_get(&bs, &e);
+				if (der_small(&e, 0x02, &pl) < 0)
+					bs.err = HOSTCA_ERR_DER;
+				c->pathlen = (int)pl;
+			}
+			if (dr_end(&bs) < 0 || b.err) {
+				set_why(why, "malformed basicConstraints");
+				return HOSTCA_ERR_DER;
+			}
+		} else if (oid_is(&oid, OID_KU)) {
+			derr b;
+			derel e;
+			bit = 2;
+			dr_init(&b, val.v, val.len);
+			dr_expect(&b, 0x03, &e);
+			dr_end(&b);
+			if (b.err || e.len < 2 || e.len > 3 || e.v[0] > 7) {
+				set_why(why, "malformed keyUsage");
+				return HOSTCA_ERR_DER;
+			}
+			c->ku = (unsigned)e.v[1] | (e.len > 2 ? (unsigned)e.v[2] << 8 : 0);
+			c->has_ku = 1;
+		} else if (oid_is(&oid, OID_SKI)) {
+			derr b;
+			derel e;
+			bit = 4;
+			dr_init(&b, val.v, val.len);
+			dr_expect(&b, 0x04, &e);
+			dr_end(&b);
+			if (b.err || e.len == 0 || e.len > sizeof c->ski) {
+				set_why(why, "malformed subjectKeyIdentifier");
+				return HOSTCA_ERR_DER;
+			}
+			memcpy(c->ski, e.v, e.len);
+			c->ski_len = e.len;
+		} else if (oid_is(&oid, OID_AKI)) {
+			derr b, bs;
+			derel e;
+			bit = 8;
+			dr_init(&b, val.v, val.len);
+			dr_enter(&b, 0x30, &bs);
+			dr_end(&b);
+			while (dr_more(&bs)) {
+				dr_get(&bs, &e);
+				if (e.tag == 0x80 && e.len > 0 && e.len <= sizeof c->aki) {
+					memcpy(c->aki, e.v, e.len);
+					c->aki_len = e.len;
+				}
+			}
+			if (b.err || bs.err) {
+				set_why(why, "malformed authorityKeyIdentifier");
+				return HOSTCA_ERR_DER;
+			}
+		} else if (oid_is(&oid, OID_SAN)) {
+			bit = 16;
+			err = general_names_decode(val.v, val.len, c->names,
+				&c->nnames, c->hostid, why);
+			if (err < 0)
+				return err;
+		} else if (oid_is(&oid, OID_EKU)) {
+			derr b, bs;
+			derel e;
+			bit = 32;
+			dr_init(&b, val.v, val.len);
+			dr_enter(&b, 0x30, &bs);
+			dr_end(&b);
+			while (dr_more(&bs)) {
+				dr_expect(&bs, 0x06, &e);
+				if (oid_is(&e, OID_SERVER_AUTH))
+					c->eku_server = 1;
+				if (oid_is(&e, OID_CLIENT_AUTH))
+					c->eku_client = 1;
+			}
+			if (b.err || bs.err) {
+				set_why(why, "malformed extKeyUsage");
+				return HOSTCA_ERR_DER;
+			}
+		} else if (critical) {
+			char t[64];
+			oid_text(t, sizeof t, oid.v, oid.len);
+			set_why(why, "unknown critical extension %s", t);
+			return HOSTCA_ERR_DER;
+		}
+		if (bit & seen) {
+			set_why(why, "an extension appears twice");
+			return HOSTCA_ERR_DER;
+		}
+		seen |= bit;
+	}
+	if (s.err || r.err) {
+		set_why(why, "malformed certificate extensions");
+		return HOSTCA_ERR_DER;
+	}
+	return 0;
+}
+
+/*
+ * Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm,
+ *                            signatureValue BIT STRING }
+ * Reads a v3 certificate strictly. Does not check the signature.
+ */
+static int
+cert_decode(x509_info *c, const unsigned char *der, size_t len, char *why)
+{
+	signed_obj o;
+	derel body, ver, serial, alg, issuer, validity, subj, spki, e;
+	derr r, v, vr;
+	int err;
+
+	memset(c, 0, sizeof *c);
+	c->der = der;
+	c->der_len = len;
+	c->pathlen = -1;
+	if (len > HOSTCA_MAX_DER) {
+		set_why(why, "certificate larger than %d bytes", HOSTCA_MAX_DER);
+		return HOSTCA_ERR_LIMIT;
+	}
+	if (der_check_tree(der, len, 0) < 0) {
+		set_why(why, "malformed: not strict DER");
+		return HOSTCA_ERR_DER;
+	}
+	if ((err = signed_decode(&o, &body, der, len, why)) < 0)
+		return err;
+	c->tbs = o.body;
+	c->tbs_len = o.body_len;
+	c->sig_alg = o.alg;
+	c->sig = o.sig;
+	c->sig_len = o.sig_len;
+	dr_init(&r, body.v, body.len);
+	if (dr_peek(&r) != 0xa0) {
+		set_why(why, "not a v3 certificate");
+		return HOSTCA_ERR_NOT_CERT;
+	}
+	dr_enter(&r, 0xa0, &v);
+	dr_expect(&v, 0x02, &ver);
+	dr_end(&v);
+	dr_expect(&r, 0x02, &serial);
+	dr_expect(&r, 0x30, &alg);
+	dr_expect(&r, 0x30, &issuer);
+	dr_expect(&r, 0x30, &validity);
+	dr_expect(&r, 0x30, &subj);
+	dr_expect(&r, 0x30, &spki);
+	if (r.err || v.err || ver.len != 1 || ver.v[0] != 2) {
+		set_why(why, "not a v3 certificate");
+		return HOSTCA_ERR_NOT_CERT;
+	}
+	if (algid_decode(&alg, why) != o.alg) {
+		set_why(why, "inner and outer signature algorithms differ");
+		return HOSTCA_ERR_DER;
+	}
+	if (der_uint(&serial, &c->serial, &c->serial_len, 0) < 0 || c->serial_len > 20) {
+		set_why(why, "serial number is not a positive integer of at most 20 bytes");
+		return HOSTCA_ERR_DER;
+	}
+	c->issuer = issuer.raw;
+	c->issuer_len = issuer.raw_len;
+	c->subject = subj.raw;
+	c->subject_len = subj.raw_len;
+	c->spki = spki.raw;
+	c->spki_len = spki.raw_len;
+	dr_init(&vr, validity.v, validity.len);
+	dr_get(&vr, &e);
+	if (vr.err || der_time(&e, &c->nb) < 0) {
+		set_why(why, "malformed notBefore");
+		return HOSTCA_ERR_DER;
+	}
+	dr_get(&vr, &e);
+	if (vr.err || der_time(&e, &c->na) < 0 || dr_end(&vr) < 0) {
+		set_why(why, "malformed notAfter");
+		return HOSTCA_ERR_DER;
+	}
+	if ((err = name_decode(subj.raw, subj.raw_len, c->cn, sizeof c->cn,
+		&c->has_cn, c->subject_text, sizeof c->subject_text)) < 0
+		|| (err = name_decode(issuer.raw, issuer.raw_len, NULL, 256,
+		&(int){ 0 }, c->issuer_text, sizeof c->issuer_text)) < 0) {
+		set_why(why, "malformed name");
+		return err;
+	}
+	if ((err = spki_decode(&c->pub, spki.raw, spki.raw_len, why)) < 0)
+		return err;
+	/* issuerUniqueID/subjectUniqueID are not used by anyone: refuse. */
+	if (dr_peek(&r) == 0xa3) {
+		dr_get(&r, &e);
+		if ((err = cert_extensions(c, &e, why)) < 0)
+			return err;
+	}
+	if (dr_end(&r) < 0) {
+		set_why(why, "unexpected fields in the certificate");
+		return HOSTCA_ERR_DER;
+	}
+	if (c->has_cn && hostca_uuid_check(c->cn)) {
+		char u[HOSTCA_UUID_LEN + 1];
+		strcpy(u, c->cn);
+		uuid_lower(u);
+		if (c->hostid[0] == 0)
+			strcpy(c->hostid, u);
+	}
+	return 0;
+}
+
+/* Issues a certificate: encodes the TBS, signs with key. */
+static unsigned char *
+cert_build(const tbs_params *t, const hostca_key *key, size_t *out_len)
+{
+	return sign_object(enc_tbs, t, key, out_len);
+}
+
+HOSTCA_API int
+hostca_cert_info_decode(hostca_cert_info *info, const void *der, size_t len)
+{
+	x509_info *c;
+	char why[WHY_CAP];
+	size_t i;
+	int err;
+
+	memset(info, 0, sizeof *info);
+	if ((c = malloc(sizeof *c)) == NULL)
+		return HOSTCA_ERR_NOMEM;
+	err = cert_decode(c, der, len, why);
+	if (err == 0) {
+		memcpy(info->serial, c->serial, c->serial_len);
+		info->serial_len = c->serial_len;
+		info->not_before = c->nb;
+		info->not_after = c->na;
+		strcpy(info->hostid, c->hostid);
+		info->nnames = c->nnames;
+		for (i = 0; i < c->nnames; i++)
+			strcpy(info->names[i], c->names[i].text);
+		pubkey_fingerprint(&c->pub, info->key_fp);
+		info->is_ca = c->is_ca;
+	}
+	free(c);
+	return err;
+}
+
+/* ---- CRLs ---- */
+
+typedef struct {
+	unsigned char serial[20];
+	size_t serial_len;
+	int64_t when;
+	int reason;                  /* RFC 5280 code; 0 = unspecified (omitted) */
+} crl_entry;
+
+typedef struct {
+	int sig_alg;
+	const unsigned char *issuer;
+	size_t issuer_len;
+	int64_t this_update, next_update;
+	const crl_entry *entries;
+	size_t n;
+	const unsigned char *aki;    /* 20 bytes */
+	uint64_t number;
+} crl_params;
+
+static size_t
+tlv_size(size_t content)
+{
+	return 1 + der_len_size(content) + content;
+}
+
+static size_t
+time_size(int64_t t)
+{
+	tm_utc u;
+
+	time_split(t, &u);
+	return (u.year >= 1950 && u.year < 2050) ? 15 : 17;
+}
+
+/* Content length of one revokedCertificates entry. */
+static size_t
+crl_entry_content(const crl_entry *e)
+{
+	size_t n = tlv_size(e->serial_len + (e->serial[0] & 0x80 ? 1 : 0))
+		+ time_size(e->when);
+
+	if (e->reason != 0)
+		n += tlv_size(tlv_size(5 + tlv_size(3)));  /* SEQ{SEQ{OID, OCTET{ENUM}}} */
+	return n;
+}
+
+/*
+ * TBSCertList ::= SEQUENCE {
+ *     version INTEGER (1),                     -- v2
+ *     signature AlgorithmIdentifier, issuer Name,
+ *     thisUpdate Time, nextUpdate Time,
+ *     revokedCertificates SEQUENCE OF SEQUENCE {
+ *         userCertificate INTEGER, revocationDate Time,
+ *         crlEntryExtensions SEQUENCE { reasonCode ENUMERATED } -- not for
+ *     } OPTIONAL,                                 -- unspecified (RFC 5280)
+ *     crlExtensions [0] EXPLICIT SEQUENCE {
+ *         authorityKeyIdentifier, cRLNumber INTEGER } }
+ *
+ * Entries are written with lengths computed arithmetically, so that a
+ * CRL of 100,000 entries needs no per-entry bookkeeping.
+ */
+static void
+enc_crl_tbs(derw *w, const void *ctx)
+{
+	const crl_params *p = ctx;
+	unsigned char num[8];
+	size_t i, total = 0;
+	int k;
+
+	dw_open(w, 0x30);
+	dw_tlv(w, 0x02, "\1", 1);
+	dw_algid(w, p->sig_alg);
+	dw_put(w, p->issuer, p->issuer_len);
+	dw_time(w, p->this_update);
+	dw_time(w, p->next_update);
+	if (p->n > 0) {
+		for (i = 0; i < p->n; i++)
+			total += tlv_size(crl_entry_content(&p->entries[i]));
+		dw_header(w, 0x30, total);
+		for (i = 0; i < p->n; i++) {
+			const crl_entry *e = &p->entries[i];
+			dw_header(w, 0x30, crl_entry_content(e));
+			dw_uint(w, e->serial, e->serial_len);
+			dw_time(w, e->when);
+			if (e->reason != 0) {
+				dw_header(w, 0x30, tlv_size(5 + tlv_size(3)));
+				dw_header(w, 0x30, 5 + tlv_size(3));
+				dw_oid(w, OID_CRL_REASON);
+				dw_header(w, 0x04, 3);
+				dw_small_int(w, 0x0a, (uint32_t)e->reason);
+			}
+		}
+	}
+	dw_open(w, 0xa0);
+	dw_open(w, 0x30);
+	dw_ext_open(w, OID_AKI, 0);
+	dw_open(w, 0x30);
+	dw_tlv(w, 0x80, p->aki, 20);
+	dw_close(w);
+	dw_ext_close(w);
+	dw_ext_open(w, OID_CRL_NUMBER, 0);
+	for (k = 0; k < 8; k++)
+		num[k] = (unsigned char)(p->number >> (56 - 8 * k));
+	dw_uint(w, num, 8);
+	dw_ext_close(w);
+	dw_close(w);
+	dw_close(w);
+	dw_close(w);
+}
+
+static unsigned char *
+crl_build(const crl_params *p, const hostca_key *key, size_t *out_len)
+{
+	return sign_object(enc_crl_tbs, p, key, out_len);
+}
+
+/* What a CRL says. Points into the DER. */
+typedef struct {
+	const unsigned char *tbs;
+	size_t tbs_len;
+	int sig_alg;
+	const unsigned char *issuer;
+	size_t issuer_len;
+	int64_t this_update, next_update;
+	const unsigned char *entries;     /* content of revokedCertificates */
+	size_t entries_len;
+	size_t count;
+	unsigned char number[20];
+	size_t number_len;
+	unsigned char aki[64];
+	size_t aki_len;
+	const unsigned char *sig;
+	size_t sig_len;
+} crl_info;
+
+/* Reads one entry; reason -1 when absent. */
+static int
+crl_entry_decode(derr *r, const unsigned char **serial, size_t *serial_len,
+	int64_t *when, int *reason)
+{
+	derr e, exts, ext, ov;
+	derel s, t, oid, val, en;
+
+	*reason = -1;
+	dr_enter(r, 0x30, &e);
+	dr_expect(&e, 0x02, &s);
+	dr_get(&e, &t);
+	if (e.err || der_uint(&s, serial, serial_len, 0) < 0 || der_time(&t, when) < 0)
+		return -1;
+	if (dr_more(&e)) {
+		dr_enter(&e, 0x30, &exts);
+		while (dr_more(&exts)) {
+			dr_enter(&exts, 0x30, &ext);
+			dr_expect(&ext, 0x06, &oid);
+			if (dr_peek(&ext) == 0x01)
+				dr_get(&ext, &val);
+			dr_expect(&ext, 0x04, &val);
+			dr_end(&ext);
+			if (ext.err)
+				return -1;
+			if (oid_is(&oid, OID_CRL_REASON)) {
+				uint32_t x;
+				dr_init(&ov, val.v, val.len);
+				dr_get(&ov, &en);
+				if (dr_end(&ov) < 0 || der_small(&en, 0x0a, &x) < 0 || x > 10)
+					return -1;
+				*reason = (int)x;
+			}
+		}
+		if (exts.err)
+			return -1;
+	}
+	return dr_end(&e);
+}
+
+static int
+crl_decode(crl_info *c, const unsigned char *der, size_t len, char *why)
+{
+	signed_obj o;
+	derel body, ver, alg, issuer, t1, t2, e;
+	derr r;
+	int err;
+
+	memset(c, 0, sizeof *c);
+	if ((err = signed_decode(&o, &body, der, len, why)) < 0)
+		return err;
+	c->tbs = o.body;
+	c->tbs_len = o.body_len;
+	c->sig_alg = o.alg;
+	c->sig = o.sig;
+	c->sig_len = o.sig_len;
+	dr_init(&r, body.v, body.len);
+	dr_expect(&r, 0x02, &ver);
+	dr_expect(&r, 0x30, &alg);
+	dr_expect(&r, 0x30, &issuer);
+	dr_get(&r, &t1);
+	if (r.err || ver.len != 1 || ver.v[0] != 1) {
+		set_why(why, "not a v2 CRL");
+		return HOSTCA_ERR_CRL;
+	}
+	if (algid_decode(&alg, why) != o.alg || der_time(&t1, &c->this_update) < 0) {
+		set_why(why, "malformed CRL");
+		return HOSTCA_ERR_DER;
+	}
+	c->issuer = issuer.raw;
+	c->issuer_len = issuer.raw_len;
+	if (dr_peek(&r) == 0x17 || dr_peek(&r) == 0x18) {
+		dr_get(&r, &t2);
+		if (der_time(&t2, &c->next_update) < 0) {
+			set_why(why, "malformed CRL nextUpdate");
+			return HOSTCA_ERR_DER;
+		}
+	} else {
+		set_why(why, "CRL has no nextUpdate");
+		return HOSTCA_ERR_CRL;
+	}
+	if (dr_peek(&r) == 0x30) {
+		derr en;
+		dr_enter(&r, 0x30, &en);
+		c->entries = en.p;
+		c->entries_len = en.len;
+		while (dr_more(&en)) {
+			const unsigned char *s;
+			size_t sl;
+			int64_t w;
+			int rs;
+			if (crl_entry_decode(&en, &s, &sl, &w, &rs) < 0) {
+				set_why(why, "malformed CRL entry");
+				return HOSTCA_ERR_DER;
+			}
+			c->count++;
+		}
+		if (en.err || c->count == 0) {
+			set_why(why, "malformed CRL entries");
+			return HOSTCA_ERR_DER;
+		}
+	}
+	if (dr_peek(&r) == 0xa0) {
+		derr x, xs, ext;
+		derel oid, crit, val;
+		dr_enter(&r, 0xa0, &x);
+		dr_enter(&x, 0x30, &xs);
+		dr_end(&x);
+		while (dr_more(&xs)) {
+			int critical = 0;
+			dr_enter(&xs, 0x30, &ext);
+			dr_expect(&ext, 0x06, &oid);
+			if (dr_peek(&ext) == 0x01) {
+				dr_get(&ext, &crit);
+				critical = 1;
+			}
+			dr_expect(&ext, 0x04, &val);
+			dr_end(&ext);
+			if (ext.err)
+				break;
+			if (oid_is(&oid, OID_CRL_NUMBER)) {
+				derr nv;
+				const unsigned char *nb;
+				size_t nl;
+				dr_init(&nv, val.v, val.len);
+				dr_get(&nv, &e);
+				if (dr_end(&nv) < 0 || der_uint(&e, &nb, &nl, 1) < 0 || nl > 20) {
+					set_why(why, "malformed CRL number");
+					return HOSTCA_ERR_DER;
+				}
+				memcpy(c->number, nb, nl);
+				c->number_len = nl;
+			} else if (oid_is(&oid, OID_AKI)) {
+				derr b, bs;
+				dr_init(&b, val.v, val.len);
+				dr_enter(&b, 0x30, &bs);
+				while (dr_more(&bs)) {
+					dr_get(&bs, &e);
+					if (e.tag == 0x80 && e.len <= sizeof c->aki) {
+						memcpy(c->aki, e.v, e.len);
+						c->aki_len = e.len;
+					}
+				}
+			} else if (critical) {
+				set_why(why, "CRL has an unknown critical extension");
+				return HOSTCA_ERR_CRL;
+			}
+		}
+		if (xs.err || x.err) {
+			set_why(why, "malformed CRL extensions");
+			return HOSTCA_ERR_DER;
+		}
+	}
+	if (dr_end(&r) < 0) {
+		set_why(why, "malformed CRL");
+		return HOSTCA_ERR_DER;
+	}
+	if (c->number_len == 0) {
+		set_why(why, "CRL has no CRL number");
+		return HOSTCA_ERR_CRL;
+	}
+	return 0;
+}
+
+/* Looks a serial up in a decoded CRL; 1 when listed. */
+static int
+crl_find(const crl_info *c, const unsigned char *serial, size_t serial_len,
+	int *reason, int64_t *when)
+{
+	derr r;
+
+	dr_init(&r, c->entries, c->entries_len);
+	while (dr_more(&r)) {
+		const unsigned char *s;
+		size_t sl;
+		if (crl_entry_decode(&r, &s, &sl, when, reason) < 0)
+			return 0;
+		if (sl == serial_len && memcmp(s, serial, sl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Compares two big-endian unsigned numbers. */
+static int
+bignum_cmp(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
+{
+	while (al > 0 && *a == 0)
+		a++, al--;
+	while (bl > 0 && *b == 0)
+		b++, bl--;
+	if (al != bl)
+		return al < bl ? -1 : 1;
+	return memcmp(a, b, al);
+}
+
+/* ======================================================================
+ * 5. Verification (host side and `verify`)
+ * ====================================================================== */
+
+/*
+ * Chain check with BearSSL's X.509 engine: the certificate must be signed
+ * by the CA (one trust anchor, the pinned CA certificate) and be within
+ * its validity at `now`. BearSSL also refuses unknown critical extensions.
+ */
+static int
+chain_check(const x509_info *cert, const x509_info *ca, int64_t now, char *why)
+{
+	br_x509_minimal_context *xc;
+	br_x509_trust_anchor ta;
+	unsigned err;
+	int64_t days;
+
+	if (!ca->is_ca) {
+		set_why(why, "the trusted certificate is not a CA certificate");
+		return HOSTCA_ERR_UNTRUSTED;
+	}
+	memset(&ta, 0, sizeof ta);
+	ta.dn.data = (unsigned char *)ca->subject;
+	ta.dn.len = ca->subject_len;
+	ta.flags = BR_X509_TA_CA;
+	if (ca->pub.kind == PK_EC) {
+		ta.pkey.key_type = BR_KEYTYPE_EC;
+		ta.pkey.key.ec.curve = ca->pub.curve;
+		ta.pkey.key.ec.q = (unsigned char *)ca->pub.q;
+		ta.pkey.key.ec.qlen = ca->pub.qlen;
+	} else {
+		ta.pkey.key_type = BR_KEYTYPE_RSA;
+		ta.pkey.key.rsa.n = (unsigned char *)ca->pub.n;
+		ta.pkey.key.rsa.nlen = ca->pub.nlen;
+		ta.pkey.key.rsa.e = (unsigned char *)ca->pub.e;
+		ta.pkey.key.rsa.elen = ca->pub.elen;
+	}
+	if ((xc = malloc(sizeof *xc)) == NULL)
+		return HOSTCA_ERR_NOMEM;
+	br_x509_minimal_init_full(xc, &ta, 1);
+	days = now >= 0 ? now / 86400 : (now - 86399) / 86400;
+	br_x509_minimal_set_time(xc, (uint32_t)(days + 719528),
+		(uint32_t)(now - days * 86400));
+	xc->vtable->start_chain(&xc->vtable, NULL);
+	xc->vtable->start_cert(&xc->vtable, (uint32_t)cert->der_len);
+	xc->vtable->append(&xc->vtable, cert->der, cert->der_len);
+	xc->vtable->end_cert(&xc->vtable);
+	err = xc->vtable->end_chain(&xc->vtable);
+	free(xc);
+	if (err == 0)
+		return 0;
+	if (err == BR_ERR_X509_EXPIRED) {
+		char t[32];
+		if (now < cert->nb) {
+			set_why(why, "not valid before %s", time_iso(t, cert->nb));
+			return HOSTCA_ERR_NOT_YET_VALID;
+		}
+		set_why(why, "expired on %s", time_iso(t, cert->na));
+		return HOSTCA_ERR_EXPIRED;
+	}
+	if (err == BR_ERR_X509_NOT_TRUSTED || err == BR_ERR_X509_BAD_SIGNATURE) {
+		set_why(why, "not issued by the trusted CA");
+		return HOSTCA_ERR_UNTRUSTED;
+	}
+	set_why(why, "rejected by the X.509 engine (BearSSL error %u)", err);
+	return HOSTCA_ERR_UNTRUSTED;
+}
+
+/* The CRL must be signed by the CA and name it as issuer. */
+static int
+crl_verify_sig(const crl_info *crl, const x509_info *ca, char *why)
+{
+	if (crl->issuer_len != ca->subject_len
+		|| memcmp(crl->issuer, ca->subject, ca->subject_len) != 0
+		|| sig_verify(&ca->pub, crl->sig_alg, crl->tbs, crl->tbs_len,
+			crl->sig, crl->sig_len) < 0) {
+		set_why(why, "the CRL is not signed by this CA");
+		return HOSTCA_ERR_CRL;
+	}
+	return 0;
+}
+
+static int
+cert_decode_alloc(x509_info **out, const void *der, size_t len, char *why)
+{
+	int err;
+
+	if ((*out = malloc(sizeof **out)) == NULL)
+		return HOSTCA_ERR_NOMEM;
+	if ((err = cert_decode(*out, der, len, why)) < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+/* Full check: chain, time, and (with a CRL) revocation. */
+static int
+cert_verify_full(const void *cert, size_t cert_len, const void *ca, size_t ca_len,
+	const void *crl, size_t crl_len, int64_t now, int *reason, char *why)
+{
+	x509_info *c = NULL, *a = NULL;
+	crl_info cl;
+	int err, rs = -1;
+	int64_t when;
+
+	if (reason)
+		*reason = -1;
+	if ((err = cert_decode_alloc(&a, ca, ca_len, why)) < 0)
+		goto done;
+	if ((err = cert_decode_alloc(&c, cert, cert_len, why)) < 0)
+		goto done;
+	if ((err = chain_check(c, a, now, why)) < 0)
+		goto done;
+	if (now > a->na) {
+		char t[32];
+		set_why(why, "the CA certificate expired on %s", time_iso(t, a->na));
+		err = HOSTCA_ERR_EXPIRED;
+		goto done;
+	}
+	if (crl != NULL) {
+		if ((err = crl_decode(&cl, crl, crl_len, why)) < 0
+			|| (err = crl_verify_sig(&cl, a, why)) < 0)
+			goto done;
+		if (crl_find(&cl, c->serial, c->serial_len, &rs, &when)) {
+			char t[32];
+			if (reason)
+				*reason = rs;
+			set_why(why, "revoked on %s", time_iso(t, when));
+			err = HOSTCA_ERR_REVOKED;
+		}
+	}
+done:
+	free(c);
+	free(a);
+	return err;
+}
+
+HOSTCA_API int
+hostca_cert_verify(const void *cert, size_t cert_len, const void *ca,
+	size_t ca_len, const void *crl, size_t crl_len, int64_t now, int *reason)
+{
+	char why[WHY_CAP];
+
+	return cert_verify_full(cert, cert_len, ca, ca_len, crl, crl_len, now,
+		reason, why);
+}
+
+HOSTCA_API int
+hostca_crl_check(const void *crl, size_t crl_len, const void *ca, size_t ca_len,
+	unsigned char number[20], size_t *number_len, int64_t *this_update,
+	int64_t *next_update)
+{
+	x509_info *a;
+	crl_info cl;
+	char why[WHY_CAP];
+	int err;
+
+	if ((err = cert_decode_alloc(&a, ca, ca_len, why)) < 0)
+		return err;
+	err = crl_decode(&cl, crl, crl_len, why);
+	if (err == 0)
+		err = crl_verify_sig(&cl, a, why);
+	if (err == 0) {
+		memcpy(number, cl.number, cl.number_len);
+		*number_len = cl.number_len;
+		*this_update = cl.this_update;
+		*next_update = cl.next_update;
+	}
+	free(a);
+	return err;
+}
+
+/* A response is for us: signed by the pinned CA, for our key, valid. */
+static int
+response_check(const x509_info *c, const x509_info *ca, const hostca_key *key,
+	char hostid[37], int allow_adopt, int64_t now, char *why)
+{
+	unsigned char fp1[32], fp2[32];
+	int err;
+
+	if ((err = chain_check(c, ca, now, why)) < 0)
+		return err;
+	if (hostca_key_fingerprint(key, fp1) < 0 || pubkey_fingerprint(&c->pub, fp2) < 0
+		|| !ct_equal(fp1, fp2, 32)) {
+		set_why(why, "the certificate is for another key");
+		return HOSTCA_ERR_KEY_MISMATCH;
+	}
+	if (c->hostid[0] == 0) {
+		set_why(why, "the certificate carries no host ID");
+		return HOSTCA_ERR_HOSTID;
+	}
+	if (hostid[0] != 0 && strcmp(hostid, c->hostid) != 0 && !allow_adopt) {
+		set_why(why, "the certificate is for host %s, this host is %s",
+			c->hostid, hostid);
+		return HOSTCA_ERR_HOSTID;
+	}
+	strcpy(hostid, c->hostid);
+	return 0;
+}
+
+HOSTCA_API int
+hostca_response_check(const void *cert, size_t cert_len, const void *ca,
+	size_t ca_len, const hostca_key *key, char hostid[HOSTCA_UUID_LEN + 1],
+	int allow_adopt, int64_t now, int64_t time_floor)
+{
+	x509_info *c = NULL, *a = NULL;
+	char why[WHY_CAP];
+	int err;
+
+	if ((err = cert_decode_alloc(&a, ca, ca_len, why)) == 0
+		&& (err = cert_decode_alloc(&c, cert, cert_len, why)) == 0)
+		err = response_check(c, a, key, hostid, allow_adopt,
+			now > time_floor ? now : time_floor, why);
+	free(c);
+	free(a);
+	return err;
+}
+
+/* ======================================================================
+ * 6. Files: atomic writes, safe reads, directories
+ * ====================================================================== */
+
+#ifndef HOSTCA_NO_STDIO
+
+#ifdef HOSTCA_TEST_HOOKS
+/* Fault points for crash tests: HOSTCA_FAULT=name:n kills the process
+ * (SIGKILL, no clean-up) at the n-th passage through the named point. */
+static void
+fault_point(const char *name)
+{
+	static int count;
+	const char *f = getenv("HOSTCA_FAULT");
+	size_t n = strlen(name);
+
+	if (f == NULL || strncmp(f, name, n) != 0 || f[n] != ':')
+		return;
+	if (++count == atoi(f + n + 1))
+		kill(getpid(), SIGKILL);
+}
+#else
+#define fault_point(name) ((void)0)
+#endif
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		ssize_t k = write(fd, p, len);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Directory part of a path ("." when none), into buf. */
+static const char *
+path_dir(char *buf, size_t cap, const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	if (s == NULL)
+		snprintf(buf, cap, ".");
+	else if (s == path)
+		snprintf(buf, cap, "/");
+	else
+		snprintf(buf, cap, "%.*s", (int)(s - path), path);
+	return buf;
+}
+
+static int
+fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	if (r < 0 && (errno == EINVAL || errno == EROFS))
+		r = 0;   /* file systems that cannot sync directories */
+	close(fd);
+	return r;
+}
+
+static int
+fsync_parent(const char *path)
+{
+	char d[PATH_MAX];
+
+	return fsync_dir(path_dir(d, sizeof d, path));
+}
+
+/*
+ * Writes a temporary file next to path with the data, fsynced and closed.
+ * tmp receives its name.
+ */
+static int
+tmp_write(char *tmp, size_t tcap, const char *path, const void *data,
+	size_t len, mode_t mode)
+{
+	int fd, e;
+
+	/* ".<name>.tmp-XXXXXX": readers of media skip names that start
+	 * with a dot, so a half-written file never looks like a request. */
+	const char *base = strrchr(path, '/');
+	size_t dl = base ? (size_t)(base - path) + 1 : 0;
+
+	base = base ? base + 1 : path;
+	if ((size_t)snprintf(tmp, tcap, "%.*s.%s.tmp-XXXXXX", (int)dl, path, base) >= tcap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkstemp(tmp)) < 0)
+		return -1;
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	if (close(fd) < 0) {
+		e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The one way state changes reach a disk: temporary file in the same
+ * directory, full write, fsync, checked close, rename over the target,
+ * fsync of the directory. A crash leaves the old file or the new one.
+ */
+static int
+atomic_write(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	int e;
+
+	if (tmp_write(tmp, sizeof tmp, path, data, len, mode) < 0)
+		return -1;
+	fault_point("atomic-rename");
+	if (rename(tmp, path) < 0) {
+		e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return fsync_parent(path);
+}
+
+/*
+ * Like atomic_write, but refuses to replace an existing file: the
+ * temporary file is hard-linked to the target name, which fails with
+ * EEXIST if anything is there. Keys are written this way.
+ */
+static int
+exclusive_write(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	int e, r;
+
+	if (tmp_write(tmp, sizeof tmp, path, data, len, mode) < 0)
+		return -1;
+	r = link(tmp, path);
+	e = errno;
+	unlink(tmp);
+	if (r < 0) {
+		errno = e;
+		return -1;
+	}
+	return fsync_parent(path);
+}
+
+/*
+ * Reads a whole regular file of at most max bytes. Symbolic links are not
+ * followed (O_NOFOLLOW), FIFOs and devices are refused without blocking.
+ * dirfd may be AT_FDCWD. Returns 0, or -1 with errno set (EFBIG when too
+ * large, EFTYPE-like EINVAL for non-regular files).
+ */
+static int
+file_read_at(int dirfd, const char *name, size_t max, unsigned char **out,
+	size_t *out_len)
+{
+	struct stat st;
+	unsigned char *buf;
+	size_t got = 0;
+	int fd, e;
+
+	*out = NULL;
+	*out_len = 0;
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		return -1;
+	}
+	if ((uintmax_t)st.st_size > max) {
+		close(fd);
+		errno = EFBIG;
+		return -1;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fd);
+	buf[got] = 0;
+	*out = buf;
+	*out_len = got;
+	return 0;
+}
+
+static int
+file_read(const char *path, size_t max, unsigned char **out, size_t *out_len)
+{
+	return file_read_at(AT_FDCWD, path, max, out, out_len);
+}
+
+static const char *
+read_errstr(int e)
+{
+	switch (e) {
+	case EFBIG: return "file too large";
+	case EINVAL: return "not a regular file";
+	case ELOOP: return "is a symbolic link (not followed)";
+	case EISDIR: return "is a directory";
+	}
+	return strerror(e);
+}
+
+static int
+path_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* mkdir that accepts an existing directory (not a link to one). */
+static int
+mkdir_ok(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == 0)
+		return fsync_parent(path);
+	if (errno == EEXIST && lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	if (errno == EEXIST)
+		errno = ENOTDIR;
+	return -1;
+}
+
+/* Joins dir and a fixed name of ours (never a name taken from media). */
+static const char *
+path_join(char *buf, size_t cap, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(buf, cap, "%s/%s", dir, name) >= cap)
+		snprintf(buf, cap, "%s", "/nonexistent/path-too-long");
+	return buf;
+}
+
+#endif /* HOSTCA_NO_STDIO */
+
+/* ======================================================================
+ * 7. The CA: messages, journal, state, policy, signing, revocation
+ * ====================================================================== */
+
+#ifndef HOSTCA_NO_MAIN
+
+/* ---- Messages and global options ---- */
+
+static struct {
+	const char *ca_dir, *host_dir, *passphrase_file;
+	int json, quiet;
+	int64_t now;
+	const char *cmd;              /* "ca sign", for messages and the lock */
+} g;
+
+/* hostca: <what>: <why> on stderr. */
+static void
+msg(const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "hostca: %s: ", what);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Informational: silenced by -q. */
+static void
+note(const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (g.quiet)
+		return;
+	fprintf(stderr, "hostca: %s: ", what);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE   2
+
+static int64_t
+now_time(void)
+{
+#ifdef HOSTCA_TEST_HOOKS
+	const char *s = getenv("HOSTCA_NOW");
+	if (s != NULL && *s)
+		return strtoll(s, NULL, 10);
+#endif
+	return (int64_t)time(NULL);
+}
+
+static int
+rng_open(rng_state *r)
+{
+#ifdef HOSTCA_TEST_HOOKS
+	const char *s = getenv("HOSTCA_TEST_SEED");
+	if (s != NULL && *s)
+		return rng_init_seed(r, s, strlen(s));
+#endif
+	return rng_init_system(r);
+}
+
+/* A name from untrusted input, made safe to print. */
+static const char *
+safe_text(char *buf, size_t cap, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 5 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c < 0x7f) {
+			buf[o++] = (char)c;
+		} else {
+			snprintf(buf + o, 5, "\\x%02x", c);
+			o += 4;
+		}
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+/* JSON string (escaped) to stdout. */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+/* ---- Text for journal values: percent-escaping ---- */
+
+static int
+esc_plain(int c)
+{
+	return isalnum(c) || (c && strchr("-._~:/@+,", c) != NULL);
+}
+
+/* Escapes s into out (cap >= 3*strlen+1). */
+static char *
+esc(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (esc_plain(c)) {
+			out[o++] = (char)c;
+		} else {
+			snprintf(out + o, 4, "%%%02X", c);
+			o += 3;
+		}
+	}
+	out[o] = 0;
+	return out;
+}
+
+/* Unescapes in place; -1 on a bad escape. */
+static int
+unesc(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (*s == '%') {
+			int a = hex_digit((unsigned char)s[1]), b;
+			if (a < 0 || (b = hex_digit((unsigned char)s[2])) < 0)
+				return -1;
+			*o++ = (char)(a << 4 | b);
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+	return 0;
+}
+
+/* ---- CA records ---- */
+
+#define SEC_MEDIUM     1
+#define SEC_HIGH       2
+#define SEC_VERY_HIGH  3
+
+static const char *const security_names[] = { "", "medium", "high", "very-high" };
+
+#define TOK_AUTH     1
+#define TOK_REISSUE  2
+
+#define KIND_NEW      1
+#define KIND_RENEWAL  2
+#define KIND_REISSUE  3
+static const char *const kind_names[] = { "", "new", "renewal", "reissue" };
+
+typedef struct {
+	unsigned char serial[20];
+	size_t serial_len;
+	char hostid[HOSTCA_UUID_LEN + 1];
+	int64_t nb, na, issued, rev_at;
+	int revoked, reason, kind;
+	unsigned char keyfp[32], req[32];
+	char *names;                 /* "a,b" (allocated) */
+	int token;                   /* index or -1 */
+	size_t host;                 /* index into hosts */
+	size_t prev_of_host;         /* previous cert of the same host, or SIZE_MAX */
+	const char *b64;             /* base64 DER inside the journal buffer */
+	size_t b64_len;
+	unsigned char *der;          /* or the DER itself (certs of this run) */
+	size_t der_len;
+} cert_rec;
+
+typedef struct {
+	char hostid[HOSTCA_UUID_LEN + 1];
+	size_t last;                 /* newest cert */
+	size_t ncerts;
+	int64_t reissue_until;
+} host_rec;
+
+typedef struct {
+	char name[MAX_TOKEN_NAME + 1];
+	int kind;
+	unsigned char salt[16], hash[32];
+	unsigned max, uses;
+	int64_t created, expires;
+	char hostid[HOSTCA_UUID_LEN + 1];
+	int deleted;
+	int forgotten;               /* removed by cleanup: hidden, name free */
+	char reason[MAX_REASON_TEXT + 1];
+} token_rec;
+
+/* A small open-addressing index: key bytes -> record index. */
+typedef struct {
+	size_t *slot;                /* index + 1; 0 = empty */
+	size_t cap, n;
+} imap;
+
+typedef const unsigned char *(*imap_key_fn)(const void *ctx, size_t i, size_t *len);
+
+static uint32_t
+fnv1a(const unsigned char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	while (n--)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
+
+static int imap_put(imap *m, const unsigned char *k, size_t kl, size_t v,
+	imap_key_fn kf, const void *ctx);
+
+static int
+imap_grow(imap *m, imap_key_fn kf, const void *ctx)
+{
+	imap old = *m;
+	size_t i;
+
+	m->cap = old.cap ? old.cap * 2 : 64;
+	m->n = 0;
+	if ((m->slot = calloc(m->cap, sizeof *m->slot)) == NULL) {
+		*m = old;
+		return -1;
+	}
+	for (i = 0; i < old.cap; i++) {
+		if (old.slot[i]) {
+			size_t kl;
+			const unsigned char *k = kf(ctx, old.slot[i] - 1, &kl);
+			imap_put(m, k, kl, old.slot[i] - 1, kf, ctx);
+		}
+	}
+	free(old.slot);
+	return 0;
+}
+
+static int
+imap_put(imap *m, const unsigned char *k, size_t kl, size_t v,
+	imap_key_fn kf, const void *ctx)
+{
+	size_t i;
+
+	if ((m->n + 1) * 2 > m->cap && imap_grow(m, kf, ctx) < 0)
+		return -1;
+	for (i = fnv1a(k, kl) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (m->slot[i] == 0) {
+			m->slot[i] = v + 1;
+			m->n++;
+			return 0;
+		} else {
+			size_t ol;
+			const unsigned char *ok = kf(ctx, m->slot[i] - 1, &ol);
+			if (ol == kl && memcmp(ok, k, kl) == 0) {
+				m->slot[i] = v + 1;
+				return 0;
+			}
+		}
+	}
+}
+
+/* Record index, or SIZE_MAX. */
+static size_t
+imap_get(const imap *m, const unsigned char *k, size_t kl, imap_key_fn kf,
+	const void *ctx)
+{
+	size_t i;
+
+	if (m->cap == 0)
+		return SIZE_MAX;
+	for (i = fnv1a(k, kl) & (m->cap - 1); m->slot[i]; i = (i + 1) & (m->cap - 1)) {
+		size_t ol;
+		const unsigned char *ok = kf(ctx, m->slot[i] - 1, &ol);
+		if (ol == kl && memcmp(ok, k, kl) == 0)
+			return m->slot[i] - 1;
+	}
+	return SIZE_MAX;
+}
+
+typedef struct {
+	const char *dir;
+	int lock_fd, writing;
+	/* configuration */
+	char name[MAX_CA_NAME + 1];
+	int key_type, security;
+	int64_t cert_days, crl_days, token_valid, backdate;
+	/* CA certificate and key */
+	unsigned char *ca_der;
+	size_t ca_len;
+	x509_info ca;
+	unsigned char ca_fp[32];
+	hostca_key key;
+	int have_key;
+	/* journal */
+	unsigned char *jbuf;
+	size_t jlen;
+	uint64_t seq;
+	unsigned char head[32];
+	char *pend;                  /* lines not written yet */
+	size_t pend_len, pend_cap;
+	int64_t created;
+	/* state: the fold of the journal */
+	cert_rec *certs;
+	size_t ncerts, certs_cap;
+	host_rec *hosts;
+	size_t nhosts, hosts_cap;
+	token_rec *tokens;
+	size_t ntokens, tokens_cap;
+	imap by_serial, by_req, by_host;
+	uint64_t crl_number;
+	int64_t crl_this, crl_next;
+	int crl_dirty;               /* revocations since the last CRL event */
+	size_t nrevoked;
+	rng_state rng;
+} ca_ctx;
+
+static const unsigned char *
+key_serial(const void *ctx, size_t i, size_t *len)
+{
+	const ca_ctx *ca = ctx;
+	*len = ca->certs[i].serial_len;
+	return ca->certs[i].serial;
+}
+
+static const unsigned char *
+key_req(const void *ctx, size_t i, size_t *len)
+{
+	const ca_ctx *ca = ctx;
+	*len = 32;
+	return ca->certs[i].req;
+}
+
+static const unsigned char *
+key_host(const void *ctx, size_t i, size_t *len)
+{
+	const ca_ctx *ca = ctx;
+	*len = HOSTCA_UUID_LEN;
+	return (const unsigned char *)ca->hosts[i].hostid;
+}
+
+static size_t
+ca_find_serial(const ca_ctx *ca, const unsigned char *s, size_t len)
+{
+	return imap_get(&ca->by_serial, s, len, key_serial, ca);
+}
+
+static size_t
+ca_find_host(const ca_ctx *ca, const char *hostid)
+{
+	if (strlen(hostid) != HOSTCA_UUID_LEN)
+		return SIZE_MAX;
+	return imap_get(&ca->by_host, (const unsigned char *)hostid,
+		HOSTCA_UUID_LEN, key_host, ca);
+}
+
+static size_t
+ca_find_token(const ca_ctx *ca, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ca->ntokens; i++)
+		if (!ca->tokens[i].forgotten && strcmp(ca->tokens[i].name, name) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+static int
+grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	void *q;
+	size_t nc;
+
+	if (need <= *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 16;
+	while (nc < need)
+		nc *= 2;
+	if ((q = realloc(*p, nc * size)) == NULL)
+		return -1;
+	*p = q;
+	*cap = nc;
+	return 0;
+}
+
+/* The DER of a certificate record (decoded from the journal on demand). */
+static const unsigned char *
+ca_cert_der(ca_ctx *ca, size_t i, size_t *len)
+{
+	cert_rec *c = &ca->certs[i];
+
+	if (c->der == NULL && c->b64 != NULL) {
+		unsigned char *d = malloc(c->b64_len / 4 * 3 + 3);
+		long n;
+		if (d == NULL)
+			return NULL;
+		n = b64_decode(d, c->b64_len / 4 * 3 + 3, c->b64, c->b64_len, 0);
+		if (n <= 0) {
+			free(d);
+			return NULL;
+		}
+		c->der = d;
+		c->der_len = (size_t)n;
+	}
+	*len = c->der_len;
+	return c->der;
+}
+
+static int
+cert_is_valid(const cert_rec *c, int64_t now)
+{
+	return !c->revoked && c->na >= now;
+}
+
+/* ---- Journal ----
+ *
+ * One line per event:  SEQ TIME EVENT key=value ... h=HASH
+ * HASH = SHA-256(previous HASH (raw) || the line up to " h="), hex; the
+ * first line chains from 32 zero bytes. Values are percent-escaped. The
+ * journal is at once the database (its fold is the CA's state), the
+ * audit log and the crash-recovery log: a torn last line fails its hash
+ * and was never acknowledged.
+ */
+
+#define MAX_FIELDS 24
+
+typedef struct {
+	uint64_t seq;
+	int64_t time;
+	char *event;
+	char *k[MAX_FIELDS], *v[MAX_FIELDS];
+	size_t n;
+	/* offsets of raw values within the line (for cert=) */
+	size_t voff[MAX_FIELDS], vlen[MAX_FIELDS];
+} jline;
+
+static const char *
+jget(const jline *l, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->k[i], k) == 0)
+			return l->v[i];
+	return NULL;
+}
+
+static int64_t
+jnum(const jline *l, const char *k, int64_t dflt)
+{
+	const char *v = jget(l, k);
+	char *end;
+	long long x;
+
+	if (v == NULL)
+		return dflt;
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (errno || *end || end == v)
+		return dflt;
+	return x;
+}
+
+/*
+ * Splits a line (copied into work, NUL-terminated, without " h=...").
+ * The cert= value is kept as an offset into the original line and not
+ * copied (it can be long).
+ */
+static int
+jline_parse(jline *l, char *work)
+{
+	char *p = work, *tok, *save = NULL;
+	size_t i = 0;
+
+	memset(l, 0, sizeof *l);
+	for (tok = strtok_r(p, " ", &save); tok; tok = strtok_r(NULL, " ", &save), i++) {
+		if (i == 0) {
+			if (strspn(tok, "0123456789") != strlen(tok))
+				return -1;
+			l->seq = strtoull(tok, NULL, 10);
+		} else if (i == 1) {
+			if (strspn(tok, "-0123456789") != strlen(tok))
+				return -1;
+			l->time = strtoll(tok, NULL, 10);
+		} else if (i == 2) {
+			l->event = tok;
+		} else {
+			char *eq = strchr(tok, '=');
+			if (eq == NULL || l->n >= MAX_FIELDS)
+				return -1;
+			*eq = 0;
+			l->k[l->n] = tok;
+			l->v[l->n] = eq + 1;
+			l->voff[l->n] = (size_t)(eq + 1 - work);
+			l->vlen[l->n] = strlen(eq + 1);
+			if (strcmp(tok, "cert") != 0 && unesc(eq + 1) < 0)
+				return -1;
+			l->n++;
+		}
+	}
+	return i >= 3 ? 0 : -1;
+}
+
+static void
+chain_hash(const unsigned char prev[32], const char *line, size_t len,
+	unsigned char out[32])
+{
+	br_sha256_context h;
+
+	br_sha256_init(&h);
+	br_sha256_update(&h, prev, 32);
+	br_sha256_update(&h, line, len);
+	br_sha256_out(&h, out);
+}
+
+static int
+names_parse(const char *s, hostname *out, size_t *n)
+{
+	char buf[HOSTCA_MAX_NAMES * (HOSTCA_MAX_NAME_LEN + 1) + 1], *tok, *save = NULL;
+
+	*n = 0;
+	if (strlen(s) >= sizeof buf)
+		return -1;
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (*n >= HOSTCA_MAX_NAMES || hostname_parse(&out[*n], tok) < 0)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
+static char *
+names_join(const hostname *names, size_t n)
+{
+	size_t i, len = 1;
+	char *s;
+
+	for (i = 0; i < n; i++)
+		len += strlen(names[i].text) + 1;
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	s[0] = 0;
+	for (i = 0; i < n; i++) {
+		if (i)
+			strcat(s, ",");
+		strcat(s, names[i].text);
+	}
+	return s;
+}
+
+static int
+serial_parse(const char *hex, unsigned char *out, size_t *len)
+{
+	long n = hex_decode(out, 20, hex);
+
+	if (n <= 0)
+		return -1;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Applies one event to the state. line/off locate cert= for loaded lines. */
+static int
+ca_apply(ca_ctx *ca, const jline *l, const char *line, int persistent)
+{
+	const char *ev = l->event;
+
+	if (strcmp(ev, "init") == 0) {
+		const char *name = jget(l, "name"), *kt = jget(l, "key");
+		if (name == NULL || kt == NULL || strlen(name) > MAX_CA_NAME)
+			return -1;
+		strcpy(ca->name, name);
+		ca->key_type = hostca_key_type_parse(kt);
+		ca->security = (int)jnum(l, "security", SEC_HIGH);
+		ca->cert_days = jnum(l, "cert-days", 365);
+		ca->crl_days = jnum(l, "crl-days", 7);
+		ca->token_valid = jnum(l, "token-valid", 7 * 86400);
+		ca->backdate = jnum(l, "backdate", 3600);
+		ca->created = l->time;
+		return 0;
+	}
+	if (strcmp(ev, "config") == 0) {
+		const char *k = jget(l, "key");
+		int64_t v = jnum(l, "value", -1);
+		if (k == NULL || v < 0)
+			return -1;
+		if (strcmp(k, "security") == 0 && v >= 1 && v <= 3)
+			ca->security = (int)v;
+		else if (strcmp(k, "cert-days") == 0)
+			ca->cert_days = v;
+		else if (strcmp(k, "crl-days") == 0)
+			ca->crl_days = v;
+		else if (strcmp(k, "token-valid") == 0)
+			ca->token_valid = v;
+		else if (strcmp(k, "backdate") == 0)
+			ca->backdate = v;
+		else
+			return -1;
+		return 0;
+	}
+	if (strcmp(ev, "token") == 0) {
+		token_rec *t;
+		const char *name = jget(l, "name"), *kind = jget(l, "kind");
+		const char *hash = jget(l, "hash"), *salt = jget(l, "salt");
+		const char *host = jget(l, "host"), *reason = jget(l, "reason");
+		if (name == NULL || kind == NULL || hash == NULL || salt == NULL
+			|| strlen(name) > MAX_TOKEN_NAME
+			|| ca_find_token(ca, name) != SIZE_MAX
+			|| grow((void **)&ca->tokens, &ca->tokens_cap, ca->ntokens + 1,
+				sizeof *ca->tokens) < 0)
+			return -1;
+		t = &ca->tokens[ca->ntokens];
+		memset(t, 0, sizeof *t);
+		strcpy(t->name, name);
+		t->kind = strcmp(kind, "reissue") == 0 ? TOK_REISSUE : TOK_AUTH;
+		if (hex_decode(t->hash, 32, hash) != 32 || hex_decode(t->salt, 16, salt) != 16)
+			return -1;
+		t->max = (unsigned)jnum(l, "max", 1);
+		t->expires = jnum(l, "expires", 0);
+		t->created = l->time;
+		if (host != NULL) {
+			if (!hostca_uuid_check(host))
+				return -1;
+			strcpy(t->hostid, host);
+		}
+		if (reason != NULL)
+			snprintf(t->reason, sizeof t->reason, "%s", reason);
+		ca->ntokens++;
+		return 0;
+	}
+	if (strcmp(ev, "token-delete") == 0 || strcmp(ev, "token-cleanup") == 0) {
+		const char *name = jget(l, "name");
+		size_t i = name ? ca_find_token(ca, name) : SIZE_MAX;
+		if (i == SIZE_MAX)
+			return -1;
+		if (ev[6] == 'd')
+			ca->tokens[i].deleted = 1;
+		else
+			ca->tokens[i].forgotten = 1;   /* certificates still name it */
+		return 0;
+	}
+	if (strcmp(ev, "issue") == 0) {
+		cert_rec *c;
+		host_rec *h;
+		const char *serial = jget(l, "serial"), *host = jget(l, "host");
+		const char *names = jget(l, "names"), *keyfp = jget(l, "keyfp");
+		const char *req = jget(l, "req"), *tok = jget(l, "token");
+		const char *kind = jget(l, "kind"), *sup = jget(l, "supersedes");
+		size_t i, hi;
+		if (serial == NULL || host == NULL || names == NULL || keyfp == NULL
+			|| req == NULL || kind == NULL || !hostca_uuid_check(host)
+			|| grow((void **)&ca->certs, &ca->certs_cap, ca->ncerts + 1,
+				sizeof *ca->certs) < 0)
+			return -1;
+		/* Superseded certificates are revoked by the same event. */
+		if (sup != NULL && *sup) {
+			char buf[41 * 64], *t, *save = NULL;
+			if (strlen(sup) >= sizeof buf)
+				return -1;
+			strcpy(buf, sup);
+			for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+				unsigned char s[20];
+				size_t sl, k;
+				if (serial_parse(t, s, &sl) < 0
+					|| (k = ca_find_serial(ca, s, sl)) == SIZE_MAX)
+					return -1;
+				if (!ca->certs[k].revoked) {
+					ca->certs[k].revoked = 1;
+					ca->certs[k].reason = 4;   /* superseded */
+					ca->certs[k].rev_at = l->time;
+					ca->nrevoked++;
+					ca->crl_dirty = 1;
+				}
+			}
+		}
+		c = &ca->certs[ca->ncerts];
+		memset(c, 0, sizeof *c);
+		if (serial_parse(serial, c->serial, &c->serial_len) < 0
+			|| hex_decode(c->keyfp, 32, keyfp) != 32
+			|| hex_decode(c->req, 32, req) != 32)
+			return -1;
+		if (ca_find_serial(ca, c->serial, c->serial_len) != SIZE_MAX)
+			return -1;             /* a serial is never reused */
+		strcpy(c->hostid, host);
+		c->nb = jnum(l, "nb", 0);
+		c->na = jnum(l, "na", 0);
+		c->issued = l->time;
+		c->kind = strcmp(kind, "renewal") == 0 ? KIND_RENEWAL
+			: strcmp(kind, "reissue") == 0 ? KIND_REISSUE : KIND_NEW;
+		c->token = -1;
+		if (tok != NULL && strcmp(tok, "-") != 0) {
+			size_t ti = ca_find_token(ca, tok);
+			if (ti == SIZE_MAX)
+				return -1;
+			ca->tokens[ti].uses++;
+			c->token = (int)ti;
+		}
+		if ((c->names = strdup(names)) == NULL)
+			return -1;
+		for (i = 0; i < l->n; i++) {
+			if (strcmp(l->k[i], "cert") == 0) {
+				if (persistent) {
+					c->b64 = line + l->voff[i];
+					c->b64_len = l->vlen[i];
+				} else {
+					long n;
+					c->der = malloc(l->vlen[i] / 4 * 3 + 3);
+					if (c->der == NULL)
+						return -1;
+					n = b64_decode(c->der, l->vlen[i] / 4 * 3 + 3,
+						line + l->voff[i], l->vlen[i], 0);
+					if (n <= 0)
+						return -1;
+					c->der_len = (size_t)n;
+				}
+			}
+		}
+		if (c->b64 == NULL && c->der == NULL)
+			return -1;
+		hi = ca_find_host(ca, host);
+		if (hi == SIZE_MAX) {
+			if (grow((void **)&ca->hosts, &ca->hosts_cap, ca->nhosts + 1,
+				sizeof *ca->hosts) < 0)
+				return -1;
+			hi = ca->nhosts++;
+			h = &ca->hosts[hi];
+			memset(h, 0, sizeof *h);
+			strcpy(h->hostid, host);
+			h->last = SIZE_MAX;
+			if (imap_put(&ca->by_host, (const unsigned char *)h->hostid,
+				HOSTCA_UUID_LEN, hi, key_host, ca) < 0)
+				return -1;
+		}
+		h = &ca->hosts[hi];
+		c->host = hi;
+		c->prev_of_host = h->last;
+		h->last = ca->ncerts;
+		h->ncerts++;
+		if (c->kind == KIND_REISSUE)
+			h->reissue_until = 0;   /* a window is used by one reissue */
+		ca->ncerts++;
+		if (imap_put(&ca->by_serial, c->serial, c->serial_len, ca->ncerts - 1,
+			key_serial, ca) < 0
+			|| imap_put(&ca->by_req, c->req, 32, ca->ncerts - 1, key_req, ca) < 0)
+			return -1;
+		return 0;
+	}
+	if (strcmp(ev, "revoke") == 0) {
+		const char *list = jget(l, "serials");
+		int reason = (int)jnum(l, "reason", 0);
+		char buf[41 * 256], *t, *save = NULL;
+		if (list == NULL || strlen(list) >= sizeof buf || reason < 0 || reason > 10)
+			return -1;
+		strcpy(buf, list);
+		for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			unsigned char s[20];
+			size_t sl, k;
+			if (serial_parse(t, s, &sl) < 0
+				|| (k = ca_find_serial(ca, s, sl)) == SIZE_MAX)
+				return -1;
+			if (!ca->certs[k].revoked) {
+				ca->certs[k].revoked = 1;
+				ca->certs[k].reason = reason;
+				ca->certs[k].rev_at = l->time;
+				ca->nrevoked++;
+			}
+		}
+		ca->crl_dirty = 1;
+		return 0;
+	}
+	if (strcmp(ev, "crl") == 0) {
+		ca->crl_number = (uint64_t)jnum(l, "number", 0);
+		ca->crl_this = jnum(l, "this", 0);
+		ca->crl_next = jnum(l, "next", 0);
+		ca->crl_dirty = 0;
+		return 0;
+	}
+	if (strcmp(ev, "allow-reissue") == 0) {
+		const char *host = jget(l, "host");
+		size_t hi = host ? ca_find_host(ca, host) : SIZE_MAX;
+		if (hi == SIZE_MAX)
+			return -1;
+		ca->hosts[hi].reissue_until = jnum(l, "until", 0);
+		return 0;
+	}
+	if (strcmp(ev, "refuse") == 0 || strcmp(ev, "note") == 0)
+		return 0;              /* history only */
+	return -1;
+}
+
+static int ca_write_head(ca_ctx *ca);
+
+/*
+ * Loads the journal: checks the hash chain line by line and folds the
+ * events. A damaged line in the middle is tampering or corruption: the
+ * CA refuses to work. A damaged or unterminated *last* line is a write
+ * that a crash interrupted: it was never acknowledged, and a writer
+ * removes it (saying so).
+ */
+static int
+ca_journal_load(ca_ctx *ca, int repair)
+{
+	char path[PATH_MAX];
+	size_t pos = 0, good_end = 0;
+	unsigned char prev[32];
+	char *work = NULL;
+	size_t work_cap = 0;
+	unsigned long long head_seq = 0;
+	unsigned char head_hash[32];
+
+	path_join(path, sizeof path, ca->dir, "journal");
+	if (file_read(path, (size_t)1 << 40, &ca->jbuf, &ca->jlen) < 0) {
+		msg(path, "%s", errno == ENOENT ? "missing: this directory holds no CA"
+			: read_errstr(errno));
+		return EXIT_USAGE;
+	}
+	/* The head record, when there is one. */
+	{
+		unsigned char *hb;
+		size_t hl;
+		char hp[PATH_MAX];
+		path_join(hp, sizeof hp, ca->dir, "journal.head");
+		if (file_read(hp, 256, &hb, &hl) == 0) {
+			char hx[65];
+			if (sscanf((char *)hb, "%llu %64s", &head_seq, hx) != 2
+				|| hex_decode(head_hash, 32, hx) != 32)
+				head_seq = 0;   /* unreadable: ca check reports it */
+			free(hb);
+		}
+	}
+	memset(prev, 0, 32);
+	ca->seq = 0;
+	while (pos < ca->jlen) {
+		char *line = (char *)ca->jbuf + pos;
+		char *nl = memchr(line, '\n', ca->jlen - pos);
+		size_t len, body;
+		char *h;
+		unsigned char want[32], got[32];
+		jline l;
+
+		if (nl == NULL)
+			break;                        /* torn: no newline */
+		len = (size_t)(nl - line);
+		*nl = 0;
+		h = len > 67 ? line + len - 67 : NULL;
+		if (h == NULL || memcmp(h, " h=", 3) != 0
+			|| hex_decode(want, 32, h + 3) != 32) {
+			*nl = '\n';
+			break;
+		}
+		body = (size_t)(h - line);
+		chain_hash(prev, line, body, got);
+		if (!ct_equal(got, want, 32)) {
+			*nl = '\n';
+			break;
+		}
+		if (grow((void **)&work, &work_cap, body + 1, 1) < 0) {
+			msg(path, "out of memory");
+			free(work);
+			return EXIT_USAGE;
+		}
+		memcpy(work, line, body);
+		work[body] = 0;
+		if (jline_parse(&l, work) < 0 || l.seq != ca->seq + 1) {
+			*nl = '\n';
+			break;
+		}
+		/* cert= offsets are relative to work; rebase them onto line. */
+		if (ca_apply(ca, &l, line, 1) < 0) {
+			*nl = '\n';
+			msg(path, "line %llu: event does not apply to the state"
+				" (the journal was edited); run 'hostca ca audit --verify'",
+				(unsigned long long)l.seq);
+			free(work);
+			return EXIT_USAGE;
+		}
+		if (l.seq == head_seq && !ct_equal(want, head_hash, 32)) {
+			msg(path, "entry %llu differs from the one recorded in journal.head:"
+				" the journal was edited; see 'hostca ca audit --verify'",
+				(unsigned long long)l.seq);
+			free(work);
+			return EXIT_USAGE;
+		}
+		memcpy(prev, want, 32);
+		ca->seq = l.seq;
+		pos += len + 1;
+		good_end = pos;
+	}
+	free(work);
+	memcpy(ca->head, prev, 32);
+	if (good_end < ca->jlen) {
+		/* Is the bad part only the last line? */
+		const unsigned char *rest = ca->jbuf + good_end;
+		size_t rl = ca->jlen - good_end;
+		const unsigned char *nl = memchr(rest, '\n', rl);
+		if (nl != NULL && (size_t)(nl - rest) + 1 < rl) {
+			msg(path, "entry %llu is damaged or was edited, and entries"
+				" follow it; the CA refuses to work from a tampered journal"
+				" (see 'hostca ca audit --verify')",
+				(unsigned long long)ca->seq + 1);
+			return EXIT_USAGE;
+		}
+		if (repair) {
+			int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0 || ftruncate(fd, (off_t)good_end) < 0 || fsync(fd) < 0) {
+				msg(path, "cannot remove an interrupted entry: %s", strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				return EXIT_USAGE;
+			}
+			close(fd);
+			msg(path, "recovered: removed an incomplete last entry left by an"
+				" interrupted command (it was never acknowledged)");
+		}
+		ca->jlen = good_end;
+	}
+	if (ca->seq < head_seq) {
+		msg(path, "the journal ends at entry %llu but journal.head records entry"
+			" %llu: entries were removed; see 'hostca ca audit --verify'",
+			(unsigned long long)ca->seq, (unsigned long long)head_seq);
+		return EXIT_USAGE;
+	}
+	if (ca->seq > head_seq && repair && ca_write_head(ca) < 0)
+		return EXIT_USAGE;
+	if (ca->seq == 0 || ca->name[0] == 0) {
+		msg(path, "journal has no init entry: not a CA directory");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/*
+ * Adds an event: formats the line, chains its hash, applies it to the
+ * state (the same code that loads the journal), and queues it for
+ * journal_commit(). fields is "k=v k=v" with values already escaped.
+ */
+static int
+journal_add(ca_ctx *ca, const char *event, const char *fields)
+{
+	size_t need = strlen(fields) + strlen(event) + 128;
+	char *line, *work;
+	unsigned char h[32];
+	char hex[65];
+	int n;
+	jline l;
+
+	if (grow((void **)&ca->pend, &ca->pend_cap, ca->pend_len + need, 1) < 0)
+		return -1;
+	line = ca->pend + ca->pend_len;
+	n = snprintf(line, need, "%llu %lld %s%s%s", (unsigned long long)ca->seq + 1,
+		(long long)g.now, event, *fields ? " " : "", fields);
+	if (n < 0 || (size_t)n >= need || (size_t)n > MAX_JOURNAL_LINE)
+		return -1;
+	chain_hash(ca->head, line, (size_t)n, h);
+	if ((work = malloc((size_t)n + 1)) == NULL)
+		return -1;
+	memcpy(work, line, (size_t)n + 1);
+	if (jline_parse(&l, work) < 0 || ca_apply(ca, &l, work, 0) < 0) {
+		free(work);
+		return -1;
+	}
+	free(work);
+	hex_encode(hex, h, 32, 0, 0);
+	n += snprintf(line + n, need - (size_t)n, " h=%s\n", hex);
+	ca->pend_len += (size_t)n;
+	memcpy(ca->head, h, 32);
+	ca->seq++;
+	return 0;
+}
+
+/*
+ * journal.head records the sequence number and hash of the last entry.
+ * It makes the removal of entries at the end of the journal visible
+ * (the hash chain alone cannot see a shortened journal).
+ */
+static int
+ca_write_head(ca_ctx *ca)
+{
+	char path[PATH_MAX], line[100], hex[65];
+	int n;
+
+	path_join(path, sizeof path, ca->dir, "journal.head");
+	hex_encode(hex, ca->head, 32, 0, 0);
+	n = snprintf(line, sizeof line, "%llu %s\n", (unsigned long long)ca->seq, hex);
+	if (atomic_write(path, line, (size_t)n, 0600) < 0) {
+		msg(path, "cannot write: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Makes the queued events durable: one append, one fsync. On failure
+ * the journal is cut back to its old length: nothing half-written. */
+static int
+journal_commit(ca_ctx *ca)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (ca->pend_len == 0)
+		return 0;
+	path_join(path, sizeof path, ca->dir, "journal");
+	fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		msg(path, "cannot open for writing: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fault_point("journal-append");
+	if (write_all(fd, ca->pend, ca->pend_len) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		if (ftruncate(fd, st.st_size) == 0)
+			(void)fsync(fd);
+		close(fd);
+		msg(path, "cannot write: %s; nothing was changed", strerror(e));
+		return -1;
+	}
+	if (close(fd) < 0) {
+		msg(path, "cannot write: %s", strerror(errno));
+		return -1;
+	}
+	fault_point("journal-committed");
+	ca->pend_len = 0;
+	return ca_write_head(ca);
+}
+
+/* ---- Lock ---- */
+
+static int
+ca_lock(ca_ctx *ca, int write)
+{
+	char path[PATH_MAX], info[256];
+	struct flock fl;
+	int waited = 0, limit = 100;   /* tenths of a second */
+	const char *w = getenv("HOSTCA_LOCK_WAIT");
+
+	if (w != NULL && *w)
+		limit = atoi(w) * 10;
+	path_join(path, sizeof path, ca->dir, "lock");
+	ca->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (ca->lock_fd < 0 && !write && errno == EACCES)
+		return 0;               /* read-only media: readers go without */
+	if (ca->lock_fd < 0) {
+		msg(path, "cannot open the lock: %s", strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		memset(&fl, 0, sizeof fl);
+		fl.l_type = write ? F_WRLCK : F_RDLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(ca->lock_fd, F_SETLK, &fl) == 0)
+			break;
+		if (errno != EACCES && errno != EAGAIN) {
+			msg(path, "cannot lock: %s", strerror(errno));
+			return -1;
+		}
+		if (waited >= limit) {
+			ssize_t k = pread(ca->lock_fd, info, sizeof info - 1, 0);
+			char *nl;
+			info[k > 0 ? k : 0] = 0;
+			if ((nl = strchr(info, '\n')) != NULL)
+				*nl = 0;
+			memset(&fl, 0, sizeof fl);
+			fl.l_type = F_WRLCK;
+			fl.l_whence = SEEK_SET;
+			fcntl(ca->lock_fd, F_GETLK, &fl);
+			msg(ca->dir, "the CA is busy: locked by process %ld (%s);"
+				" waited %d s", (long)fl.l_pid,
+				info[0] ? info : "no details", limit / 10);
+			return -1;
+		}
+		if (waited == 10)
+			note(ca->dir, "waiting for another hostca command to finish...");
+		{
+			struct timespec ts = { 0, 100000000L };
+			nanosleep(&ts, NULL);
+		}
+		waited++;
+	}
+	if (write) {
+		char t[32];
+		int n = snprintf(info, sizeof info, "hostca %s, since %s\n",
+			g.cmd ? g.cmd : "", time_iso(t, (int64_t)time(NULL)));
+		if (ftruncate(ca->lock_fd, 0) < 0 || pwrite(ca->lock_fd, info, (size_t)n, 0) < 0)
+			(void)0;   /* only informative */
+	}
+	ca->writing = write;
+	return 0;
+}
+
+/* ---- Passphrases and the encrypted CA key (PKCS#8 PBES2) ---- */
+
+/* Reads the passphrase: --passphrase-file / HOSTCA_PASSPHRASE_FILE, or
+ * the terminal without echo. No terminal and no file: refused. */
+static int
+passphrase_get(char *buf, size_t cap, int confirm, const char *what)
+{
+	const char *file = g.passphrase_file;
+	size_t n;
+
+	if (file == NULL)
+		file = getenv("HOSTCA_PASSPHRASE_FILE");
+	if (file != NULL && *file) {
+		unsigned char *data;
+		size_t len;
+		if (file_read(file, MAX_PASSPHRASE, &data, &len) < 0) {
+			msg(file, "cannot read the passphrase: %s", read_errstr(errno));
+			return -1;
+		}
+		n = strcspn((char *)data, "\r\n");
+		if (n == 0 || n >= cap) {
+			msg(file, "the passphrase is empty or longer than %d bytes", MAX_PASSPHRASE - 1);
+			hostca_wipe(data, len);
+			free(data);
+			return -1;
+		}
+		memcpy(buf, data, n);
+		buf[n] = 0;
+		hostca_wipe(data, len);
+		free(data);
+		return 0;
+	} else {
+		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+		struct termios old, t;
+		char again[MAX_PASSPHRASE];
+		int round;
+		if (fd < 0) {
+			msg(what, "the CA key is encrypted and there is no terminal to ask"
+				" for its passphrase; give --passphrase-file F");
+			return -1;
+		}
+		for (round = 0; round < (confirm ? 2 : 1); round++) {
+			char *dst = round ? again : buf;
+			const char *prompt = round ? "Passphrase again: " : "CA key passphrase: ";
+			ssize_t k;
+			if (write(fd, prompt, strlen(prompt)) < 0 || tcgetattr(fd, &old) < 0) {
+				close(fd);
+				return -1;
+			}
+			t = old;
+			t.c_lflag &= ~(tcflag_t)ECHO;
+			tcsetattr(fd, TCSAFLUSH, &t);
+			k = read(fd, dst, cap - 1);
+			tcsetattr(fd, TCSAFLUSH, &old);
+			if (write(fd, "\n", 1) < 0)
+				(void)0;
+			if (k <= 0) {
+				close(fd);
+				return -1;
+			}
+			dst[k] = 0;
+			dst[strcspn(dst, "\r\n")] = 0;
+		}
+		close(fd);
+		if (confirm && strcmp(buf, again) != 0) {
+			hostca_wipe(again, sizeof again);
+			msg(what, "the two passphrases differ");
+			return -1;
+		}
+		hostca_wipe(again, sizeof again);
+		if (buf[0] == 0) {
+			msg(what, "empty passphrase");
+			return -1;
+		}
+		return 0;
+	}
+}
+
+/* PBKDF2-HMAC-SHA256 (RFC 8018), one or more 32-byte blocks. */
+static void
+pbkdf2_sha256(const char *pass, const unsigned char *salt, size_t salt_len,
+	uint32_t iter, unsigned char *out, size_t out_len)
+{
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	unsigned char u[32], t[32], cnt[4];
+	uint32_t block = 1, i;
+	size_t k, n;
+
+	br_hmac_key_init(&kc, &br_sha256_vtable, pass, strlen(pass));
+	while (out_len > 0) {
+		cnt[0] = (unsigned char)(block >> 24);
+		cnt[1] = (unsigned char)(block >> 16);
+		cnt[2] = (unsigned char)(block >> 8);
+		cnt[3] = (unsigned char)block;
+		br_hmac_init(&hc, &kc, 0);
+		br_hmac_update(&hc, salt, salt_len);
+		br_hmac_update(&hc, cnt, 4);
+		br_hmac_out(&hc, u);
+		memcpy(t, u, 32);
+		for (i = 1; i < iter; i++) {
+			br_hmac_init(&hc, &kc, 0);
+			br_hmac_update(&hc, u, 32);
+			br_hmac_out(&hc, u);
+			for (k = 0; k < 32; k++)
+				t[k] ^= u[k];
+		}
+		n = out_len < 32 ? out_len : 32;
+		memcpy(out, t, n);
+		out += n;
+		out_len -= n;
+		block++;
+	}
+	hostca_wipe(&kc, sizeof kc);
+	hostca_wipe(&hc, sizeof hc);
+	hostca_wipe(u, sizeof u);
+	hostca_wipe(t, sizeof t);
+}
+
+typedef struct {
+	unsigned char salt[16], iv[16];
+	uint32_t iter;
+	const unsigned char *ct;
+	size_t ct_len;
+} pbes2_params;
+
+/*
+ * EncryptedPrivateKeyInfo ::= SEQUENCE {
+ *     encryptionAlgorithm SEQUENCE { pkcs5PBES2, SEQUENCE {
+ *         keyDerivationFunc SEQUENCE { pBKDF2, SEQUENCE {
+ *             salt OCTET STRING, iterationCount INTEGER,
+ *             prf SEQUENCE { hmacWithSHA256, NULL } } },
+ *         encryptionScheme SEQUENCE { aes256-CBC, iv OCTET STRING } } },
+ *     encryptedData OCTET STRING }
+ */
+static void
+enc_pbes2(derw *w, const void *ctx)
+{
+	const pbes2_params *p = ctx;
+
+	dw_open(w, 0x30);
+	dw_open(w, 0x30);
+	dw_oid(w, OID_PBES2);
+	dw_open(w, 0x30);
+	dw_open(w, 0x30);
+	dw_oid(w, OID_PBKDF2);
+	dw_open(w, 0x30);
+	dw_tlv(w, 0x04, p->salt, 16);
+	dw_small_int(w, 0x02, p->iter);
+	dw_open(w, 0x30);
+	dw_oid(w, OID_HMAC_SHA256);
+	dw_null(w);
+	dw_close(w);
+	dw_close(w);
+	dw_close(w);
+	dw_open(w, 0x30);
+	dw_oid(w, OID_AES256_CBC);
+	dw_tlv(w, 0x04, p->iv, 16);
+	dw_close(w);
+	dw_close(w);
+	dw_close(w);
+	dw_tlv(w, 0x04, p->ct, p->ct_len);
+	dw_close(w);
+}
+
+static unsigned char *
+key_encrypt(const unsigned char *der, size_t len, const char *pass,
+	rng_state *rng, size_t *out_len)
+{
+	pbes2_params p;
+	br_aes_ct64_cbcenc_keys aes;
+	unsigned char key[32], iv[16], *ct, *out = NULL;
+	size_t pad = 16 - len % 16, n;
+
+	rng_bytes(rng, p.salt, 16);
+	rng_bytes(rng, p.iv, 16);
+	p.iter = PBKDF2_ITERATIONS;
+	if ((ct = malloc(len + pad)) == NULL)
+		return NULL;
+	memcpy(ct, der, len);
+	memset(ct + len, (int)pad, pad);
+	pbkdf2_sha256(pass, p.salt, 16, p.iter, key, 32);
+	br_aes_ct64_cbcenc_init(&aes, key, 32);
+	memcpy(iv, p.iv, 16);
+	br_aes_ct64_cbcenc_run(&aes, iv, ct, len + pad);
+	p.ct = ct;
+	p.ct_len = len + pad;
+	if ((n = der_encode2(NULL, enc_pbes2, &p)) > 0 && (out = malloc(n)) != NULL) {
+		der_encode2(out, enc_pbes2, &p);
+		*out_len = n;
+	}
+	hostca_wipe(key, sizeof key);
+	hostca_wipe(&aes, sizeof aes);
+	free(ct);
+	return out;
+}
+
+/* Decrypts; *der is a fresh allocation the caller wipes and frees. */
+static int
+key_decrypt(const unsigned char *enc, size_t len, const char *pass,
+	unsigned char **der, size_t *der_len)
+{
+	derr r, s, a, ps, kdf, kp, prf, es;
+	derel oid, salt, iter, ivel, ct, e;
+	br_aes_ct64_cbcdec_keys aes;
+	unsigned char key[32], iv[16], *pt;
+	uint32_t it;
+	size_t pad, i;
+
+	dr_init(&r, enc, len);
+	dr_enter(&r, 0x30, &s);
+	dr_end(&r);
+	dr_enter(&s, 0x30, &a);
+	dr_expect(&s, 0x04, &ct);
+	dr_end(&s);
+	dr_expect(&a, 0x06, &oid);
+	if (!oid_is(&oid, OID_PBES2))
+		return HOSTCA_ERR_KEY;
+	dr_enter(&a, 0x30, &ps);
+	dr_end(&a);
+	dr_enter(&ps, 0x30, &kdf);
+	dr_enter(&ps, 0x30, &es);
+	dr_end(&ps);
+	dr_expect(&kdf, 0x06, &oid);
+	if (!oid_is(&oid, OID_PBKDF2))
+		return HOSTCA_ERR_KEY;
+	dr_enter(&kdf, 0x30, &kp);
+	dr_end(&kdf);
+	dr_expect(&kp, 0x04, &salt);
+	dr_get(&kp, &iter);
+	if (dr_peek(&kp) == 0x02)
+		dr_get(&kp, &e);            /* keyLength: must say 32 */
+	if (dr_peek(&kp) == 0x30) {
+		dr_enter(&kp, 0x30, &prf);
+		dr_expect(&prf, 0x06, &oid);
+		if (!oid_is(&oid, OID_HMAC_SHA256))
+			return HOSTCA_ERR_KEY;
+	} else {
+		return HOSTCA_ERR_KEY;      /* default PRF is HMAC-SHA1: not ours */
+	}
+	dr_end(&kp);
+	dr_expect(&es, 0x06, &oid);
+	dr_expect(&es, 0x04, &ivel);
+	dr_end(&es);
+	if (r.err || s.err || a.err || ps.err || kdf.err || kp.err || es.err
+		|| !oid_is(&oid, OID_AES256_CBC) || ivel.len != 16
+		|| der_small(&iter, 0x02, &it) < 0 || it == 0 || it > 100000000
+		|| ct.len == 0 || ct.len % 16 != 0 || salt.len == 0 || salt.len > 64)
+		return HOSTCA_ERR_KEY;
+	if ((pt = malloc(ct.len)) == NULL)
+		return HOSTCA_ERR_NOMEM;
+	memcpy(pt, ct.v, ct.len);
+	pbkdf2_sha256(pass, salt.v, salt.len, it, key, 32);
+	br_aes_ct64_cbcdec_init(&aes, key, 32);
+	memcpy(iv, ivel.v, 16);
+	br_aes_ct64_cbcdec_run(&aes, iv, pt, ct.len);
+	hostca_wipe(key, sizeof key);
+	hostca_wipe(&aes, sizeof aes);
+	pad = pt[ct.len - 1];
+	if (pad == 0 || pad > 16) {
+		hostca_wipe(pt, ct.len);
+		free(pt);
+		return HOSTCA_ERR_PASSPHRASE;
+	}
+	for (i = 0; i < pad; i++) {
+		if (pt[ct.len - 1 - i] != pad) {
+			hostca_wipe(pt, ct.len);
+			free(pt);
+			return HOSTCA_ERR_PASSPHRASE;
+		}
+	}
+	*der = pt;
+	*der_len = ct.len - pad;
+	return 0;
+}
+
+/* Writes a private key file (0600, never over an existing file). */
+static int
+key_store(const char *path, const hostca_key *k, const char *pass, rng_state *rng)
+{
+	size_t n = hostca_key_encode(NULL, k), pl, el = 0;
+	unsigned char *der, *enc = NULL;
+	char *pem;
+	int r = -1;
+
+	if (n == 0 || (der = malloc(n)) == NULL)
+		return -1;
+	hostca_key_encode(der, k);
+	if (pass != NULL && (enc = key_encrypt(der, n, pass, rng, &el)) == NULL) {
+		hostca_wipe(der, n);
+		free(der);
+		return -1;
+	}
+	pl = enc ? hostca_pem_encode(NULL, "ENCRYPTED PRIVATE KEY", enc, el)
+		: hostca_pem_encode(NULL, "PRIVATE KEY", der, n);
+	if ((pem = malloc(pl)) != NULL) {
+		if (enc)
+			hostca_pem_encode(pem, "ENCRYPTED PRIVATE KEY", enc, el);
+		else
+			hostca_pem_encode(pem, "PRIVATE KEY", der, n);
+		r = exclusive_write(path, pem, pl, 0600);
+		hostca_wipe(pem, pl);
+		free(pem);
+	}
+	hostca_wipe(der, n);
+	free(der);
+	free(enc);
+	return r;
+}
+
+/* Loads a private key file; asks for the passphrase when encrypted. */
+static int
+key_load(const char *path, hostca_key *k)
+{
+	unsigned char *data, *der;
+	size_t len, dl;
+	char banner[64];
+	long n;
+	int err;
+
+	if (file_read(path, MAX_PEM_FILE, &data, &len) < 0) {
+		msg(path, "cannot read the key: %s", read_errstr(errno));
+		return EXIT_USAGE;
+	}
+	if ((der = malloc(len + 1)) == NULL) {
+		free(data);
+		return EXIT_USAGE;
+	}
+	n = hostca_pem_decode(data, len, 0, banner, der, len);
+	hostca_wipe(data, len);
+	free(data);
+	if (n <= 0) {
+		msg(path, "not a PEM private key");
+		free(der);
+		return EXIT_USAGE;
+	}
+	dl = (size_t)n;
+	if (strcmp(banner, "ENCRYPTED PRIVATE KEY") == 0) {
+		char pass[MAX_PASSPHRASE];
+		unsigned char *plain;
+		size_t pl;
+		if (passphrase_get(pass, sizeof pass, 0, path) < 0) {
+			hostca_wipe(der, dl);
+			free(der);
+			return EXIT_USAGE;
+		}
+		err = key_decrypt(der, dl, pass, &plain, &pl);
+		hostca_wipe(pass, sizeof pass);
+		hostca_wipe(der, dl);
+		free(der);
+		if (err < 0) {
+			msg(path, "%s", err == HOSTCA_ERR_PASSPHRASE
+				? "wrong passphrase" : "unsupported or damaged encrypted key");
+			return EXIT_USAGE;
+		}
+		der = plain;
+		dl = pl;
+	} else if (strcmp(banner, "PRIVATE KEY") != 0 && strcmp(banner, "EC PRIVATE KEY") != 0
+		&& strcmp(banner, "RSA PRIVATE KEY") != 0) {
+		msg(path, "not a private key (PEM banner '%s')", banner);
+		free(der);
+		return EXIT_USAGE;
+	}
+	err = hostca_key_decode(k, der, dl);
+	hostca_wipe(der, dl);
+	free(der);
+	if (err < 0) {
+		msg(path, "unreadable private key: %s", hostca_strerror(err));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Reads a PEM file holding one object with one of the banners; or DER. */
+static int
+pem_file_load(const char *path, const char *const *banners, size_t max,
+	unsigned char **der, size_t *len, char *found_banner)
+{
+	unsigned char *data;
+	size_t dl, i;
+	char banner[64];
+	long n;
+
+	if (file_read(path, max, &data, &dl) < 0) {
+		msg(path, "cannot read: %s", read_errstr(errno));
+		return EXIT_USAGE;
+	}
+	if (dl > 0 && data[0] == 0x30) {      /* DER as it is */
+		*der = data;
+		*len = dl;
+		if (found_banner)
+			found_banner[0] = 0;
+		return 0;
+	}
+	if ((*der = malloc(dl + 1)) == NULL) {
+		free(data);
+		return EXIT_USAGE;
+	}
+	n = hostca_pem_decode(data, dl, 0, banner, *der, dl);
+	free(data);
+	if (n <= 0) {
+		msg(path, "%s", dl == 0 ? "empty file" : "no PEM block (or a damaged one)");
+		free(*der);
+		return EXIT_REFUSED;
+	}
+	*len = (size_t)n;
+	if (found_banner)
+		strcpy(found_banner, banner);
+	for (i = 0; banners != NULL && banners[i] != NULL; i++)
+		if (strcmp(banner, banners[i]) == 0)
+			return 0;
+	if (banners == NULL)
+		return 0;
+	msg(path, "holds a '%s', not a %s", banner, banners[0]);
+	free(*der);
+	return EXIT_REFUSED;
+}
+
+/* ---- Opening a CA directory ---- */
+
+static void
+ca_free(ca_ctx *ca)
+{
+	size_t i;
+
+	for (i = 0; i < ca->ncerts; i++) {
+		free(ca->certs[i].names);
+		free(ca->certs[i].der);
+	}
+	free(ca->certs);
+	free(ca->hosts);
+	if (ca->tokens)
+		hostca_wipe(ca->tokens, ca->tokens_cap * sizeof *ca->tokens);
+	free(ca->tokens);
+	free(ca->by_serial.slot);
+	free(ca->by_req.slot);
+	free(ca->by_host.slot);
+	free(ca->jbuf);
+	free(ca->pend);
+	free(ca->ca_der);
+	hostca_key_wipe(&ca->key);
+	hostca_wipe(&ca->rng, sizeof ca->rng);
+	if (ca->lock_fd >= 0)
+		close(ca->lock_fd);
+	memset(ca, 0, sizeof *ca);
+	ca->lock_fd = -1;
+}
+
+static unsigned char *ca_build_crl(ca_ctx *ca, size_t *len);
+static int ca_write_crl_pem(ca_ctx *ca);
+static int ca_publish_crl(ca_ctx *ca, int64_t days);
+
+/*
+ * Opens the CA: lock, journal (with crash recovery when writing), CA
+ * certificate, and the key when needed.
+ */
+static int
+ca_open(ca_ctx *ca, int write, int need_key)
+{
+	char path[PATH_MAX], why[WHY_CAP];
+	struct stat st;
+	int r;
+
+	memset(ca, 0, sizeof *ca);
+	ca->lock_fd = -1;
+	ca->dir = g.ca_dir;
+	if (stat(ca->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		msg(ca->dir, "no CA directory here (create one with"
+			" 'hostca ca init --name NAME', or give -C DIR)");
+		return EXIT_USAGE;
+	}
+	if (ca_lock(ca, write) < 0)
+		return EXIT_USAGE;
+	if ((r = ca_journal_load(ca, write)) != 0)
+		return r;
+	path_join(path, sizeof path, ca->dir, "ca.pem");
+	{
+		static const char *const b[] = { "CERTIFICATE", NULL };
+		if ((r = pem_file_load(path, b, MAX_PEM_FILE, &ca->ca_der, &ca->ca_len, NULL)) != 0)
+			return EXIT_USAGE;
+	}
+	if (cert_decode(&ca->ca, ca->ca_der, ca->ca_len, why) < 0) {
+		msg(path, "damaged CA certificate: %s", why);
+		return EXIT_USAGE;
+	}
+	{
+		br_sha256_context h;
+		br_sha256_init(&h);
+		br_sha256_update(&h, ca->ca_der, ca->ca_len);
+		br_sha256_out(&h, ca->ca_fp);
+	}
+	if (rng_open(&ca->rng) < 0) {
+		msg("random", "no system random source");
+		return EXIT_USAGE;
+	}
+	if (need_key) {
+		pubkey pk;
+		unsigned char a[32], b[32];
+		path_join(path, sizeof path, ca->dir, "ca.key");
+		if ((r = key_load(path, &ca->key)) != 0)
+			return r;
+		key_pubkey(&ca->key, &pk);
+		if (pubkey_fingerprint(&pk, a) < 0 || pubkey_fingerprint(&ca->ca.pub, b) < 0
+			|| !ct_equal(a, b, 32)) {
+			msg(path, "this key does not belong to ca.pem");
+			return EXIT_USAGE;
+		}
+		ca->have_key = 1;
+	}
+	/* Recovery: every revocation on a CRL, and crl.pem the latest CRL. */
+	if (write && ca->have_key) {
+		if (ca->crl_dirty) {
+			if (ca_publish_crl(ca, ca->crl_days) < 0)
+				return EXIT_USAGE;
+			msg(ca->dir, "recovered: revocations from an interrupted command"
+				" are now on CRL #%llu", (unsigned long long)ca->crl_number);
+		} else {
+			unsigned char *d = NULL;
+			size_t dl = 0;
+			crl_info ci;
+			int ok = 0;
+			path_join(path, sizeof path, ca->dir, "crl.pem");
+			{
+				static const char *const b[] = { "X509 CRL", NULL };
+				int saved = g.quiet;
+				g.quiet = 1;
+				if (path_exists(path) && pem_file_load(path, b, MAX_CRL_FILE, &d, &dl, NULL) == 0
+					&& crl_decode(&ci, d, dl, why) == 0 && ci.number_len <= 8) {
+					uint64_t num = 0;
+					size_t i;
+					for (i = 0; i < ci.number_len; i++)
+						num = num << 8 | ci.number[i];
+					ok = num == ca->crl_number;
+				}
+				g.quiet = saved;
+			}
+			free(d);
+			if (!ok) {
+				if (ca_write_crl_pem(ca) < 0)
+					return EXIT_USAGE;
+				msg(path, "recovered: rewrote CRL #%llu that an interrupted"
+					" command had not written", (unsigned long long)ca->crl_number);
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- CRLs from the state ---- */
+
+static unsigned char *
+ca_build_crl(ca_ctx *ca, size_t *len)
+{
+	crl_entry *e;
+	crl_params p;
+	size_t i, n = 0;
+	unsigned char *out;
+
+	if ((e = malloc((ca->nrevoked + 1) * sizeof *e)) == NULL)
+		return NULL;
+	for (i = 0; i < ca->ncerts; i++) {
+		const cert_rec *c = &ca->certs[i];
+		/* Entries leave the CRL once their certificate has expired. */
+		if (!c->revoked || c->na < ca->crl_this || n >= ca->nrevoked)
+			continue;
+		memcpy(e[n].serial, c->serial, c->serial_len);
+		e[n].serial_len = c->serial_len;
+		e[n].when = c->rev_at;
+		e[n].reason = c->reason;
+		n++;
+	}
+	memset(&p, 0, sizeof p);
+	p.sig_alg = key_sig_alg(&ca->key);
+	p.issuer = ca->ca.subject;
+	p.issuer_len = ca->ca.subject_len;
+	p.this_update = ca->crl_this;
+	p.next_update = ca->crl_next;
+	p.entries = e;
+	p.n = n;
+	p.aki = ca->ca.ski;
+	p.number = ca->crl_number;
+	out = crl_build(&p, &ca->key, len);
+	free(e);
+	return out;
+}
+
+static int
+pem_write(const char *path, const char *banner, const unsigned char *der,
+	size_t len, mode_t mode)
+{
+	size_t n = hostca_pem_encode(NULL, banner, der, len);
+	char *pem;
+	int r;
+
+	if (n == 0 || (pem = malloc(n)) == NULL)
+		return -1;
+	hostca_pem_encode(pem, banner, der, len);
+	r = atomic_write(path, pem, n, mode);
+	free(pem);
+	return r;
+}
+
+static int
+ca_write_crl_pem(ca_ctx *ca)
+{
+	char path[PATH_MAX];
+	unsigned char *der;
+	size_t len;
+	int r;
+
+	if ((der = ca_build_crl(ca, &len)) == NULL) {
+		msg(ca->dir, "cannot build the CRL");
+		return -1;
+	}
+	path_join(path, sizeof path, ca->dir, "crl.pem");
+	r = pem_write(path, "X509 CRL", der, len, 0644);
+	if (r < 0)
+		msg(path, "cannot write: %s", strerror(errno));
+	free(der);
+	return r;
+}
+
+/* Queues a crl event (number + 1), commits, writes crl.pem. */
+static int
+ca_publish_crl(ca_ctx *ca, int64_t days)
+{
+	char f[128];
+
+	snprintf(f, sizeof f, "number=%llu this=%lld next=%lld",
+		(unsigned long long)ca->crl_number + 1, (long long)g.now,
+		(long long)(g.now + days * 86400));
+	if (journal_add(ca, "crl", f) < 0 || journal_commit(ca) < 0)
+		return -1;
+	fault_point("crl-before-pem");
+	return ca_write_crl_pem(ca);
+}
+
+/* Warnings that lock offline sites out when ignored. */
+static void
+ca_warnings(ca_ctx *ca, char warn[][160], size_t *n)
+{
+	char t[32];
+
+	*n = 0;
+	if (ca->crl_next <= g.now)
+		snprintf(warn[(*n)++], 160, "the CRL expired on %s: hosts that check"
+			" it refuse every certificate; run 'hostca ca crl' and carry it out",
+			time_iso(t, ca->crl_next));
+	else if (ca->crl_next - g.now < 2 * 86400)
+		snprintf(warn[(*n)++], 160, "the CRL expires on %s: run 'hostca ca crl'"
+			" and carry it to the hosts", time_iso(t, ca->crl_next));
+	if (ca->ca.na <= g.now)
+		snprintf(warn[(*n)++], 160, "the CA certificate expired on %s",
+			time_iso(t, ca->ca.na));
+	else if (ca->ca.na - g.now < 90 * 86400)
+		snprintf(warn[(*n)++], 160, "the CA certificate expires on %s:"
+			" plan a new CA before then", time_iso(t, ca->ca.na));
+}
+
+static void
+ca_print_warnings(ca_ctx *ca)
+{
+	char w[4][160];
+	size_t n, i;
+
+	ca_warnings(ca, w, &n);
+	for (i = 0; i < n; i++)
+		msg("warning", "%s", w[i]);
+}
+
+/* Finishes a CA command: warnings, unlock, free. */
+static int
+ca_close(ca_ctx *ca, int rc)
+{
+	if (ca->name[0] && rc != EXIT_USAGE)
+		ca_print_warnings(ca);
+	ca_free(ca);
+	return rc;
+}
+
+/* A host given as a host ID or as a name held by exactly one host. */
+static size_t
+ca_resolve_host(ca_ctx *ca, const char *arg, char *why)
+{
+	char id[HOSTCA_UUID_LEN + 1];
+	size_t i, found = SIZE_MAX, count = 0;
+	hostname h;
+
+	if (hostca_uuid_check(arg)) {
+		strcpy(id, arg);
+		uuid_lower(id);
+		if ((i = ca_find_host(ca, id)) == SIZE_MAX)
+			set_why(why, "no host with ID %s", id);
+		return i;
+	}
+	if (hostname_parse(&h, arg) < 0) {
+		set_why(why, "'%s' is neither a host ID nor a host name", arg);
+		return SIZE_MAX;
+	}
+	for (i = 0; i < ca->nhosts; i++) {
+		const cert_rec *c = &ca->certs[ca->hosts[i].last];
+		hostname hn[HOSTCA_MAX_NAMES];
+		size_t n, k;
+		if (names_parse(c->names, hn, &n) < 0)
+			continue;
+		for (k = 0; k < n; k++) {
+			if (hostname_eq(&hn[k], &h)) {
+				if (found != i)
+					count++;
+				found = i;
+			}
+		}
+	}
+	if (count == 0)
+		set_why(why, "no host is named '%s'", h.text);
+	else if (count > 1)
+		set_why(why, "the name '%s' maps to %zu host IDs; give the host ID", h.text, count);
+	return count == 1 ? found : SIZE_MAX;
+}
+
+/* The host that holds a name now (latest certificate, not revoked). */
+static size_t
+ca_name_holder(ca_ctx *ca, const hostname *h)
+{
+	size_t i, k, n;
+	hostname hn[HOSTCA_MAX_NAMES];
+
+	for (i = 0; i < ca->nhosts; i++) {
+		const cert_rec *c = &ca->certs[ca->hosts[i].last];
+		if (c->revoked || names_parse(c->names, hn, &n) < 0)
+			continue;
+		for (k = 0; k < n; k++)
+			if (hostname_eq(&hn[k], h))
+				return i;
+	}
+	return SIZE_MAX;
+}
+
+static void
+serial_hex(char *out, const unsigned char *s, size_t len)
+{
+	hex_encode(out, s, len, 1, 0);
+}
+
+/* ---- Tokens ---- */
+
+/* The token text as typed: letters, case-insensitive, spaces and dashes
+ * ignored; exactly 16 letters. */
+static int
+token_normalize(const char *in, char out[TOKEN_LETTERS + 1])
+{
+	size_t n = 0;
+
+	for (; *in; in++) {
+		unsigned char c = (unsigned char)*in;
+		if (c == ' ' || c == '-' || c == '\t')
+			continue;
+		if (!isalpha(c) || c > 0x7f || n >= TOKEN_LETTERS)
+			return -1;
+		out[n++] = (char)toupper(c);
+	}
+	out[n] = 0;
+	return n == TOKEN_LETTERS ? 0 : -1;
+}
+
+static void
+token_hash(const unsigned char salt[16], const char *letters, unsigned char out[32])
+{
+	br_sha256_context h;
+
+	br_sha256_init(&h);
+	br_sha256_update(&h, "hostca token v1", 15);
+	br_sha256_update(&h, salt, 16);
+	br_sha256_update(&h, letters, TOKEN_LETTERS);
+	br_sha256_out(&h, out);
+}
+
+/*
+ * Finds the token a value belongs to; checks that it can still be used.
+ * Every stored hash is compared (in constant time), whatever matches.
+ */
+static int
+token_match(ca_ctx *ca, const char *text, size_t *idx, char *why)
+{
+	char letters[TOKEN_LETTERS + 1];
+	unsigned char h[32];
+	size_t i, found = SIZE_MAX;
+	const token_rec *t;
+	char tt[32];
+
+	*idx = SIZE_MAX;
+	if (token_normalize(text, letters) < 0) {
+		set_why(why, "the token is mistyped: a token is 16 letters A-Z"
+			" (spaces and dashes are ignored)");
+		return -1;
+	}
+	for (i = 0; i < ca->ntokens; i++) {
+		token_hash(ca->tokens[i].salt, letters, h);
+		if (ct_equal(h, ca->tokens[i].hash, 32) && !ca->tokens[i].forgotten)
+			found = i;
+	}
+	hostca_wipe(letters, sizeof letters);
+	if (found == SIZE_MAX) {
+		set_why(why, "unknown token (mistyped, or from another CA)");
+		return -1;
+	}
+	t = &ca->tokens[found];
+	*idx = found;
+	if (t->deleted) {
+		set_why(why, "token '%s' was deleted", t->name);
+		return -1;
+	}
+	if (t->expires < g.now) {
+		set_why(why, "token '%s' expired on %s", t->name, time_iso(tt, t->expires));
+		return -1;
+	}
+	if (t->uses >= t->max) {
+		set_why(why, "token '%s' is used up (%u of %u uses)", t->name, t->uses, t->max);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- Signing ---- */
+
+#define R_ISSUED    0
+#define R_AGAIN     1
+#define R_REFUSED  -1
+
+typedef struct {
+	int status;
+	char why[2 * WHY_CAP];
+	char hostid[HOSTCA_UUID_LEN + 1];   /* of the certificate */
+	char claim[HOSTCA_UUID_LEN + 1];    /* the request's own host ID */
+	size_t cert;
+	int kind;
+	char token[MAX_TOKEN_NAME + 1];
+	size_t superseded;
+	csr_info csr;
+} sign_result;
+
+static int
+names_equal_set(const hostname *a, size_t na, const char *list)
+{
+	hostname b[HOSTCA_MAX_NAMES];
+	size_t nb, i, k;
+
+	if (names_parse(list, b, &nb) < 0 || nb != na)
+		return 0;
+	for (i = 0; i < na; i++) {
+		for (k = 0; k < nb; k++)
+			if (hostname_eq(&a[i], &b[k]))
+				break;
+		if (k == nb)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Decides one request by the policy of SPEC §3 and, unless dry, issues:
+ * the issue event (with the token use and the superseded serials) is
+ * queued in the journal; the caller commits.
+ */
+static void
+ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
+	const char *token_text, int dry, sign_result *res)
+{
+	unsigned char req[32], keyfp[32];
+	br_sha256_context h;
+	size_t ci, hi = SIZE_MAX, tok = SIZE_MAX, i;
+	const char *text;
+	char why[WHY_CAP], tokwhy[WHY_CAP];
+	int tokerr = -1, err;
+	csr_info *c = &res->csr;
+
+	memset(res, 0, sizeof *res - sizeof res->csr);
+	res->status = R_REFUSED;
+	res->cert = SIZE_MAX;
+	why[0] = 0;
+	br_sha256_init(&h);
+	br_sha256_update(&h, der, len);
+	br_sha256_out(&h, req);
+
+	/* The same request again (a re-run after a crash or a yanked stick):
+	 * hand back what was issued; spend nothing. */
+	ci = imap_get(&ca->by_req, req, 32, key_req, ca);
+	if (ci != SIZE_MAX) {
+		cert_rec *cr = &ca->certs[ci];
+		memset(c, 0, sizeof *c);
+		csr_decode(c, der, len, why);
+		res->status = R_AGAIN;
+		res->cert = ci;
+		res->kind = cr->kind;
+		strcpy(res->hostid, cr->hostid);
+		strcpy(res->claim, c->hostid[0] ? c->hostid : cr->hostid);
+		return;
+	}
+	if ((err = csr_decode(c, der, len, why)) < 0) {
+		set_why(res->why, "%s", why);
+		return;
+	}
+	strcpy(res->claim, c->hostid);
+	pubkey_fingerprint(&c->pub, keyfp);
+
+	text = token_text;
+	if (c->has_challenge) {
+		char a[TOKEN_LETTERS + 1], b[TOKEN_LETTERS + 1];
+		if (text != NULL && (token_normalize(text, a) < 0
+			|| token_normalize(c->challenge, b) < 0 || strcmp(a, b) != 0)) {
+			set_why(res->why, "the request carries a token that differs from --token");
+			return;
+		}
+		text = c->challenge;
+	}
+	if (text != NULL)
+		tokerr = token_match(ca, text, &tok, tokwhy);
+
+	if (tokerr == 0 && ca->tokens[tok].kind == TOK_REISSUE) {
+		/* A reissue token names the host: the certificate gets that
+		 * host ID even when the request comes from a reinstalled host
+		 * that lost it. */
+		const token_rec *t = &ca->tokens[tok];
+		if (c->hostid[0] && strcmp(c->hostid, t->hostid) != 0
+			&& ca_find_host(ca, c->hostid) != SIZE_MAX) {
+			set_why(res->why, "the request comes from known host %s, but reissue"
+				" token '%s' is bound to host %s", c->hostid, t->name, t->hostid);
+			return;
+		}
+		strcpy(res->hostid, t->hostid);
+		hi = ca_find_host(ca, t->hostid);
+		res->kind = KIND_REISSUE;
+	} else {
+		if (c->hostid[0])
+			hi = ca_find_host(ca, c->hostid);
+		if (hi == SIZE_MAX) {
+			/* A new host. */
+			if (c->hostid[0])
+				strcpy(res->hostid, c->hostid);
+			else if (!dry)
+				uuid_from_random(res->hostid, &ca->rng);
+			res->kind = KIND_NEW;
+			if (text == NULL && ca->security > SEC_MEDIUM) {
+				set_why(res->why, "a new host needs an authorization token at"
+					" security level %s (hostca token create --name NAME;"
+					" then hostca host request --token T)",
+					security_names[ca->security]);
+				return;
+			}
+			if (text != NULL && tokerr < 0) {
+				set_why(res->why, "%s", tokwhy);
+				return;
+			}
+		} else {
+			const host_rec *hr = &ca->hosts[hi];
+			size_t renew = SIZE_MAX;
+			char reason[160];
+			strcpy(res->hostid, c->hostid);
+			for (i = hr->last; i != SIZE_MAX; i = ca->certs[i].prev_of_host) {
+				const cert_rec *cr = &ca->certs[i];
+				if (cert_is_valid(cr, g.now) && ct_equal(cr->keyfp, keyfp, 32)
+					&& names_equal_set(c->names, c->nnames, cr->names)) {
+					renew = i;
+					break;
+				}
+			}
+			if (renew != SIZE_MAX) {
+				res->kind = KIND_RENEWAL;
+				if (ca->security == SEC_VERY_HIGH) {
+					if (text == NULL) {
+						set_why(res->why, "renewal needs a token at security"
+							" level very-high");
+						return;
+					}
+					if (tokerr < 0) {
+						set_why(res->why, "%s", tokwhy);
+						return;
+					}
+				} else {
+					tok = SIZE_MAX;   /* not needed: not spent */
+				}
+			} else {
+				const cert_rec *last = &ca->certs[hr->last];
+				char t[32];
+				res->kind = KIND_REISSUE;
+				if (last->revoked)
+					snprintf(reason, sizeof reason, "its certificate was revoked");
+				else if (last->na < g.now)
+					snprintf(reason, sizeof reason, "its certificate expired on %s",
+						time_iso(t, last->na));
+				else if (!ct_equal(last->keyfp, keyfp, 32))
+					snprintf(reason, sizeof reason, "the request has a new key");
+				else
+					snprintf(reason, sizeof reason, "the request changes its names");
+				if (hr->reissue_until >= g.now && ca->security != SEC_VERY_HIGH) {
+					tok = SIZE_MAX;
+				} else {
+					set_why(res->why, "host %s is known and %s: that is a reissue,"
+						" which needs a reissue token (hostca token create --reissue"
+						" --host %s)%s%s", res->hostid, reason, res->hostid,
+						ca->security != SEC_VERY_HIGH ? " or an open window (hostca ca"
+						" allow-reissue --host HOST)" : "",
+						tokerr == 0 ? "; an authorization token enrols new hosts only" : "");
+					return;
+				}
+			}
+		}
+	}
+	if (tok != SIZE_MAX && tokerr < 0) {
+		set_why(res->why, "%s", tokwhy);
+		return;
+	}
+	/* Names: one holder each. */
+	for (i = 0; i < c->nnames; i++) {
+		size_t holder = ca_name_holder(ca, &c->names[i]);
+		if (holder != SIZE_MAX && strcmp(ca->hosts[holder].hostid, res->hostid) != 0) {
+			const char *hid = ca->hosts[holder].hostid;
+			set_why(res->why, "the name '%s' is held by host %s; if that host is gone,"
+				" revoke it (hostca ca revoke --host %s); if this is that machine"
+				" reinstalled, give it a reissue token (hostca token create --reissue"
+				" --host %s)", c->names[i].text, hid, hid, hid);
+			return;
+		}
+	}
+	if (tok != SIZE_MAX)
+		strcpy(res->token, ca->tokens[tok].name);
+	res->status = R_ISSUED;
+	if (dry)
+		return;
+
+	/* Issue. */
+	{
+		unsigned char serial[16];
+		tbs_params t;
+		unsigned char *cert;
+		size_t cl, fl, k, nsup = 0;
+		char *fields, *b64, *names, sh[41], fph[65], rqh[65];
+		char *sup;
+		int64_t na = g.now + ca->cert_days * 86400;
+
+		do {
+			rng_bytes(&ca->rng, serial, sizeof serial);
+			serial[0] &= 0x7f;
+			if (serial[0] == 0)
+				serial[0] = 0x01;
+		} while (ca_find_serial(ca, serial, sizeof serial) != SIZE_MAX);
+		if (na > ca->ca.na)
+			na = ca->ca.na;   /* never beyond the CA's own validity */
+		memset(&t, 0, sizeof t);
+		t.serial = serial;
+		t.serial_len = sizeof serial;
+		t.sig_alg = key_sig_alg(&ca->key);
+		t.issuer = ca->ca.subject;
+		t.issuer_len = ca->ca.subject_len;
+		t.nb = g.now - ca->backdate;
+		t.na = na;
+		t.cn = res->hostid;
+		t.pub = &c->pub;
+		pubkey_keyid(&c->pub, t.ski);
+		t.aki = ca->ca.ski;
+		t.hostid = res->hostid;
+		t.names = c->names;
+		t.nnames = c->nnames;
+		if ((cert = cert_build(&t, &ca->key, &cl)) == NULL) {
+			res->status = R_REFUSED;
+			set_why(res->why, "internal error: cannot build the certificate");
+			return;
+		}
+		sup = malloc(41 * (hi != SIZE_MAX ? ca->hosts[hi].ncerts : 0) + 1);
+		names = names_join(c->names, c->nnames);
+		b64 = malloc(cl / 3 * 4 + 5);
+		fl = cl / 3 * 4 + 1024 + 4 * HOSTCA_MAX_NAMES * (HOSTCA_MAX_NAME_LEN + 1);
+		fields = malloc(fl);
+		if (sup == NULL || names == NULL || b64 == NULL || fields == NULL) {
+			res->status = R_REFUSED;
+			set_why(res->why, "out of memory");
+			goto out;
+		}
+		sup[0] = 0;
+		if (res->kind == KIND_REISSUE && hi != SIZE_MAX) {
+			/* The seed's rule: every earlier valid certificate of the host
+			 * is revoked (superseded) by the same event that issues. */
+			for (k = ca->hosts[hi].last; k != SIZE_MAX; k = ca->certs[k].prev_of_host) {
+				if (!cert_is_valid(&ca->certs[k], g.now))
+					continue;
+				if (nsup++)
+					strcat(sup, ",");
+				serial_hex(sup + strlen(sup), ca->certs[k].serial, ca->certs[k].serial_len);
+			}
+		}
+		b64_encode(b64, cert, cl);
+		serial_hex(sh, serial, sizeof serial);
+		hex_encode(fph, keyfp, 32, 0, 0);
+		hex_encode(rqh, req, 32, 0, 0);
+		snprintf(fields, fl, "serial=%s host=%s names=%s nb=%lld na=%lld keyfp=%s"
+			" req=%s token=%s kind=%s%s%s cert=%s", sh, res->hostid, names,
+			(long long)t.nb, (long long)t.na, fph, rqh,
+			res->token[0] ? res->token : "-", kind_names[res->kind],
+			nsup ? " supersedes=" : "", nsup ? sup : "", b64);
+		if (journal_add(ca, "issue", fields) < 0) {
+			res->status = R_REFUSED;
+			set_why(res->why, "cannot record the certificate");
+		} else {
+			res->cert = ca->ncerts - 1;
+			res->superseded = nsup;
+		}
+out:
+		free(cert);
+		free(sup);
+		free(names);
+		free(b64);
+		free(fields);
+	}
+}
+
+/* Records a refusal in the history (best effort; never blocks). */
+static void
+ca_record_refusal(ca_ctx *ca, const sign_result *r)
+{
+	char f[4 * sizeof r->why + 128], w[3 * sizeof r->why + 1];
+
+	snprintf(f, sizeof f, "host=%s why=%s", r->claim[0] ? r->claim : "-",
+		esc(w, sizeof w, r->why));
+	journal_add(ca, "refuse", f);
+}
+
+/* Response file: host certificate, then the CA certificate. */
+static int
+ca_response_pem(ca_ctx *ca, size_t ci, char **out, size_t *out_len)
+{
+	const unsigned char *der;
+	size_t dl, n1, n2;
+
+	if ((der = ca_cert_der(ca, ci, &dl)) == NULL)
+		return -1;
+	n1 = hostca_pem_encode(NULL, "CERTIFICATE", der, dl);
+	n2 = hostca_pem_encode(NULL, "CERTIFICATE", ca->ca_der, ca->ca_len);
+	if ((*out = malloc(n1 + n2)) == NULL)
+		return -1;
+	hostca_pem_encode(*out, "CERTIFICATE", der, dl);
+	hostca_pem_encode(*out + n1, "CERTIFICATE", ca->ca_der, ca->ca_len);
+	*out_len = n1 + n2;
+	return 0;
+}
+
+static void
+describe_result(ca_ctx *ca, const sign_result *r, const char *src, int dry)
+{
+	char sh[41], s[300];
+	const cert_rec *c = r->cert != SIZE_MAX ? &ca->certs[r->cert] : NULL;
+
+	safe_text(s, sizeof s, src);
+	if (c)
+		serial_hex(sh, c->serial, c->serial_len);
+	if (r->status == R_REFUSED)
+		msg(s, "refused: %s", r->why);
+	else if (r->status == R_AGAIN)
+		note(s, "already issued to host %s (serial %s): handed back, nothing spent",
+			r->hostid, sh);
+	else if (dry)
+		note(s, "would issue (%s) to host %s%s%s", kind_names[r->kind], r->hostid,
+			r->token[0] ? ", token " : "", r->token);
+	else
+		note(s, "issued %s certificate %s to host %s%s%s%s", kind_names[r->kind], sh,
+			r->hostid, r->token[0] ? " (token '" : "", r->token,
+			r->token[0] ? "')" : "");
+	if (!dry && r->superseded)
+		note(s, "revoked %zu earlier certificate%s of host %s (superseded)",
+			r->superseded, r->superseded > 1 ? "s" : "", r->hostid);
+}
+
+/* ======================================================================
+ * 9a. CLI plumbing: options
+ * ====================================================================== */
+
+#define O_STR   1
+#define O_FLAG  2
+#define O_MULTI 3
+
+typedef struct {
+	const char *name;
+	int kind;
+	const char **str;      /* O_STR */
+	int *flag;             /* O_FLAG */
+	const char **multi;    /* O_MULTI: array of HOSTCA_MAX_NAMES */
+	size_t *nmulti;
+	int seen;
+} opt;
+
+/*
+ * Parses the options of one command. A repeated or unknown option is a
+ * usage error (minisign's opt_seen); positional arguments go to pos.
+ */
+static int
+opts_parse(int argc, char **argv, opt *opts, char **pos, int maxpos, int *npos)
+{
+	int i;
+	opt *o;
+
+	*npos = 0;
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || a[1] == 0) {
+			if (*npos >= maxpos) {
+				msg(g.cmd, "unexpected argument '%s' (see hostca %s --help)", a, g.cmd);
+				return -1;
+			}
+			pos[(*npos)++] = argv[i];
+			continue;
+		}
+		/* the flags of the global options are welcome after the command too */
+		if (strcmp(a, "--json") == 0) {
+			g.json = 1;
+			continue;
+		}
+		if (strcmp(a, "-q") == 0) {
+			g.quiet = 1;
+			continue;
+		}
+		for (o = opts; o->name != NULL; o++)
+			if (strcmp(o->name, a) == 0)
+				break;
+		if (o->name == NULL) {
+			msg(g.cmd, "unknown option '%s' (see hostca %s --help)", a, g.cmd);
+			return -1;
+		}
+		if (o->seen && o->kind != O_MULTI) {
+			msg(g.cmd, "option %s given twice", a);
+			return -1;
+		}
+		o->seen = 1;
+		if (o->kind == O_FLAG) {
+			*o->flag = 1;
+			continue;
+		}
+		if (i + 1 >= argc) {
+			msg(g.cmd, "option %s needs a value", a);
+			return -1;
+		}
+		if (o->kind == O_STR) {
+			*o->str = argv[++i];
+		} else {
+			if (*o->nmulti >= HOSTCA_MAX_NAMES) {
+				msg(g.cmd, "option %s given more than %d times", a, HOSTCA_MAX_NAMES);
+				return -1;
+			}
+			o->multi[(*o->nmulti)++] = argv[++i];
+		}
+	}
+	return 0;
+}
+
+static int
+parse_uint(const char *what, const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > max) {
+		msg(g.cmd, "%s must be a whole number from %ld to %ld, not '%s'", what, min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_duration(const char *what, const char *s, int64_t *out)
+{
+	if (duration_parse(s, out) < 0) {
+		msg(g.cmd, "%s: '%s' is not a duration (like 30s, 90m, 24h, 7d)", what, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* ======================================================================
+ * 9b. CA commands
+ * ====================================================================== */
+
+static void
+fingerprint_text(char *out, const unsigned char fp[32])
+{
+	hex_encode(out, fp, 32, 1, ':');
+}
+
+static int
+cmd_ca_init(int argc, char **argv)
+{
+	const char *name = NULL, *keyname = "ec-p256", *days_s = NULL, *sec_s = "high";
+	const char *pf = NULL;
+	int encrypt = 0, npos, key_type, security, r = EXIT_USAGE;
+	long days = 7300;
+	opt opts[] = {
+		{ "--name", O_STR, &name, 0, 0, 0, 0 },
+		{ "--key", O_STR, &keyname, 0, 0, 0, 0 },
+		{ "--days", O_STR, &days_s, 0, 0, 0, 0 },
+		{ "--security", O_STR, &sec_s, 0, 0, 0, 0 },
+		{ "--passphrase-file", O_STR, &pf, 0, 0, 0, 0 },
+		{ "--encrypt", O_FLAG, 0, &encrypt, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+	char *pos[1], tmp[PATH_MAX], path[PATH_MAX], parent[PATH_MAX], fp[100];
+	char pass[MAX_PASSPHRASE], fields[600], en[3 * MAX_CA_NAME + 1];
+	ca_ctx ca;
+	struct stat st;
+	tbs_params t;
+	pubkey pk;
+	unsigned char serial[16], *cert = NULL;
+	size_t cl;
+	DIR *d;
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (name == NULL) {
+		msg(g.cmd, "--name NAME is required");
+		return EXIT_USAGE;
+	}
+	if (strlen(name) == 0 || strlen(name) > MAX_CA_NAME
+		|| !text_clean((const unsigned char *)name, strlen(name))) {
+		msg(g.cmd, "--name: 1 to %d printable characters", MAX_CA_NAME);
+		return EXIT_USAGE;
+	}
+	if ((key_type = hostca_key_type_parse(keyname)) == 0) {
+		msg(g.cmd, "--key: '%s' is not one of ec-p256, ec-p384, ec-p521,"
+			" rsa-2048, rsa-3072, rsa-4096", keyname);
+		return EXIT_USAGE;
+	}
+	if (days_s != NULL && parse_uint("--days", days_s, 1, 36500, &days) < 0)
+		return EXIT_USAGE;
+	for (security = 1; security <= 3; security++)
+		if (strcmp(sec_s, security_names[security]) == 0)
+			break;
+	if (security > 3) {
+		msg(g.cmd, "--security: medium, high or very-high, not '%s'", sec_s);
+		return EXIT_USAGE;
+	}
+	if (pf != NULL)
+		g.passphrase_file = pf;
+	/* Never touch an existing CA: the directory must be absent or empty. */
+	if (lstat(g.ca_dir, &st) == 0) {
+		struct dirent *de;
+		int empty = 1;
+		if (!S_ISDIR(st.st_mode) || (d = opendir(g.ca_dir)) == NULL) {
+			msg(g.ca_dir, "exists and is not a directory; hostca never overwrites a CA");
+			return EXIT_USAGE;
+		}
+		while ((de = readdir(d)) != NULL)
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				empty = 0;
+		closedir(d);
+		if (!empty) {
+			msg(g.ca_dir, "already exists and is not empty; hostca never"
+				" overwrites a CA (choose another directory with -C)");
+			return EXIT_USAGE;
+		}
+	}
+	path_dir(parent, sizeof parent, g.ca_dir);
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.init-XXXXXX", g.ca_dir) >= sizeof tmp
+		|| mkdtemp(tmp) == NULL) {
+		msg(g.ca_dir, "cannot create a directory next to it: %s", strerror(errno));
+		return EXIT_USAGE;
+	}
+	memset(&ca, 0, sizeof ca);
+	ca.lock_fd = -1;
+	ca.dir = tmp;
+	pass[0] = 0;
+	if ((g.passphrase_file || getenv("HOSTCA_PASSPHRASE_FILE") || encrypt)
+		&& passphrase_get(pass, sizeof pass, 1, g.cmd) < 0)
+		goto fail;
+	if (rng_open(&ca.rng) < 0) {
+		msg("random", "no system random source");
+		goto fail;
+	}
+	if (key_type >= HOSTCA_KEY_RSA_3072)
+		note(g.cmd, "generating a %s key; this can take a while", keyname);
+	if (key_generate(&ca.key, key_type, &ca.rng) < 0) {
+		msg(g.cmd, "key generation failed");
+		goto fail;
+	}
+	ca.have_key = 1;
+	path_join(path, sizeof path, tmp, "ca.key");
+	if (key_store(path, &ca.key, pass[0] ? pass : NULL, &ca.rng) < 0) {
+		msg(path, "cannot write: %s", strerror(errno));
+		goto fail;
+	}
+	/* The CA certificate. */
+	rng_bytes(&ca.rng, serial, sizeof serial);
+	serial[0] &= 0x7f;
+	if (serial[0] == 0)
+		serial[0] = 1;
+	key_pubkey(&ca.key, &pk);
+	memset(&t, 0, sizeof t);
+	t.serial = serial;
+	t.serial_len = sizeof serial;
+	t.sig_alg = key_sig_alg(&ca.key);
+	t.nb = g.now - 3600;
+	t.na = g.now + (int64_t)days * 86400;
+	t.cn = name;
+	t.pub = &pk;
+	t.is_ca = 1;
+	pubkey_keyid(&pk, t.ski);
+	t.aki = t.ski;
+	if ((cert = cert_build(&t, &ca.key, &cl)) == NULL) {
+		msg(g.cmd, "cannot build the CA certificate");
+		goto fail;
+	}
+	path_join(path, sizeof path, tmp, "ca.pem");
+	if (pem_write(path, "CERTIFICATE", cert, cl, 0644) < 0) {
+		msg(path, "cannot write: %s", strerror(errno));
+		goto fail;
+	}
+	ca.ca_der = cert;
+	ca.ca_len = cl;
+	cert = NULL;
+	if (cert_decode(&ca.ca, ca.ca_der, ca.ca_len, fields) < 0) {
+		msg(g.cmd, "internal error: the CA certificate does not parse: %s", fields);
+		goto fail;
+	}
+	{
+		br_sha256_context h;
+		br_sha256_init(&h);
+		br_sha256_update(&h, ca.ca_der, ca.ca_len);
+		br_sha256_out(&h, ca.ca_fp);
+	}
+	hex_encode(fp, ca.ca_fp, 32, 0, 0);
+	snprintf(fields, sizeof fields, "name=%s key=%s security=%d cert-days=365"
+		" crl-days=7 token-valid=604800 backdate=3600 fp=%s",
+		esc(en, sizeof en, name), keyname, security, fp);
+	if (journal_add(&ca, "init", fields) < 0) {
+		msg(g.cmd, "internal error: init event");
+		goto fail;
+	}
+	snprintf(fields, sizeof fields, "number=1 this=%lld next=%lld",
+		(long long)g.now, (long long)(g.now + 7 * 86400));
+	if (journal_add(&ca, "crl", fields) < 0) {
+		msg(g.cmd, "internal error: crl event");
+		goto fail;
+	}
+	path_join(path, sizeof path, tmp, "journal");
+	if (atomic_write(path, ca.pend, ca.pend_len, 0600) < 0) {
+		msg(path, "cannot write: %s", strerror(errno));
+		goto fail;
+	}
+	if (ca_write_head(&ca) < 0)
+		goto fail;
+	if (ca_write_crl_pem(&ca) < 0)
+		goto fail;
+	/* All or nothing: the finished directory takes the place of the
+	 * (absent or empty) target in one rename. */
+	if (rename(tmp, g.ca_dir) < 0) {
+		msg(g.ca_dir, "cannot create: %s", strerror(errno));
+		goto fail;
+	}
+	fsync_dir(parent);
+	fingerprint_text(fp, ca.ca_fp);
+	printf("%s\n", fp);
+	note(g.cmd, "created CA '%s' (%s, security %s) in %s; read the fingerprint"
+		" above to each host's operator", name, keyname, security_names[security],
+		g.ca_dir);
+	r = 0;
+	hostca_wipe(pass, sizeof pass);
+	ca_free(&ca);
+	return r;
+fail:
+	hostca_wipe(pass, sizeof pass);
+	free(cert);
+	ca_free(&ca);
+	{
+		/* remove the half-built directory */
+		static const char *const files[] = { "ca.key", "ca.pem", "journal",
+			"journal.head", "crl.pem", NULL };
+		size_t i;
+		for (i = 0; files[i]; i++) {
+			path_join(path, sizeof path, tmp, files[i]);
+			unlink(path);
+		}
+		rmdir(tmp);
+	}
+	return r;
+}
+
+static const char *
+pubkey_desc(char *buf, const pubkey *pk)
+{
+	return pubkey_type_name(buf, pk);
+}
+
+static int
+cmd_ca_show(int argc, char **argv)
+{
+	ca_ctx ca;
+	char *pos[1], nb[32], na[32], fp[100], fp1[100], kt[16], cn[32], w[4][160];
+	unsigned char sha1[20];
+	br_sha1_context h;
+	size_t i, nw, valid = 0, tokens = 0;
+	int npos, r;
+	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if ((r = ca_open(&ca, 0, 0)) != 0)
+		return ca_close(&ca, r);
+	br_sha1_init(&h);
+	br_sha1_update(&h, ca.ca_der, ca.ca_len);
+	br_sha1_out(&h, sha1);
+	fingerprint_text(fp, ca.ca_fp);
+	hex_encode(fp1, sha1, 20, 1, ':');
+	for (i = 0; i < ca.ncerts; i++)
+		valid += cert_is_valid(&ca.certs[i], g.now);
+	for (i = 0; i < ca.ntokens; i++)
+		tokens += !ca.tokens[i].deleted && ca.tokens[i].expires >= g.now
+			&& ca.tokens[i].uses < ca.tokens[i].max;
+	pubkey_desc(kt, &ca.ca.pub);
+	time_iso(nb, ca.ca.nb);
+	time_iso(na, ca.ca.na);
+	time_iso(cn, ca.crl_next);
+	ca_warnings(&ca, w, &nw);
+	if (g.json) {
+		printf("{\"subject\":");
+		json_str(ca.ca.subject_text);
+		printf(",\"name\":");
+		json_str(ca.name);
+		printf(",\"key_type\":\"%s\",\"not_before\":\"%s\",\"not_after\":\"%s\","
+			"\"sha256\":\"%s\",\"sha1\":\"%s\",\"security\":\"%s\","
+			"\"cert_days\":%lld,\"crl_days\":%lld,\"certificates\":%zu,"
+			"\"valid\":%zu,\"revoked\":%zu,\"hosts\":%zu,\"tokens\":%zu,"
+			"\"crl_number\":%llu,\"crl_next_update\":\"%s\",\"warnings\":[",
+			kt, nb, na, fp, fp1, security_names[ca.security],
+			(long long)ca.cert_days, (long long)ca.crl_days, ca.ncerts, valid,
+			ca.nrevoked, ca.nhosts, tokens, (unsigned long long)ca.crl_number, cn);
+		for (i = 0; i < nw; i++) {
+			if (i)
+				putchar(',');
+			json_str(w[i]);
+		}
+		printf("]}\n");
+	} else {
+		printf("subject:      %s\n", ca.ca.subject_text);
+		printf("key:          %s\n", kt);
+		printf("valid:        %s to %s\n", nb, na);
+		printf("SHA-256:      %s\n", fp);
+		printf("SHA-1:        %s\n", fp1);
+		printf("security:     %s\n", security_names[ca.security]);
+		printf("certificates: %zu issued, %zu valid, %zu revoked\n", ca.ncerts,
+			valid, ca.nrevoked);
+		printf("hosts:        %zu\n", ca.nhosts);
+		printf("tokens:       %zu usable\n", tokens);
+		printf("CRL:          #%llu, next update %s\n",
+			(unsigned long long)ca.crl_number, cn);
+		for (i = 0; i < nw; i++)
+			printf("warning:      %s\n", w[i]);
+	}
+	/* warnings are in the output already */
+	ca.name[0] = 0;
+	return ca_close(&ca, 0);
+}
+
+static const struct {
+	const char *key;
+	int is_duration;
+} config_keys[] = {
+	{ "security", 0 }, { "cert-days", 0 }, { "crl-days", 0 },
+	{ "token-valid", 1 }, { "backdate", 1 },
+};
+
+static void
+config_value(ca_ctx *ca, size_t k, char *out)
+{
+	char d[24];
+
+	switch (k) {
+	case 0: strcpy(out, security_names[ca->security]); break;
+	case 1: sprintf(out, "%lld", (long long)ca->cert_days); break;
+	case 2: sprintf(out, "%lld", (long long)ca->crl_days); break;
+	case 3: strcpy(out, duration_text(d, ca->token_valid)); break;
+	default: strcpy(out, ca->backdate ? duration_text(d, ca->backdate) : "0"); break;
+	}
+}
+
+static int
+cmd_ca_config(int argc, char **argv)
+{
+	ca_ctx ca;
+	char *pos[2], v[32], f[96];
+	size_t k, nk = sizeof config_keys / sizeof config_keys[0];
+	int npos, r;
+	int64_t val = 0;
+	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 2, &npos) < 0)
+		return EXIT_USAGE;
+	for (k = 0; npos > 0 && k < nk; k++)
+		if (strcmp(pos[0], config_keys[k].key) == 0)
+			break;
+	if (npos > 0 && k == nk) {
+		msg(g.cmd, "unknown key '%s' (security, cert-days, crl-days, token-valid,"
+			" backdate)", pos[0]);
+		return EXIT_USAGE;
+	}
+	if (npos == 2) {
+		if (k == 0) {
+			for (val = 1; val <= 3; val++)
+				if (strcmp(pos[1], security_names[val]) == 0)
+					break;
+			if (val > 3) {
+				msg(g.cmd, "security: medium, high or very-high");
+				return EXIT_USAGE;
+			}
+		} else if (k == 1 || k == 2) {
+			long x;
+			if (parse_uint(pos[0], pos[1], 1, k == 1 ? 36500 : 366, &x) < 0)
+				return EXIT_USAGE;
+			val = x;
+		} else if (k == 4 && strcmp(pos[1], "0") == 0) {
+			val = 0;
+		} else if (parse_duration(pos[0], pos[1], &val) < 0) {
+			return EXIT_USAGE;
+		} else if ((k == 4 && val > 7 * 86400) || (k == 3 && val > 366 * 86400)) {
+			msg(g.cmd, "%s: at most %s", pos[0], k == 4 ? "7d" : "366d");
+			return EXIT_USAGE;
+		}
+	}
+	if ((r = ca_open(&ca, npos == 2, 0)) != 0)
+		return ca_close(&ca, r);
+	if (npos == 2) {
+		snprintf(f, sizeof f, "key=%s value=%lld", config_keys[k].key, (long long)val);
+		if (journal_add(&ca, "config", f) < 0 || journal_commit(&ca) < 0)
+			return ca_close(&ca, EXIT_USAGE);
+		config_value(&ca, k, v);
+		note(g.cmd, "%s is now %s", config_keys[k].key, v);
+		return ca_close(&ca, 0);
+	}
+	if (g.json)
+		putchar('{');
+	for (k = 0; k < nk; k++) {
+		if (npos == 1 && strcmp(pos[0], config_keys[k].key) != 0)
+			continue;
+		config_value(&ca, k, v);
+		if (g.json) {
+			printf("%s\"%s\":", (npos == 1 || k == 0) ? "" : ",", config_keys[k].key);
+			json_str(v);
+		} else if (npos == 1) {
+			printf("%s\n", v);
+		} else {
+			printf("%-12s %s\n", config_keys[k].key, v);
+		}
+	}
+	if (g.json)
+		printf("}\n");
+	return ca_close(&ca, 0);
+}
+
+/* ---- tokens ---- */
+
+static int
+cmd_token_create(int argc, char **argv)
+{
+	const char *name = NULL, *max_s = NULL, *valid_s = NULL, *reason = "", *host = NULL;
+	int reissue = 0, npos, r;
+	long max = 1;
+	int64_t valid;
+	opt opts[] = {
+		{ "--name", O_STR, &name, 0, 0, 0, 0 },
+		{ "--max-uses", O_STR, &max_s, 0, 0, 0, 0 },
+		{ "--valid", O_STR, &valid_s, 0, 0, 0, 0 },
+		{ "--reason", O_STR, &reason, 0, 0, 0, 0 },
+		{ "--reissue", O_FLAG, 0, &reissue, 0, 0, 0 },
+		{ "--host", O_STR, &host, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+	char *pos[1], why[WHY_CAP], letters[TOKEN_LETTERS + 1], shown[24];
+	char f[1024], en[3 * MAX_TOKEN_NAME + 1], er[3 * MAX_REASON_TEXT + 1];
+	char autoname[MAX_TOKEN_NAME + 1], sh[33], hh[65], t[32];
+	unsigned char salt[16], hash[32];
+	ca_ctx ca;
+	size_t hi = SIZE_MAX, i, k;
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (!reissue && name == NULL) {
+		msg(g.cmd, "--name NAME is required (or --reissue --host HOST)");
+		return EXIT_USAGE;
+	}
+	if (!reissue && host != NULL) {
+		msg(g.cmd, "--host goes with --reissue");
+		return EXIT_USAGE;
+	}
+	if (reissue && (host == NULL || max_s != NULL)) {
+		msg(g.cmd, host == NULL ? "--reissue needs --host HOST"
+			: "a reissue token is single use: no --max-uses");
+		return EXIT_USAGE;
+	}
+	if (name != NULL && (strlen(name) == 0 || strlen(name) > MAX_TOKEN_NAME
+		|| strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789-_.@") != strlen(name))) {
+		msg(g.cmd, "--name: 1 to %d letters, digits, '-', '_', '.', '@'", MAX_TOKEN_NAME);
+		return EXIT_USAGE;
+	}
+	if (max_s != NULL && parse_uint("--max-uses", max_s, 1, 1000000, &max) < 0)
+		return EXIT_USAGE;
+	if (strlen(reason) > MAX_REASON_TEXT
+		|| !text_clean((const unsigned char *)reason, strlen(reason))) {
+		msg(g.cmd, "--reason: at most %d printable characters", MAX_REASON_TEXT);
+		return EXIT_USAGE;
+	}
+	if ((r = ca_open(&ca, 1, 0)) != 0)
+		return ca_close(&ca, r);
+	valid = ca.token_valid;
+	if (valid_s != NULL && parse_duration("--valid", valid_s, &valid) < 0)
+		return ca_close(&ca, EXIT_USAGE);
+	if (valid > 366 * 86400) {
+		msg(g.cmd, "--valid: at most 366d");
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	if (reissue) {
+		if ((hi = ca_resolve_host(&ca, host, why)) == SIZE_MAX) {
+			msg(g.cmd, "%s", why);
+			return ca_close(&ca, EXIT_REFUSED);
+		}
+		if (name == NULL) {
+			for (k = 1;; k++) {
+				snprintf(autoname, sizeof autoname, "reissue-%.8s-%zu",
+					ca.hosts[hi].hostid, k);
+				if (ca_find_token(&ca, autoname) == SIZE_MAX)
+					break;
+			}
+			name = autoname;
+		}
+	}
+	if (ca_find_token(&ca, name) != SIZE_MAX) {
+		msg(g.cmd, "a token named '%s' exists already (names are unique;"
+			" 'hostca token cleanup' forgets expired ones)", name);
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	for (i = 0; i < TOKEN_LETTERS; i++)
+		letters[i] = (char)('A' + rng_below(&ca.rng, 26));
+	letters[TOKEN_LETTERS] = 0;
+	rng_bytes(&ca.rng, salt, 16);
+	token_hash(salt, letters, hash);
+	hex_encode(sh, salt, 16, 0, 0);
+	hex_encode(hh, hash, 32, 0, 0);
+	snprintf(f, sizeof f, "name=%s kind=%s hash=%s salt=%s max=%ld expires=%lld%s%s"
+		" reason=%s", esc(en, sizeof en, name), reissue ? "reissue" : "auth", hh, sh,
+		max, (long long)(g.now + valid), reissue ? " host=" : "",
+		reissue ? ca.hosts[hi].hostid : "", esc(er, sizeof er, reason));
+	if (journal_add(&ca, "token", f) < 0 || journal_commit(&ca) < 0) {
+		hostca_wipe(letters, sizeof letters);
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	for (i = 0, k = 0; i < TOKEN_LETTERS; i++) {
+		if (i && i % 4 == 0)
+			shown[k++] = '-';
+		shown[k++] = letters[i];
+	}
+	shown[k] = 0;
+	printf("%s\n", shown);
+	fflush(stdout);
+	hostca_wipe(letters, sizeof letters);
+	hostca_wipe(shown, sizeof shown);
+	if (reissue)
+		note(g.cmd, "reissue token '%s' for host %s, single use, valid until %s;"
+			" shown once, the CA keeps only its hash", name, ca.hosts[hi].hostid,
+			time_iso(t, g.now + valid));
+	else
+		note(g.cmd, "token '%s', %ld use%s, valid until %s; shown once, the CA keeps"
+			" only its hash", name, max, max > 1 ? "s" : "", time_iso(t, g.now + valid));
+	return ca_close(&ca, 0);
+}
+
+static const char *
+token_state(const token_rec *t)
+{
+	if (t->deleted)
+		return "deleted";
+	if (t->uses >= t->max)
+		return "used-up";
+	if (t->expires < g.now)
+		return "expired";
+	return "usable";
+}
+
+static void
+token_print(const token_rec *t, int json, int first)
+{
+	char c[32], e[32];
+
+	time_iso(c, t->created);
+	time_iso(e, t->expires);
+	if (json) {
+		printf("%s{\"name\":", first ? "" : ",");
+		json_str(t->name);
+		printf(",\"kind\":\"%s\",\"state\":\"%s\",\"uses\":%u,\"max_uses\":%u,"
+			"\"created\":\"%s\",\"expires\":\"%s\",\"host\":",
+			t->kind == TOK_REISSUE ? "reissue" : "auth", token_state(t), t->uses,
+			t->max, c, e);
+		if (t->hostid[0])
+			json_str(t->hostid);
+		else
+			printf("null");
+		printf(",\"reason\":");
+		json_str(t->reason);
+		printf("}");
+	} else {
+		printf("%-24s %-8s %-8s %u/%-6u expires %s%s%s\n", t->name,
+			t->kind == TOK_REISSUE ? "reissue" : "auth", token_state(t), t->uses,
+			t->max, e, t->hostid[0] ? "  host " : "", t->hostid);
+	}
+}
+
+static int
+cmd_token_list(int argc, char **argv)
+{
+	ca_ctx ca;
+	char *pos[1];
+	int npos, r;
+	size_t i, k;
+	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if ((r = ca_open(&ca, 0, 0)) != 0)
+		return ca_close(&ca, r);
+	if (g.json)
+		putchar('[');
+	else if (ca.ntokens > 0)
+		printf("%-24s %-8s %-8s %-8s %s\n", "NAME", "KIND", "STATE", "USES", "VALIDITY");
+	for (i = 0, k = 0; i < ca.ntokens; i++)
+		if (!ca.tokens[i].forgotten)
+			token_print(&ca.tokens[i], g.json, k++ == 0);
+	if (g.json)
+		printf("]\n");
+	return ca_close(&ca, 0);
+}
+
+static int
+cmd_token_show(int argc, char **argv)
+{
+	ca_ctx ca;
+	char *pos[1], c[32], e[32];
+	int npos, r;
+	size_t i;
+	const token_rec *t;
+	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
+		return EXIT_USAGE;
+	if (npos != 1) {
+		msg(g.cmd, "which token? (hostca token show NAME)");
+		return EXIT_USAGE;
+	}
+	if ((r = ca_open(&ca, 0, 0)) != 0)
+		return ca_close(&ca, r);
+	if ((i = ca_find_token(&ca, pos[0])) == SIZE_MAX) {
+		msg(g.cmd, "no token named '%s'", pos[0]);
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	t = &ca.tokens[i];
+	if (g.json) {
+		token_print(t, 1, 1);
+		putchar('\n');
+	} else {
+		printf("name:     %s\nkind:     %s\nstate:    %s\nuses:     %u of %u\n"
+			"created:  %s\nexpires:  %s\n", t->name,
+			t->kind == TOK_REISSUE ? "reissue" : "authorization", token_state(t),
+			t->uses, t->max, time_iso(c, t->created), time_iso(e, t->expires));
+		if (t->hostid[0])
+			printf("host:     %s\n", t->hostid);
+		if (t->reason[0])
+			printf("reason:   %s\n", t->reason);
+		for (i = 0; i < ca.ncerts; i++)
+			if (ca.certs[i].token == (int)(t - ca.tokens)) {
+				char sh[41];
+				serial_hex(sh, ca.certs[i].serial, ca.certs[i].serial_len);
+				printf("used by:  %s (serial %s, %s)\n", ca.certs[i].hostid, sh,
+					time_iso(c, ca.certs[i].issued));
+			}
+	}
+	return ca_close(&ca, 0);
+}
+
+static int
+cmd_token_delete(int argc, char **argv)
+{
+	ca_ctx ca;
+	char *pos[1], f[1024], en[3 * MAX_TOKEN_NAME + 1], er[3 * MAX_REASON_TEXT + 1];
+	const char *reason = "";
+	int npos, r;
+	size_t i;
+	opt opts[] = { { "--reason", O_STR, &reason, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
+		return EXIT_USAGE;
+	if (npos != 1) {
+		msg(g.cmd, "which token? (hostca token delete NAME)");
+		return EXIT_USAGE;
+	}
+	if (strlen(reason) > MAX_REASON_TEXT
+		|| !text_clean((const unsigned char *)reason, strlen(reason))) {
+		msg(g.cmd, "--reason: at most %d printable characters", MAX_REASON_TEXT);
+		return EXIT_USAGE;
+	}
+	if ((r = ca_open(&ca, 1, 0)) != 0)
+		return ca_close(&ca, r);
+	if ((i = ca_find_token(&ca, pos[0])) == SIZE_MAX || ca.tokens[i].deleted) {
+		msg(g.cmd, "no token named '%s'", pos[0]);
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	snprintf(f, sizeof f, "name=%s reason=%s", esc(en, sizeof en, pos[0]),
+		esc(er, sizeof er, reason));
+	if (journal_add(&ca, "token-delete", f) < 0 || journal_commit(&ca) < 0)
+		return ca_close(&ca, EXIT_USAGE);
+	note(g.cmd, "token '%s' deleted: it authorizes nothing from now on", pos[0]);
+	return ca_close(&ca, 0);
+}
+
+static int
+cmd_token_cleanup(int argc, char **argv)
+{
+	ca_ctx ca;
+	char *pos[1], f[256], en[3 * MAX_TOKEN_NAME + 1];
+	int npos, r;
+	size_t i, n = 0;
+	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if ((r = ca_open(&ca, 1, 0)) != 0)
+		return ca_close(&ca, r);
+	for (i = ca.ntokens; i-- > 0;) {
+		const token_rec *t = &ca.tokens[i];
+		if (strcmp(token_state(t), "usable") == 0)
+			continue;
+		if (t->forgotten)
+			continue;
+		snprintf(f, sizeof f, "name=%s", esc(en, sizeof en, t->name));
+		if (journal_add(&ca, "token-cleanup", f) < 0)
+			return ca_close(&ca, EXIT_USAGE);
+		n++;
+	}
+	if (journal_commit(&ca) < 0)
+		return ca_close(&ca, EXIT_USAGE);
+	note(g.cmd, "%zu expired, used-up or deleted token%s forgotten", n, n == 1 ? "" : "s");
+	return ca_close(&ca, 0);
+}
+
+/* ---- ca sign ---- */
+
+static int
+token_from_file(const char *file, char *buf, size_t cap)
+{
+	unsigned char *d;
+	size_t n;
+
+	if (file_read(file, 4096, &d, &n) < 0) {
+		msg(file, "cannot read the token: %s", read_errstr(errno));
+		return -1;
+	}
+	n = strcspn((char *)d, "\r\n");
+	if (n >= cap) {
+		hostca_wipe(d, n);
+		free(d);
+		msg(file, "not a token");
+		return -1;
+	}
+	memcpy(buf, d, n);
+	buf[n] = 0;
+	hostca_wipe(d, n);
+	free(d);
+	return 0;
+}
+
+static int
+ca_sign_csr(const char *file, const char *token, const char *out)
+{
+	static const char *const banners[] = { "CERTIFICATE REQUEST",
+		"NEW CERTIFICATE REQUEST", NULL };
+	ca_ctx ca;
+	sign_result *res;
+	unsigned char *der;
+	size_t len;
+	char banner[64];
+	int r;
+
+	r = pem_file_load(file, NULL, MAX_PEM_FILE, &der, &len, banner);
+	if (r != 0)
+		return r;
+	if (banner[0] && strcmp(banner, banners[0]) != 0 && strcmp(banner, banners[1]) != 0) {
+		msg(file, "holds a '%s', not a CERTIFICATE REQUEST", banner);
+		free(der);
+		return EXIT_REFUSED;
+	}
+	if ((res = malloc(sizeof *res)) == NULL) {
+		free(der);
+		return EXIT_USAGE;
+	}
+	if ((r = ca_open(&ca, 1, 1)) != 0) {
+		free(der);
+		free(res);
+		return ca_close(&ca, r);
+	}
+	ca_sign_one(&ca, der, len, token, 0, res);
+	describe_result(&ca, res, file, 0);
+	if (res->status == R_REFUSED) {
+		ca_record_refusal(&ca, res);
+		journal_commit(&ca);
+		r = EXIT_REFUSED;
+	} else if (journal_commit(&ca) < 0) {
+		r = EXIT_USAGE;
+	} else {
+		const unsigned char *cd;
+		size_t cl;
+		r = 0;
+		if (res->superseded && ca_publish_crl(&ca, ca.crl_days) < 0)
+			r = EXIT_USAGE;
+		cd = ca_cert_der(&ca, res->cert, &cl);
+		if (cd == NULL) {
+			r = EXIT_USAGE;
+		} else if (out != NULL) {
+			if (pem_write(out, "CERTIFICATE", cd, cl, 0644) < 0) {
+				msg(out, "cannot write: %s (the certificate is recorded;"
+					" run the same command again to get it)", strerror(errno));
+				r = EXIT_USAGE;
+			}
+		} else {
+			size_t n = hostca_pem_encode(NULL, "CERTIFICATE", cd, cl);
+			char *pem = malloc(n);
+			if (pem != NULL) {
+				hostca_pem_encode(pem, "CERTIFICATE", cd, cl);
+				fwrite(pem, 1, n, stdout);
+				free(pem);
+			}
+		}
+	}
+	free(der);
+	free(res);
+	return ca_close(&ca, r);
+}
+
+typedef struct {
+	char name[256];        /* entry name in requests/ (only used with the dirfd) */
+	sign_result *res;
+	int read_error;
+	unsigned char req[32];
+} media_item;
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const media_item *)a)->name, ((const media_item *)b)->name);
+}
+
+/* Opens DIR/sub as a directory, refusing symbolic links. */
+static int
+open_subdir(const char *dir, const char *sub, int create)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	path_join(p, sizeof p, dir, sub);
+	if (create && mkdir_ok(p, 0755) < 0)
+		return -1;
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
+static int
+media_check(const char *media)
+{
+	struct stat st;
+
+	if (lstat(media, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		msg(media, "not a media directory (%s)", errno ? strerror(errno) : "not a directory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Puts the CA certificate and the current CRL on the media. */
+static int
+media_put_ca(ca_ctx *ca, const char *media)
+{
+	char path[PATH_MAX], src[PATH_MAX];
+	unsigned char *crl;
+	size_t cl;
+	int r;
+
+	path_join(path, sizeof path, media, "ca.pem");
+	if (pem_write(path, "CERTIFICATE", ca->ca_der, ca->ca_len, 0644) < 0) {
+		msg(path, "cannot write: %s", strerror(errno));
+		return -1;
+	}
+	path_join(src, sizeof src, ca->dir, "crl.pem");
+	if (file_read(src, MAX_CRL_FILE, &crl, &cl) < 0) {
+		msg(src, "cannot read: %s", read_errstr(errno));
+		return -1;
+	}
+	path_join(path, sizeof path, media, "crl.pem");
+	r = atomic_write(path, crl, cl, 0644);
+	if (r < 0)
+		msg(path, "cannot write: %s", strerror(errno));
+	free(crl);
+	return r;
+}
+
+static int
+ca_sign_media(const char *media, int list, const char *only)
+{
+	static const char *const banners[] = { "CERTIFICATE REQUEST",
+		"NEW CERTIFICATE REQUEST" };
+	ca_ctx ca;
+	media_item *items = NULL;
+	size_t n = 0, cap = 0, i, issued = 0, again = 0, refused = 0;
+	int dfd = -1, r, rc = 0, progress;
+	DIR *d;
+	struct dirent *de;
+	char onlyid[HOSTCA_UUID_LEN + 1] = "";
+
+	if (only != NULL) {
+		if (!hostca_uuid_check(only)) {
+			msg(g.cmd, "--only takes a host ID (UUID)");
+			return EXIT_USAGE;
+		}
+		strcpy(onlyid, only);
+		uuid_lower(onlyid);
+	}
+	if (media_check(media) < 0)
+		return EXIT_USAGE;
+	if ((dfd = open_subdir(media, "requests", 0)) < 0) {
+		msg(media, "no requests/ directory on the media (%s)", strerror(errno));
+		return EXIT_USAGE;
+	}
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return EXIT_USAGE;
+	}
+	/* Every entry is a candidate; temporary files of writers start with '.'. */
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n >= MAX_REQUESTS) {
+			msg(media, "more than %d requests: the rest wait for the next run", MAX_REQUESTS);
+			break;
+		}
+		if (grow((void **)&items, &cap, n + 1, sizeof *items) < 0)
+			break;
+		memset(&items[n], 0, sizeof items[n]);
+		if (strlen(de->d_name) >= sizeof items[n].name)
+			continue;
+		strcpy(items[n].name, de->d_name);
+		n++;
+	}
+	if (n > 1)
+		qsort(items, n, sizeof *items, name_cmp);
+	if ((r = ca_open(&ca, !list, !list)) != 0) {
+		closedir(d);
+		free(items);
+		return ca_close(&ca, r);
+	}
+	if (list && g.json)
+		putchar('[');
+	progress = isatty(2) && n > 50 && !g.quiet;
+	for (i = 0; i < n; i++) {
+		media_item *it = &items[i];
+		unsigned char *data = NULL, *der = NULL;
+		size_t dl, k;
+		char banner[64], sname[300], label[320];
+		long got = HOSTCA_ERR_PEM;
+
+		safe_text(sname, sizeof sname, it->name);
+		snprintf(label, sizeof label, "requests/%s", sname);
+		if (progress && i % 25 == 0)
+			fprintf(stderr, "\rhostca: %s: %zu/%zu", g.cmd, i, n);
+		if ((it->res = malloc(sizeof *it->res)) == NULL) {
+			rc = EXIT_USAGE;
+			break;
+		}
+		memset(it->res, 0, sizeof *it->res);
+		it->res->status = R_REFUSED;
+		it->res->cert = SIZE_MAX;
+		if (file_read_at(dirfd(d), it->name, MAX_PEM_FILE, &data, &dl) < 0) {
+			set_why(it->res->why, "%s", read_errstr(errno));
+			it->read_error = 1;
+		} else {
+			if ((der = malloc(dl + 1)) != NULL) {
+				/* the first CSR block; other blocks are ignored */
+				for (k = 0; k < MAX_PEM_BLOCKS; k++) {
+					got = hostca_pem_decode(data, dl, k, banner, der, dl);
+					if (got < 0)
+						break;
+					if (strcmp(banner, banners[0]) == 0 || strcmp(banner, banners[1]) == 0)
+						break;
+					if (strcmp(banner, "CERTIFICATE") == 0) {
+						got = HOSTCA_ERR_NOT_CSR;
+						break;
+					}
+				}
+			}
+			if (got == HOSTCA_ERR_NOT_CSR)
+				set_why(it->res->why, "holds a certificate, not a certificate request");
+			else if (got <= 0 || k == MAX_PEM_BLOCKS)
+				set_why(it->res->why, "%s", dl == 0 ? "empty file"
+					: got == HOSTCA_ERR_LIMIT ? "too large"
+					: "no CERTIFICATE REQUEST PEM block (or a damaged one)");
+			else {
+				br_sha256_context h;
+				br_sha256_init(&h);
+				br_sha256_update(&h, der, (size_t)got);
+				br_sha256_out(&h, it->req);
+				if (onlyid[0]) {
+					csr_info *c = malloc(sizeof *c);
+					char why[WHY_CAP];
+					int match = c != NULL && csr_decode(c, der, (size_t)got, why) == 0
+						&& strcmp(c->hostid, onlyid) == 0;
+					free(c);
+					if (!match) {
+						free(it->res);
+						it->res = NULL;
+						free(data);
+						free(der);
+						continue;
+					}
+				}
+				ca_sign_one(&ca, der, (size_t)got, NULL, list, it->res);
+			}
+		}
+		free(data);
+		free(der);
+		if (it->res->status == R_REFUSED) {
+			refused++;
+			if (!list && !it->read_error)
+				ca_record_refusal(&ca, it->res);
+		} else if (it->res->status == R_AGAIN) {
+			again++;
+		} else {
+			issued++;
+		}
+		if (list) {
+			const sign_result *s = it->res;
+			char kt[16], fp[65];
+			unsigned char kfp[32];
+			hostname *nm = (hostname *)s->csr.names;
+			size_t j;
+			int ok = s->status != R_REFUSED && s->csr.pub.kind != 0;
+			if (ok) {
+				pubkey_fingerprint(&s->csr.pub, kfp);
+				hex_encode(fp, kfp, 32, 0, 0);
+				pubkey_type_name(kt, &s->csr.pub);
+			}
+			if (g.json) {
+				printf("%s{\"file\":", i ? "," : "");
+				json_str(sname);
+				printf(",\"status\":\"%s\",\"host\":", s->status == R_REFUSED
+					? "refused" : s->status == R_AGAIN ? "issued-already"
+					: "would-issue");
+				json_str(s->hostid);
+				printf(",\"kind\":\"%s\",\"names\":[", s->kind ? kind_names[s->kind] : "");
+				for (j = 0; ok && j < s->csr.nnames; j++) {
+					if (j)
+						putchar(',');
+					json_str(nm[j].text);
+				}
+				printf("],\"key_type\":\"%s\",\"key_sha256\":\"%s\",\"token\":",
+					ok ? kt : "", ok ? fp : "");
+				json_str(s->token);
+				printf(",\"why\":");
+				json_str(s->status == R_REFUSED ? s->why : "");
+				printf("}");
+			} else {
+				printf("%s\n", label);
+				if (s->status == R_REFUSED) {
+					printf("  REFUSED: %s\n", s->why);
+					continue;
+				}
+				printf("  host:    %s%s\n", s->hostid[0] ? s->hostid : "(new, assigned at signing)",
+					s->claim[0] && strcmp(s->claim, s->hostid) ? " (request says " : "");
+				if (s->claim[0] && strcmp(s->claim, s->hostid))
+					printf("           %s)\n", s->claim);
+				printf("  names:  ");
+				for (j = 0; j < s->csr.nnames; j++)
+					printf(" %s", nm[j].text);
+				printf("%s\n", s->csr.nnames ? "" : " (none)");
+				printf("  key:     %s SHA256:%s\n", kt, fp);
+				printf("  action:  %s%s%s%s\n", s->status == R_AGAIN
+					? "already issued: will be handed back" : "issue ",
+					s->status == R_AGAIN ? "" : kind_names[s->kind],
+					s->token[0] ? ", token " : "", s->token);
+			}
+		} else {
+			describe_result(&ca, it->res, label, 0);
+		}
+	}
+	if (progress)
+		fprintf(stderr, "\r%40s\r", "");
+	closedir(d);
+	if (list) {
+		if (g.json)
+			printf("]\n");
+		note(g.cmd, "%zu request%s: %zu to issue, %zu issued already, %zu refused;"
+			" nothing was changed", issued + again + refused,
+			issued + again + refused == 1 ? "" : "s", issued, again, refused);
+		goto done;
+	}
+	/* Durable first: the certificates and the token uses. */
+	if (journal_commit(&ca) < 0) {
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	if (ca.crl_dirty && ca_publish_crl(&ca, ca.crl_days) < 0) {
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	/* Then the answers, each atomically; then the requests move aside. */
+	{
+		char rdir[PATH_MAX], path[PATH_MAX], fname[80];
+		int pfd = -1, rfd;
+		path_join(rdir, sizeof rdir, media, "responses");
+		if (mkdir_ok(rdir, 0755) < 0) {
+			msg(rdir, "cannot create: %s", strerror(errno));
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		if ((rfd = open_subdir(media, "requests", 0)) < 0
+			|| (pfd = open_subdir(media, "processed", 1)) < 0) {
+			msg(media, "cannot open requests/ or processed/: %s", strerror(errno));
+			if (rfd >= 0)
+				close(rfd);
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		for (i = 0; i < n; i++) {
+			media_item *it = &items[i];
+			char *pem, hx[65];
+			size_t pl;
+			const char *rid;
+			if (it->res == NULL || it->res->status == R_REFUSED)
+				continue;
+			/* the file name comes from a validated host ID, never from media */
+			rid = it->res->claim[0] ? it->res->claim : it->res->hostid;
+			if (!hostca_uuid_check(rid) || ca_response_pem(&ca, it->res->cert, &pem, &pl) < 0) {
+				rc = EXIT_USAGE;
+				continue;
+			}
+			snprintf(fname, sizeof fname, "%s.pem", rid);
+			path_join(path, sizeof path, rdir, fname);
+			if (atomic_write(path, pem, pl, 0644) < 0) {
+				msg(path, "cannot write: %s (re-run 'hostca ca sign' with this"
+					" media: it hands back the same certificates)", strerror(errno));
+				free(pem);
+				rc = EXIT_USAGE;
+				continue;
+			}
+			free(pem);
+			fault_point("media-response");
+			hex_encode(hx, it->req, 32, 0, 0);
+			snprintf(fname, sizeof fname, "%s.pem", hx);
+			if (renameat(rfd, it->name, pfd, fname) < 0) {
+				char sname[300];
+				msg(safe_text(sname, sizeof sname, it->name),
+					"cannot move to processed/: %s", strerror(errno));
+			}
+		}
+		if (fsync(rfd) < 0 || fsync(pfd) < 0)
+			(void)0;   /* moving aside is housekeeping; answers are synced */
+		close(rfd);
+		close(pfd);
+		fsync_dir(rdir);
+	}
+	if (media_put_ca(&ca, media) < 0)
+		rc = EXIT_USAGE;
+	note(g.cmd, "%zu issued, %zu handed back again, %zu refused", issued, again, refused);
+done:
+	for (i = 0; i < n; i++)
+		free(items[i].res);
+	free(items);
+	if (rc == 0 && refused > 0)
+		rc = EXIT_REFUSED;
+	return ca_close(&ca, rc);
+}
+
+static int
+cmd_ca_sign(int argc, char **argv)
+{
+	const char *csr = NULL, *media = NULL, *token = NULL, *token_file = NULL;
+	const char *out = NULL, *only = NULL;
+	int list = 0, npos, r;
+	char *pos[1], tbuf[256];
+	opt opts[] = {
+		{ "--csr", O_STR, &csr, 0, 0, 0, 0 },
+		{ "--media", O_STR, &media, 0, 0, 0, 0 },
+		{ "--token", O_STR, &token, 0, 0, 0, 0 },
+		{ "--token-file", O_STR, &token_file, 0, 0, 0, 0 },
+		{ "--out", O_STR, &out, 0, 0, 0, 0 },
+		{ "--list", O_FLAG, 0, &list, 0, 0, 0 },
+		{ "--only", O_STR, &only, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if ((csr == NULL) == (media == NULL)) {
+		msg(g.cmd, "give either --csr FILE or --media DIR");
+		return EXIT_USAGE;
+	}
+	if (media != NULL && (token || token_file || out)) {
+		msg(g.cmd, "--token, --token-file and --out go with --csr");
+		return EXIT_USAGE;
+	}
+	if (csr != NULL && (list || only)) {
+		msg(g.cmd, "--list and --only go with --media");
+		return EXIT_USAGE;
+	}
+	if (token && token_file) {
+		msg(g.cmd, "give --token or --token-file, not both");
+		return EXIT_USAGE;
+	}
+	if (media != NULL)
+		return ca_sign_media(media, list, only);
+	if (token_file != NULL) {
+		if (token_from_file(token_file, tbuf, sizeof tbuf) < 0)
+			return EXIT_USAGE;
+		token = tbuf;
+	}
+	r = ca_sign_csr(csr, token, out);
+	hostca_wipe(tbuf, sizeof tbuf);
+	return r;
+}
+
+/* ---- revocation ---- */
+
+static const char *const reason_names[] = {
+	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
+	"superseded", "cessationOfOperation", "certificateHold", NULL,
+	"removeFromCRL", "privilegeWithdrawn", "aACompromise"
+};
+
+static int
+reason_parse(const char *s)
+{
+	int i;
+	char *end;
+	long v;
+
+	for (i = 0; i <= 10; i++)
+		if (reason_names[i] && i != 8 && strcasecmp(s, reason_names[i]) == 0)
+			return i;
+	v = strtol(s, &end, 10);
+	if (*s && !*end && v >= 0 && v <= 10 && v != 7 && v != 8)
+		return (int)v;
+	return -1;
+}
+
+static const char *
+reason_text(int r)
+{
+	return (r >= 0 && r <= 10 && reason_names[r]) ? reason_names[r] : "unspecified";
+}
+
+static int
+cmd_ca_revoke(int argc, char **argv)
+{
+	const char *host = NULL, *serial = NULL, *reason_s = "unspecified";
+	int npos, r, reason;
+	char *pos[1], why[WHY_CAP], *list, *f, sh[41];
+	ca_ctx ca;
+	size_t i, n = 0;
+	opt opts[] = {
+		{ "--host", O_STR, &host, 0, 0, 0, 0 },
+		{ "--serial", O_STR, &serial, 0, 0, 0, 0 },
+		{ "--reason", O_STR, &reason_s, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if ((host == NULL) == (serial == NULL)) {
+		msg(g.cmd, "give either --host HOST or --serial HEX");
+		return EXIT_USAGE;
+	}
+	if ((reason = reason_parse(reason_s)) < 0) {
+		msg(g.cmd, "--reason: '%s' is not an RFC 5280 reason (unspecified,"
+			" keyCompromise, cACompromise, affiliationChanged, superseded,"
+			" cessationOfOperation, certificateHold, privilegeWithdrawn,"
+			" aACompromise, or 0-10)", reason_s);
+		return EXIT_USAGE;
+	}
+	if ((r = ca_open(&ca, 1, 1)) != 0)
+		return ca_close(&ca, r);
+	if ((list = malloc(41 * (ca.ncerts + 1))) == NULL)
+		return ca_close(&ca, EXIT_USAGE);
+	list[0] = 0;
+	if (serial != NULL) {
+		unsigned char s[20];
+		size_t sl, k;
+		if (serial_parse(serial, s, &sl) < 0) {
+			msg(g.cmd, "--serial: '%s' is not a hex serial number", serial);
+			free(list);
+			return ca_close(&ca, EXIT_USAGE);
+		}
+		if ((k = ca_find_serial(&ca, s, sl)) == SIZE_MAX) {
+			msg(g.cmd, "no certificate with serial %s was issued by this CA", serial);
+			free(list);
+			return ca_close(&ca, EXIT_REFUSED);
+		}
+		if (ca.certs[k].revoked) {
+			note(g.cmd, "certificate %s is revoked already (%s)", serial,
+				reason_text(ca.certs[k].reason));
+			free(list);
+			return ca_close(&ca, 0);
+		}
+		serial_hex(list, ca.certs[k].serial, ca.certs[k].serial_len);
+		n = 1;
+	} else {
+		size_t hi = ca_resolve_host(&ca, host, why), k;
+		if (hi == SIZE_MAX) {
+			msg(g.cmd, "%s", why);
+			free(list);
+			return ca_close(&ca, EXIT_REFUSED);
+		}
+		for (k = ca.hosts[hi].last; k != SIZE_MAX; k = ca.certs[k].prev_of_host) {
+			if (!cert_is_valid(&ca.certs[k], g.now))
+				continue;
+			if (n++)
+				strcat(list, ",");
+			serial_hex(list + strlen(list), ca.certs[k].serial, ca.certs[k].serial_len);
+		}
+		if (n == 0) {
+			note(g.cmd, "host %s has no valid certificate: nothing to revoke",
+				ca.hosts[hi].hostid);
+			free(list);
+			return ca_close(&ca, 0);
+		}
+	}
+	if ((f = malloc(strlen(list) + 64)) == NULL) {
+		free(list);
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	sprintf(f, "serials=%s reason=%d", list, reason);
+	/* The revocation and the CRL that carries it: one commit. */
+	{
+		char c[128];
+		snprintf(c, sizeof c, "number=%llu this=%lld next=%lld",
+			(unsigned long long)ca.crl_number + 1, (long long)g.now,
+			(long long)(g.now + ca.crl_days * 86400));
+		r = journal_add(&ca, "revoke", f) < 0 || journal_add(&ca, "crl", c) < 0
+			|| journal_commit(&ca) < 0;
+	}
+	free(f);
+	if (r) {
+		free(list);
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	fault_point("crl-before-pem");
+	if (ca_write_crl_pem(&ca) < 0) {
+		free(list);
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	for (i = 0; list[i];) {
+		size_t l = strcspn(list + i, ",");
+		snprintf(sh, sizeof sh, "%.*s", (int)l, list + i);
+		note(g.cmd, "revoked %s (%s)", sh, reason_text(reason));
+		i += l + (list[i + l] == ',');
+	}
+	note(g.cmd, "CRL #%llu written; carry it to the hosts (hostca ca export --media DIR)",
+		(unsigned long long)ca.crl_number);
+	free(list);
+	return ca_close(&ca, 0);
+}
+
+static int
+cmd_ca_allow_reissue(int argc, char **argv)
+{
+	const char *host = NULL, *for_s = "48h";
+	int npos, r;
+	int64_t dur;
+	char *pos[1], why[WHY_CAP], f[128], t[32];
+	ca_ctx ca;
+	size_t hi;
+	opt opts[] = {
+		{ "--host", O_STR, &host, 0, 0, 0, 0 },
+		{ "--for", O_STR, &for_s, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (host == NULL) {
+		msg(g.cmd, "--host HOST is required");
+		return EXIT_USAGE;
+	}
+	if (parse_duration("--for", for_s, &dur) < 0)
+		return EXIT_USAGE;
+	if (dur > 30 * 86400) {
+		msg(g.cmd, "--for: at most 30d");
+		return EXIT_USAGE;
+	}
+	if ((r = ca_open(&ca, 1, 0)) != 0)
+		return ca_close(&ca, r);
+	if ((hi = ca_resolve_host(&ca, host, why)) == SIZE_MAX) {
+		msg(g.cmd, "%s", why);
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	if (ca.security == SEC_VERY_HIGH)
+		msg("warning", "at security level very-high a reissue needs a reissue token;"
+			" this window is recorded but does not authorize anything");
+	snprintf(f, sizeof f, "host=%s until=%lld", ca.hosts[hi].hostid,
+		(long long)(g.now + dur));
+	if (journal_add(&ca, "allow-reissue", f) < 0 || journal_commit(&ca) < 0)
+		return ca_close(&ca, EXIT_USAGE);
+	note(g.cmd, "host %s may reissue without a token until %s (one reissue)",
+		ca.hosts[hi].hostid, time_iso(t, g.now + dur));
+	return ca_close(&ca, 0);
+}
+
+static int
+cmd_ca_crl(int argc, char **argv)
+{
+	const char *days_s = NULL;
+	long days;
+	int npos, r;
+	char *pos[1], t[32];
+	ca_ctx ca;
+	opt opts[] = { { "--days", O_STR, &days_s, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (days_s != NULL && parse_uint("--days", days_s, 1, 366, &days) < 0)
+		return EXIT_USAGE;
+	if ((r = ca_open(&ca, 1, 1)) != 0)
+		return ca_close(&ca, r);
+	if (days_s == NULL)
+		days = (long)ca.crl_days;
+	if (ca_publish_crl(&ca, days) < 0)
+		return ca_close(&ca, EXIT_USAGE);
+	note(g.cmd, "CRL #%llu, next update %s", (unsigned long long)ca.crl_number,
+		time_iso(t, ca.crl_next));
+	return ca_close(&ca, 0);
+}
+
+static int
+cmd_ca_export(int argc, char **argv)
+{
+	const char *media = NULL;
+	int npos, r;
+	char *pos[1];
+	ca_ctx ca;
+	opt opts[] = { { "--media", O_STR, &media, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (media == NULL) {
+		msg(g.cmd, "--media DIR is required");
+		return EXIT_USAGE;
+	}
+	if (media_check(media) < 0)
+		return EXIT_USAGE;
+	if ((r = ca_open(&ca, 0, 0)) != 0)
+		return ca_close(&ca, r);
+	if (media_put_ca(&ca, media) < 0)
+		return ca_close(&ca, EXIT_USAGE);
+	note(g.cmd, "ca.pem and crl.pem (CRL #%llu) written to %s",
+		(unsigned long long)ca.crl_number, media);
+	return ca_close(&ca, 0);
+}
+
+/* ---- listings ---- */
+
+static const char *
+cert_status(const cert_rec *c)
+{
+	if (c->revoked)
+		return "revoked";
+	if (c->na < g.now)
+		return "expired";
+	return "valid";
+}
+
+static void
+cert_line(ca_ctx *ca, size_t i, int first)
+{
+	const cert_rec *c = &ca->certs[i];
+	char sh[41], nb[32], na[32], ra[32];
+
+	serial_hex(sh, c->serial, c->serial_len);
+	time_iso(nb, c->nb);
+	time_iso(na, c->na);
+	if (g.json) {
+		printf("%s{\"serial\":\"%s\",\"host\":\"%s\",\"names\":", first ? "" : ",",
+			sh, c->hostid);
+		json_str(c->names);
+		printf(",\"status\":\"%s\",\"kind\":\"%s\",\"not_before\":\"%s\","
+			"\"not_after\":\"%s\"", cert_status(c), kind_names[c->kind], nb, na);
+		if (c->revoked)
+			printf(",\"revoked_at\":\"%s\",\"reason\":\"%s\"",
+				time_iso(ra, c->rev_at), reason_text(c->reason));
+		printf(",\"token\":");
+		if (c->token >= 0)
+			json_str(ca->tokens[c->token].name);
+		else
+			printf("null");
+		printf("}");
+	} else {
+		printf("%-32s %s %-7s %.10s %s%s%s\n", sh, c->hostid, cert_status(c), na,
+			c->names, c->revoked ? "  " : "", c->revoked ? reason_text(c->reason) : "");
+	}
+}
+
+static int
+cmd_ca_list(int argc, char **argv)
+{
+	const char *host = NULL, *status = NULL, *exp_s = NULL;
+	long expiring = -1;
+	int npos, r;
+	char *pos[1], why[WHY_CAP];
+	ca_ctx ca;
+	size_t i, hi = SIZE_MAX, k = 0;
+	opt opts[] = {
+		{ "--host", O_STR, &host, 0, 0, 0, 0 },
+		{ "--status", O_STR, &status, 0, 0, 0, 0 },
+		{ "--expiring", O_STR, &exp_s, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (status && strcmp(status, "valid") && strcmp(status, "revoked")
+		&& strcmp(status, "expired")) {
+		msg(g.cmd, "--status: valid, revoked or expired");
+		return EXIT_USAGE;
+	}
+	if (exp_s && parse_uint("--expiring", exp_s, 0, 36500, &expiring) < 0)
+		return EXIT_USAGE;
+	if ((r = ca_open(&ca, 0, 0)) != 0)
+		return ca_close(&ca, r);
+	if (host && (hi = ca_resolve_host(&ca, host, why)) == SIZE_MAX) {
+		msg(g.cmd, "%s", why);
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	if (g.json)
+		putchar('[');
+	else if (ca.ncerts)
+		printf("%-32s %-36s %-7s %-10s %s\n", "SERIAL", "HOST ID", "STATUS", "EXPIRES", "NAMES");
+	for (i = 0; i < ca.ncerts; i++) {
+		const cert_rec *c = &ca.certs[i];
+		if (hi != SIZE_MAX && c->host != hi)
+			continue;
+		if (status && strcmp(status, cert_status(c)) != 0)
+			continue;
+		if (expiring >= 0 && (!cert_is_valid(c, g.now)
+			|| c->na > g.now + expiring * 86400))
+			continue;
+		cert_line(&ca, i, k++ == 0);
+	}
+	if (g.json)
+		printf("]\n");
+	return ca_close(&ca, 0);
+}
+
+static int
+cmd_ca_hosts(int argc, char **argv)
+{
+	int npos, r;
+	char *pos[1];
+	ca_ctx ca;
+	size_t i;
+	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if ((r = ca_open(&ca, 0, 0)) != 0)
+		return ca_close(&ca, r);
+	if (g.json)
+		putchar('[');
+	else if (ca.nhosts)
+		printf("%-36s %-7s %-5s %s\n", "HOST ID", "STATUS", "CERTS", "NAMES");
+	for (i = 0; i < ca.nhosts; i++) {
+		const host_rec *h = &ca.hosts[i];
+		const cert_rec *c = &ca.certs[h->last];
+		if (g.json) {
+			printf("%s{\"host\":\"%s\",\"names\":", i ? "," : "", h->hostid);
+			json_str(c->names);
+			printf(",\"status\":\"%s\",\"certificates\":%zu}", cert_status(c), h->ncerts);
+		} else {
+			printf("%s %-7s %-5zu %s\n", h->hostid, cert_status(c), h->ncerts, c->names);
+		}
+	}
+	if (g.json)
+		printf("]\n");
+	return ca_close(&ca, 0);
+}
+
+static int
+cmd_ca_host(int argc, char **argv)
+{
+	int npos, r;
+	char *pos[1], why[WHY_CAP], t[32];
+	ca_ctx ca;
+	size_t hi, k, j = 0;
+	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
+		return EXIT_USAGE;
+	if (npos != 1) {
+		msg(g.cmd, "which host? (hostca ca host HOST)");
+		return EXIT_USAGE;
+	}
+	if ((r = ca_open(&ca, 0, 0)) != 0)
+		return ca_close(&ca, r);
+	if ((hi = ca_resolve_host(&ca, pos[0], why)) == SIZE_MAX) {
+		msg(g.cmd, "%s", why);
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	if (g.json) {
+		const host_rec *h = &ca.hosts[hi];
+		printf("{\"host\":\"%s\",\"names\":", h->hostid);
+		json_str(ca.certs[h->last].names);
+		printf(",\"reissue_window_until\":");
+		if (h->reissue_until >= g.now)
+			printf("\"%s\"", time_iso(t, h->reissue_until));
+		else
+			printf("null");
+		printf(",\"certificates\":[");
+		for (k = h->last; k != SIZE_MAX; k = ca.certs[k].prev_of_host)
+			cert_line(&ca, k, j++ == 0);
+		printf("]}\n");
+	} else {
+		const host_rec *h = &ca.hosts[hi];
+		printf("host ID:  %s\nnames:    %s\n", h->hostid, ca.certs[h->last].names);
+		if (h->reissue_until >= g.now)
+			printf("reissue:  window open until %s\n", time_iso(t, h->reissue_until));
+		printf("certificates (newest first):\n");
+		for (k = h->last; k != SIZE_MAX; k = ca.certs[k].prev_of_host)
+			cert_line(&ca, k, 0);
+	}
+	return ca_close(&ca, 0);
+}
+
+/* ---- audit and check ---- */
+
+/* Walks the journal on its own (without trusting any of it) and reports
+ * the first entry that breaks the chain. */
+static int
+journal_verify(const char *dir, int print, int verify, size_t *entries)
+{
+	char path[PATH_MAX], hp[PATH_MAX];
+	unsigned char *buf, *hb, prev[32], want[32], got[32], head_hash[32];
+	size_t len, pos = 0, hl;
+	unsigned long long seq = 0, head_seq = 0;
+	int bad = 0, have_head = 0;
+
+	*entries = 0;
+	path_join(path, sizeof path, dir, "journal");
+	if (file_read(path, (size_t)1 << 40, &buf, &len) < 0) {
+		msg(path, "cannot read: %s", read_errstr(errno));
+		return -1;
+	}
+	path_join(hp, sizeof hp, dir, "journal.head");
+	if (file_read(hp, 256, &hb, &hl) == 0) {
+		char hx[65];
+		have_head = sscanf((char *)hb, "%llu %64s", &head_seq, hx) == 2
+			&& hex_decode(head_hash, 32, hx) == 32;
+		free(hb);
+		if (!have_head && verify) {
+			msg(hp, "unreadable");
+			bad = 1;
+		}
+	}
+	memset(prev, 0, 32);
+	while (pos < len) {
+		char *line = (char *)buf + pos, *nl = memchr(line, '\n', len - pos);
+		size_t ll, body;
+		unsigned long long s;
+		char *sp;
+
+		if (nl == NULL) {
+			if (verify) {
+				msg(path, "the last entry is incomplete (an interrupted write;"
+					" the next CA command removes it)");
+			}
+			break;
+		}
+		ll = (size_t)(nl - line);
+		*nl = 0;
+		if (ll < 68 || memcmp(line + ll - 67, " h=", 3) != 0
+			|| hex_decode(want, 32, line + ll - 64) != 32) {
+			msg(path, "entry %llu: malformed line (edited?)", seq + 1);
+			bad = 1;
+			break;
+		}
+		body = ll - 67;
+		chain_hash(prev, line, body, got);
+		s = strtoull(line, &sp, 10);
+		if (!ct_equal(got, want, 32)) {
+			msg(path, "entry %llu: its hash does not match: this entry or the one"
+				" before it was edited, removed or reordered", seq + 1);
+			bad = 1;
+			break;
+		}
+		if (s != seq + 1) {
+			msg(path, "entry %llu: sequence number %llu out of order", seq + 1, s);
+			bad = 1;
+			break;
+		}
+		if (have_head && s == head_seq && !ct_equal(want, head_hash, 32)) {
+			msg(path, "entry %llu differs from journal.head", s);
+			bad = 1;
+			break;
+		}
+		seq = s;
+		memcpy(prev, want, 32);
+		if (print) {
+			/* Readable history: time, event, fields, without the
+			 * certificate itself. */
+			char *t = sp + 1, *ev, *rest, tt[32];
+			long long when = strtoll(t, &ev, 10);
+			line[body] = 0;
+			rest = strchr(ev + 1, ' ');
+			if (g.json) {
+				printf("%s{\"seq\":%llu,\"time\":\"%s\",\"event\":\"%.*s\",\"fields\":",
+					seq == 1 ? "" : ",", seq, time_iso(tt, when),
+					(int)(rest ? (size_t)(rest - ev - 1) : strlen(ev + 1)), ev + 1);
+			} else {
+				printf("%6llu %s %.*s", seq, time_iso(tt, when),
+					(int)(rest ? (size_t)(rest - ev - 1) : strlen(ev + 1)), ev + 1);
+			}
+			{
+				char *c = rest ? strstr(rest, " cert=") : NULL;
+				if (c)
+					*c = 0;
+				if (g.json) {
+					json_str(rest ? rest + 1 : "");
+					putchar('}');
+				} else {
+					printf("%s%s\n", rest ? rest : "", c ? " cert=..." : "");
+				}
+			}
+		}
+		pos += ll + 1;
+	}
+	if (!bad && have_head && seq < head_seq) {
+		msg(path, "the journal ends at entry %llu but journal.head records entry"
+			" %llu: entries were removed", seq, head_seq);
+		bad = 1;
+	}
+	free(buf);
+	*entries = (size_t)seq;
+	return bad ? -1 : 0;
+}
+
+static int
+cmd_ca_audit(int argc, char **argv)
+{
+	int verify = 0, npos, r;
+	char *pos[1];
+	size_t n;
+	ca_ctx ca;
+	opt opts[] = { { "--verify", O_FLAG, 0, &verify, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	memset(&ca, 0, sizeof ca);
+	ca.lock_fd = -1;
+	ca.dir = g.ca_dir;
+	if (ca_lock(&ca, 0) < 0)
+		return EXIT_USAGE;
+	if (g.json && !verify)
+		putchar('[');
+	r = journal_verify(g.ca_dir, !verify, verify, &n);
+	if (g.json && !verify)
+		printf("]\n");
+	if (verify) {
+		if (r == 0) {
+			if (g.json)
+				printf("{\"entries\":%zu,\"intact\":true}\n", n);
+			else
+				printf("%zu entries, hash chain intact\n", n);
+		} else if (g.json) {
+			printf("{\"entries\":%zu,\"intact\":false}\n", n);
+		}
+	}
+	close(ca.lock_fd);
+	return r == 0 ? 0 : EXIT_REFUSED;
+}
+
+static int
+cmd_ca_check(int argc, char **argv)
+{
+	int npos, r, bad = 0;
+	char *pos[1], path[PATH_MAX], why[WHY_CAP], sh[41];
+	ca_ctx ca;
+	size_t i, n, used;
+	DIR *d;
+	struct dirent *de;
+	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (journal_verify(g.ca_dir, 0, 1, &n) < 0)
+		return EXIT_REFUSED;
+	if ((r = ca_open(&ca, 0, 0)) != 0)
+		return ca_close(&ca, r == EXIT_USAGE ? EXIT_REFUSED : r);
+	/* ca.pem is the certificate that init recorded. */
+	{
+		const char *jl = strstr((const char *)ca.jbuf, " fp=");
+		unsigned char fp[32];
+		char hx[65];
+		if (jl != NULL) {
+			memcpy(hx, jl + 4, 64);
+			hx[64] = 0;
+		}
+		if (jl == NULL || hex_decode(fp, 32, hx) != 32 || !ct_equal(fp, ca.ca_fp, 32)) {
+			msg("ca.pem", "is not the CA certificate recorded at init");
+			bad = 1;
+		}
+	}
+	if (ca.ca.pathlen != 0 || !ca.ca.is_ca
+		|| sig_verify(&ca.ca.pub, ca.ca.sig_alg, ca.ca.tbs, ca.ca.tbs_len,
+			ca.ca.sig, ca.ca.sig_len) < 0) {
+		msg("ca.pem", "is not a valid self-signed CA certificate");
+		bad = 1;
+	}
+	/* The key file is private. */
+	{
+		struct stat st;
+		path_join(path, sizeof path, ca.dir, "ca.key");
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+			msg(path, "missing or not a regular file");
+			bad = 1;
+		} else if (st.st_mode & 077) {
+			msg(path, "readable by others (mode %03o): chmod 600", (unsigned)st.st_mode & 0777);
+			bad = 1;
+		}
+	}
+	/* crl.pem: signed by the CA, the latest number. */
+	{
+		static const char *const b[] = { "X509 CRL", NULL };
+		unsigned char *der;
+		size_t dl;
+		crl_info ci;
+		path_join(path, sizeof path, ca.dir, "crl.pem");
+		if (pem_file_load(path, b, MAX_CRL_FILE, &der, &dl, NULL) != 0) {
+			bad = 1;
+		} else {
+			if (crl_decode(&ci, der, dl, why) < 0 || crl_verify_sig(&ci, &ca.ca, why) < 0) {
+				msg(path, "invalid: %s", why);
+				bad = 1;
+			} else {
+				uint64_t num = 0;
+				for (i = 0; i < ci.number_len; i++)
+					num = num << 8 | ci.number[i];
+				if (num != ca.crl_number) {
+					msg(path, "is CRL #%llu, the journal says #%llu (the next CA"
+						" command that holds the key rewrites it)",
+						(unsigned long long)num, (unsigned long long)ca.crl_number);
+					bad = 1;
+				}
+			}
+			free(der);
+		}
+		if (ca.crl_dirty) {
+			msg(ca.dir, "revocations are not on a CRL yet (run 'hostca ca crl')");
+			bad = 1;
+		}
+	}
+	/* Every certificate: parses, signed by the CA, matches its record. */
+	for (i = 0; i < ca.ncerts; i++) {
+		const unsigned char *der;
+		size_t dl;
+		x509_info *c = malloc(sizeof *c);
+		cert_rec *cr = &ca.certs[i];
+		unsigned char fp[32];
+		serial_hex(sh, cr->serial, cr->serial_len);
+		if (c == NULL)
+			return ca_close(&ca, EXIT_USAGE);
+		if ((der = ca_cert_der(&ca, i, &dl)) == NULL || cert_decode(c, der, dl, why) < 0) {
+			msg(sh, "certificate record unreadable");
+			bad = 1;
+		} else if (c->serial_len != cr->serial_len
+			|| memcmp(c->serial, cr->serial, cr->serial_len) != 0
+			|| strcmp(c->hostid, cr->hostid) != 0 || c->na != cr->na
+			|| pubkey_fingerprint(&c->pub, fp) < 0 || !ct_equal(fp, cr->keyfp, 32)) {
+			msg(sh, "certificate does not match its record");
+			bad = 1;
+		} else if (c->issuer_len != ca.ca.subject_len
+			|| memcmp(c->issuer, ca.ca.subject, c->issuer_len) != 0
+			|| sig_verify(&ca.ca.pub, c->sig_alg, c->tbs, c->tbs_len, c->sig,
+				c->sig_len) < 0) {
+			msg(sh, "certificate is not signed by this CA");
+			bad = 1;
+		}
+		free(c);
+	}
+	/* Tokens never over-spent. */
+	for (i = 0; i < ca.ntokens; i++) {
+		if (ca.tokens[i].uses > ca.tokens[i].max) {
+			msg(ca.tokens[i].name, "used %u times, allowed %u", ca.tokens[i].uses,
+				ca.tokens[i].max);
+			bad = 1;
+		}
+	}
+	/* Leftovers of interrupted writes (harmless, reported). */
+	used = 0;
+	if ((d = opendir(ca.dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-") != NULL)
+				used++;
+		closedir(d);
+	}
+	if (used)
+		note(g.cmd, "%zu temporary file%s left by interrupted writes (harmless)",
+			used, used == 1 ? "" : "s");
+	if (!bad)
+		printf("%s: consistent: %zu journal entries, %zu certificates (%zu revoked),"
+			" %zu hosts, %zu tokens, CRL #%llu\n", ca.dir, n, ca.ncerts, ca.nrevoked,
+			ca.nhosts, ca.ntokens, (unsigned long long)ca.crl_number);
+	return ca_close(&ca, bad ? EXIT_REFUSED : 0);
+}
+
+/* ======================================================================
+ * 9c. Commands for anyone: verify, show
+ * ====================================================================== */
+
+static int
+cmd_verify(int argc, char **argv)
+{
+	static const char *const cb[] = { "CERTIFICATE", NULL };
+	static const char *const lb[] = { "X509 CRL", NULL };
+	const char *ca_f = NULL, *crl_f = NULL, *at_s = NULL;
+	char *pos[1], why[WHY_CAP], t[32];
+	unsigned char *cert = NULL, *ca = NULL, *crl = NULL;
+	size_t cl, al, rl = 0;
+	int64_t at;
+	int npos, r, reason;
+	opt opts[] = {
+		{ "--ca", O_STR, &ca_f, 0, 0, 0, 0 },
+		{ "--crl", O_STR, &crl_f, 0, 0, 0, 0 },
+		{ "--at", O_STR, &at_s, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
+		return EXIT_USAGE;
+	if (ca_f == NULL || npos != 1) {
+		msg(g.cmd, "usage: hostca verify --ca CA.pem [--crl CRL.pem] [--at TIME] CERT.pem");
+		return EXIT_USAGE;
+	}
+	at = g.now;
+	if (at_s != NULL && time_parse(at_s, &at) < 0) {
+		msg(g.cmd, "--at: '%s' is not a time (YYYY-MM-DD[THH:MM[:SS]][Z] or unix seconds)", at_s);
+		return EXIT_USAGE;
+	}
+	if ((r = pem_file_load(ca_f, cb, MAX_PEM_FILE, &ca, &al, NULL)) != 0)
+		return EXIT_USAGE;
+	if ((r = pem_file_load(pos[0], cb, MAX_PEM_FILE, &cert, &cl, NULL)) != 0) {
+		free(ca);
+		return r;
+	}
+	if (crl_f && (r = pem_file_load(crl_f, lb, MAX_CRL_FILE, &crl, &rl, NULL)) != 0) {
+		free(ca);
+		free(cert);
+		return EXIT_USAGE;
+	}
+	r = cert_verify_full(cert, cl, ca, al, crl, rl, at, &reason, why);
+	if (r == 0) {
+		hostca_cert_info *info = malloc(sizeof *info);
+		if (info != NULL && hostca_cert_info_decode(info, cert, cl) == 0)
+			printf("%s: OK (host %s, valid until %s)\n", pos[0],
+				info->hostid[0] ? info->hostid : "-", time_iso(t, info->not_after));
+		else
+			printf("%s: OK\n", pos[0]);
+		free(info);
+	} else if (r == HOSTCA_ERR_REVOKED) {
+		msg(pos[0], "%s (reason: %s)", why, reason_text(reason < 0 ? 0 : reason));
+	} else {
+		msg(pos[0], "%s", why);
+	}
+	free(ca);
+	free(cert);
+	free(crl);
+	if (r == 0)
+		return 0;
+	return (r == HOSTCA_ERR_CRL && crl_f) ? EXIT_REFUSED : EXIT_REFUSED;
+}
+
+static void
+show_cert(const unsigned char *der, size_t len, int first)
+{
+	x509_info *c = malloc(sizeof *c);
+	char why[WHY_CAP], sh[41], nb[32], na[32], kt[16], fp[100], kfp[65];
+	unsigned char h[32], k[32];
+	br_sha256_context s;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	if (cert_decode(c, der, len, why) < 0) {
+		msg("certificate", "%s", why);
+		free(c);
+		return;
+	}
+	serial_hex(sh, c->serial, c->serial_len);
+	br_sha256_init(&s);
+	br_sha256_update(&s, der, len);
+	br_sha256_out(&s, h);
+	fingerprint_text(fp, h);
+	pubkey_fingerprint(&c->pub, k);
+	hex_encode(kfp, k, 32, 0, 0);
+	pubkey_type_name(kt, &c->pub);
+	time_iso(nb, c->nb);
+	time_iso(na, c->na);
+	if (g.json) {
+		printf("%s{\"type\":\"certificate\",\"subject\":", first ? "" : ",");
+		json_str(c->subject_text);
+		printf(",\"issuer\":");
+		json_str(c->issuer_text);
+		printf(",\"serial\":\"%s\",\"not_before\":\"%s\",\"not_after\":\"%s\","
+			"\"key_type\":\"%s\",\"key_sha256\":\"%s\",\"sha256\":\"%s\",\"ca\":%s,"
+			"\"host\":\"%s\",\"names\":[", sh, nb, na, kt, kfp, fp,
+			c->is_ca ? "true" : "false", c->hostid);
+		for (i = 0; i < c->nnames; i++) {
+			if (i)
+				putchar(',');
+			json_str(c->names[i].text);
+		}
+		printf("]}");
+	} else {
+		printf("certificate\n  subject:  %s\n  issuer:   %s\n  serial:   %s\n"
+			"  valid:    %s to %s\n  key:      %s SHA256:%s\n  SHA-256:  %s\n",
+			c->subject_text, c->issuer_text, sh, nb, na, kt, kfp, fp);
+		if (c->is_ca)
+			printf("  CA:       yes (path length %d)\n", c->pathlen);
+		if (c->hostid[0])
+			printf("  host ID:  %s\n", c->hostid);
+		if (c->nnames) {
+			printf("  names:   ");
+			for (i = 0; i < c->nnames; i++)
+				printf(" %s", c->names[i].text);
+			putchar('\n');
+		}
+	}
+	free(c);
+}
+
+static void
+show_csr(const unsigned char *der, size_t len, int first)
+{
+	csr_info *c = malloc(sizeof *c);
+	char why[WHY_CAP], kt[16], kfp[65];
+	unsigned char k[32];
+	size_t i;
+	int err;
+
+	if (c == NULL)
+		return;
+	if ((err = csr_decode(c, der, len, why)) < 0) {
+		msg("request", "%s", why);
+		free(c);
+		return;
+	}
+	pubkey_fingerprint(&c->pub, k);
+	hex_encode(kfp, k, 32, 0, 0);
+	pubkey_type_name(kt, &c->pub);
+	if (g.json) {
+		printf("%s{\"type\":\"request\",\"subject\":", first ? "" : ",");
+		json_str(c->subject);
+		printf(",\"key_type\":\"%s\",\"key_sha256\":\"%s\",\"host\":\"%s\","
+			"\"token\":%s,\"names\":[", kt, kfp, c->hostid,
+			c->has_challenge ? "true" : "false");
+		for (i = 0; i < c->nnames; i++) {
+			if (i)
+				putchar(',');
+			json_str(c->names[i].text);
+		}
+		printf("]}");
+	} else {
+		printf("certificate request (signature verified)\n  subject:  %s\n"
+			"  key:      %s SHA256:%s\n  host ID:  %s\n", c->subject, kt, kfp,
+			c->hostid[0] ? c->hostid : "(none: the CA assigns one)");
+		printf("  names:   ");
+		for (i = 0; i < c->nnames; i++)
+			printf(" %s", c->names[i].text);
+		printf("%s\n  token:    %s\n", c->nnames ? "" : " (none)",
+			c->has_challenge ? "present (not shown)" : "none");
+	}
+	free(c);
+}
+
+static void
+show_crl(const unsigned char *der, size_t len, int first)
+{
+	crl_info c;
+	char why[WHY_CAP], t1[32], t2[32], num[41], sh[41], tw[32];
+	derr r;
+	int count = 0;
+
+	if (crl_decode(&c, der, len, why) < 0) {
+		msg("CRL", "%s", why);
+		return;
+	}
+	hex_encode(num, c.number, c.number_len, 1, 0);
+	time_iso(t1, c.this_update);
+	time_iso(t2, c.next_update);
+	if (g.json)
+		printf("%s{\"type\":\"crl\",\"number\":\"%s\",\"this_update\":\"%s\","
+			"\"next_update\":\"%s\",\"revoked\":[", first ? "" : ",", num, t1, t2);
+	else
+		printf("CRL\n  number:   %s (hex)\n  updated:  %s\n  next:     %s\n"
+			"  entries:  %zu\n", num, t1, t2, c.count);
+	dr_init(&r, c.entries, c.entries_len);
+	while (dr_more(&r)) {
+		const unsigned char *s;
+		size_t sl;
+		int64_t w;
+		int rs;
+		if (crl_entry_decode(&r, &s, &sl, &w, &rs) < 0)
+			break;
+		serial_hex(sh, s, sl);
+		if (g.json)
+			printf("%s{\"serial\":\"%s\",\"date\":\"%s\",\"reason\":\"%s\"}",
+				count ? "," : "", sh, time_iso(tw, w), reason_text(rs < 0 ? 0 : rs));
+		else
+			printf("    %s %s %s\n", sh, time_iso(tw, w), reason_text(rs < 0 ? 0 : rs));
+		count++;
+	}
+	if (g.json)
+		printf("]}");
+}
+
+static int
+cmd_show(int argc, char **argv)
+{
+	char *pos[1], banner[64];
+	unsigned char *data, *der;
+	size_t len, i, shown = 0;
+	long n;
+	int npos;
+	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
+		return EXIT_USAGE;
+	if (npos != 1) {
+		msg(g.cmd, "usage: hostca show FILE");
+		return EXIT_USAGE;
+	}
+	if (file_read(pos[0], MAX_CRL_FILE, &data, &len) < 0) {
+		msg(pos[0], "cannot read: %s", read_errstr(errno));
+		return EXIT_USAGE;
+	}
+	if ((der = malloc(len + 1)) == NULL) {
+		free(data);
+		return EXIT_USAGE;
+	}
+	if (g.json)
+		putchar('[');
+	for (i = 0; i < MAX_PEM_BLOCKS; i++) {
+		n = hostca_pem_decode(data, len, i, banner, der, len);
+		if (n <= 0)
+			break;
+		if (!g.json && shown)
+			putchar('\n');
+		if (strcmp(banner, "CERTIFICATE") == 0)
+			show_cert(der, (size_t)n, shown == 0);
+		else if (strcmp(banner, "CERTIFICATE REQUEST") == 0
+			|| strcmp(banner, "NEW CERTIFICATE REQUEST") == 0)
+			show_csr(der, (size_t)n, shown == 0);
+		else if (strcmp(banner, "X509 CRL") == 0)
+			show_crl(der, (size_t)n, shown == 0);
+		else if (strstr(banner, "PRIVATE KEY") != NULL) {
+			if (!g.json)
+				printf("%s (not shown)\n", banner);
+		} else if (!g.json) {
+			printf("%s (not a kind hostca shows)\n", banner);
+		}
+		shown++;
+	}
+	if (shown == 0 && len > 0 && data[0] == 0x30) {
+		/* DER: try each kind */
+		csr_info *c = malloc(sizeof *c);
+		x509_info *x = malloc(sizeof *x);
+		crl_info cl;
+		char why[WHY_CAP];
+		if (c && x && cert_decode(x, data, len, why) == 0)
+			show_cert(data, len, 1), shown++;
+		else if (c && csr_decode(c, data, len, why) == 0)
+			show_csr(data, len, 1), shown++;
+		else if (crl_decode(&cl, data, len, why) == 0)
+			show_crl(data, len, 1), shown++;
+		free(c);
+		free(x);
+	}
+	if (g.json)
+		printf("]\n");
+	free(data);
+	free(der);
+	if (shown == 0) {
+		msg(pos[0], "no certificate, request or CRL found");
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
+/* ======================================================================
+ * 8. The host: identity, requests, install, renew, update, status
+ * ====================================================================== */
+
+typedef struct {
+	char dir[PATH_MAX];
+	char hostid[HOSTCA_UUID_LEN + 1];
+	hostca_key key, newkey;
+	int have_key, have_newkey;
+	unsigned char *cert, *ca, *crl;
+	size_t cert_len, ca_len, crl_len;
+	int64_t floor;               /* newest notBefore / thisUpdate seen */
+} host_ctx;
+
+static const char *
+hpath(host_ctx *h, char *buf, const char *name)
+{
+	return path_join(buf, PATH_MAX, h->dir, name);
+}
+
+static void
+host_free(host_ctx *h)
+{
+	hostca_key_wipe(&h->key);
+	hostca_key_wipe(&h->newkey);
+	free(h->cert);
+	free(h->ca);
+	free(h->crl);
+	memset(h, 0, sizeof *h);
+}
+
+/* Loads what the host directory holds; missing files stay empty. */
+static int
+host_load(host_ctx *h, int need_id)
+{
+	static const char *const cb[] = { "CERTIFICATE", NULL };
+	static const char *const lb[] = { "X509 CRL", NULL };
+	char p[PATH_MAX], why[WHY_CAP];
+	unsigned char *d;
+	size_t len;
+
+	memset(h, 0, sizeof *h);
+	snprintf(h->dir, sizeof h->dir, "%s", g.host_dir);
+	if (file_read(hpath(h, p, "hostid"), 64, &d, &len) == 0) {
+		size_t n = strcspn((char *)d, "\r\n");
+		if (n == HOSTCA_UUID_LEN) {
+			memcpy(h->hostid, d, n);
+			h->hostid[n] = 0;
+		}
+		free(d);
+		if (!hostca_uuid_check(h->hostid)) {
+			msg(p, "damaged: not a host ID (remove it with 'hostca host clean --force')");
+			return EXIT_USAGE;
+		}
+		uuid_lower(h->hostid);
+	} else if (need_id) {
+		msg(g.host_dir, "no host identity here: run 'hostca host request' first (or give -H DIR)");
+		return EXIT_USAGE;
+	}
+	if (path_exists(hpath(h, p, "host.key"))) {
+		if (key_load(p, &h->key) != 0)
+			return EXIT_USAGE;
+		h->have_key = 1;
+	}
+	if (path_exists(hpath(h, p, "host.key.new"))) {
+		if (key_load(p, &h->newkey) != 0)
+			return EXIT_USAGE;
+		h->have_newkey = 1;
+	}
+	if (path_exists(hpath(h, p, "ca.pem"))) {
+		x509_info *x;
+		if (pem_file_load(p, cb, MAX_PEM_FILE, &h->ca, &h->ca_len, NULL) != 0
+			|| cert_decode_alloc(&x, h->ca, h->ca_len, why) < 0) {
+			msg(p, "damaged pinned CA certificate");
+			return EXIT_USAGE;
+		}
+		free(x);
+	}
+	if (path_exists(hpath(h, p, "host.pem"))) {
+		x509_info *x;
+		if (pem_file_load(p, cb, MAX_PEM_FILE, &h->cert, &h->cert_len, NULL) != 0
+			|| cert_decode_alloc(&x, h->cert, h->cert_len, why) < 0) {
+			msg(p, "damaged certificate");
+			return EXIT_USAGE;
+		}
+		if (x->nb > h->floor)
+			h->floor = x->nb;
+		free(x);
+	}
+	if (path_exists(hpath(h, p, "crl.pem"))) {
+		crl_info ci;
+		if (pem_file_load(p, lb, MAX_CRL_FILE, &h->crl, &h->crl_len, NULL) != 0
+			|| crl_decode(&ci, h->crl, h->crl_len, why) < 0) {
+			msg(p, "damaged CRL");
+			return EXIT_USAGE;
+		}
+		if (ci.this_update > h->floor)
+			h->floor = ci.this_update;
+	}
+	return 0;
+}
+
+/* Host time: the later of the clock and the newest time seen (for
+ * devices without a real-time clock). */
+static int64_t
+host_now(const host_ctx *h)
+{
+	return g.now > h->floor ? g.now : h->floor;
+}
+
+static int
+host_write_request(host_ctx *h, const char *media, const hostca_key *key,
+	const hostname *names, size_t nnames, const char *token, const char *what)
+{
+	char rdir[PATH_MAX], path[PATH_MAX], fname[64], head[256];
+	unsigned char *der;
+	size_t dl, pl, hl;
+	char *pem;
+	int r;
+
+	if (media_check(media) < 0)
+		return EXIT_USAGE;
+	if ((der = csr_build(key, h->hostid, names, nnames, token, &dl)) == NULL) {
+		msg(g.cmd, "cannot build the request");
+		return EXIT_USAGE;
+	}
+	hl = (size_t)snprintf(head, sizeof head, "hostca %s: host %s\n", what, h->hostid);
+	pl = hostca_pem_encode(NULL, "CERTIFICATE REQUEST", der, dl);
+	if ((pem = malloc(hl + pl)) == NULL) {
+		free(der);
+		return EXIT_USAGE;
+	}
+	memcpy(pem, head, hl);
+	hostca_pem_encode(pem + hl, "CERTIFICATE REQUEST", der, dl);
+	free(der);
+	path_join(rdir, sizeof rdir, media, "requests");
+	if (mkdir_ok(rdir, 0755) < 0) {
+		msg(rdir, "cannot create: %s", strerror(errno));
+		free(pem);
+		return EXIT_USAGE;
+	}
+	snprintf(fname, sizeof fname, "%s.pem", h->hostid);
+	path_join(path, sizeof path, rdir, fname);
+	r = atomic_write(path, pem, hl + pl, 0644);
+	if (token)
+		hostca_wipe(pem, hl + pl);
+	free(pem);
+	if (r < 0) {
+		msg(path, "cannot write: %s", strerror(errno));
+		return EXIT_USAGE;
+	}
+	note(g.cmd, "wrote %s; carry the media to the CA", path);
+	return 0;
+}
+
+static int
+cmd_host_request(int argc, char **argv)
+{
+	const char *media = NULL, *name = NULL, *token = NULL, *token_file = NULL;
+	const char *keyname = NULL, *alt[HOSTCA_MAX_NAMES];
+	size_t nalt = 0, nn = 0, i, k;
+	int new_key = 0, npos, r, type;
+	char *pos[1], p[PATH_MAX], tbuf[256];
+	hostname names[HOSTCA_MAX_NAMES];
+	host_ctx h;
+	rng_state rng;
+	opt opts[] = {
+		{ "--media", O_STR, &media, 0, 0, 0, 0 },
+		{ "--name", O_STR, &name, 0, 0, 0, 0 },
+		{ "--alt-name", O_MULTI, 0, 0, alt, &nalt, 0 },
+		{ "--token", O_STR, &token, 0, 0, 0, 0 },
+		{ "--token-file", O_STR, &token_file, 0, 0, 0, 0 },
+		{ "--key", O_STR, &keyname, 0, 0, 0, 0 },
+		{ "--new-key", O_FLAG, 0, &new_key, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (media == NULL || name == NULL) {
+		msg(g.cmd, "--media DIR and --name NAME are required");
+		return EXIT_USAGE;
+	}
+	if (token && token_file) {
+		msg(g.cmd, "give --token or --token-file, not both");
+		return EXIT_USAGE;
+	}
+	type = keyname ? hostca_key_type_parse(keyname) : HOSTCA_KEY_EC_P256;
+	if (type == 0) {
+		msg(g.cmd, "--key: '%s' is not one of ec-p256, ec-p384, ec-p521, rsa-2048,"
+			" rsa-3072, rsa-4096", keyname);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i <= nalt; i++) {
+		const char *s = i == 0 ? name : alt[i - 1];
+		hostname hn;
+		if (hostname_parse(&hn, s) < 0) {
+			char st[300];
+			msg(g.cmd, "'%s' is not a host name or IP address",
+				safe_text(st, sizeof st, s));
+			return EXIT_USAGE;
+		}
+		for (k = 0; k < nn; k++)
+			if (hostname_eq(&names[k], &hn))
+				break;
+		if (k == nn)
+			names[nn++] = hn;
+	}
+	tbuf[0] = 0;
+	if (token_file != NULL) {
+		if (token_from_file(token_file, tbuf, sizeof tbuf) < 0)
+			return EXIT_USAGE;
+		token = tbuf;
+	}
+	if (token != NULL) {
+		char letters[TOKEN_LETTERS + 1];
+		if (token_normalize(token, letters) < 0) {
+			msg(g.cmd, "the token is mistyped: a token is 16 letters A-Z"
+				" (spaces and dashes are ignored)");
+			hostca_wipe(tbuf, sizeof tbuf);
+			return EXIT_USAGE;
+		}
+		/* canonical form travels in the request */
+		snprintf(tbuf, sizeof tbuf, "%s", letters);
+		hostca_wipe(letters, sizeof letters);
+		token = tbuf;
+	}
+	if (mkdir_ok(g.host_dir, 0700) < 0) {
+		msg(g.host_dir, "cannot create: %s", strerror(errno));
+		return EXIT_USAGE;
+	}
+	if ((r = host_load(&h, 0)) != 0) {
+		host_free(&h);
+		return r;
+	}
+	if (rng_open(&rng) < 0) {
+		msg("random", "no system random source");
+		host_free(&h);
+		return EXIT_USAGE;
+	}
+	if (h.hostid[0] == 0) {
+		char line[HOSTCA_UUID_LEN + 2];
+		uuid_from_random(h.hostid, &rng);
+		snprintf(line, sizeof line, "%s\n", h.hostid);
+		if (exclusive_write(hpath(&h, p, "hostid"), line, strlen(line), 0644) < 0) {
+			msg(p, "cannot write: %s", strerror(errno));
+			host_free(&h);
+			return EXIT_USAGE;
+		}
+		note(g.cmd, "new host ID %s", h.hostid);
+	}
+	if (!h.have_key) {
+		if (key_generate(&h.key, type, &rng) < 0
+			|| key_store(hpath(&h, p, "host.key"), &h.key, NULL, &rng) < 0) {
+			msg(p, "cannot create the host key: %s", strerror(errno));
+			host_free(&h);
+			return EXIT_USAGE;
+		}
+		h.have_key = 1;
+		note(g.cmd, "new %s host key in %s", hostca_key_type_name(type), p);
+	} else if (new_key && !h.have_newkey) {
+		if (key_generate(&h.newkey, type, &rng) < 0
+			|| key_store(hpath(&h, p, "host.key.new"), &h.newkey, NULL, &rng) < 0) {
+			msg(p, "cannot create the new key: %s", strerror(errno));
+			host_free(&h);
+			return EXIT_USAGE;
+		}
+		h.have_newkey = 1;
+		note(g.cmd, "new %s key in %s; it replaces host.key when the certificate"
+			" for it is installed", hostca_key_type_name(type), p);
+	} else if (keyname != NULL && !new_key && h.key.type != type) {
+		msg(g.cmd, "the host key is %s; to change it, add --new-key",
+			hostca_key_type_name(h.key.type));
+		host_free(&h);
+		return EXIT_USAGE;
+	}
+	r = host_write_request(&h, media, h.have_newkey ? &h.newkey : &h.key, names, nn,
+		token, "request");
+	hostca_wipe(tbuf, sizeof tbuf);
+	hostca_wipe(&rng, sizeof rng);
+	host_free(&h);
+	return r;
+}
+
+/* Reads responses/<hostid>.pem (never a name from the media itself). */
+static int
+media_read_response(const char *media, const char *hostid, unsigned char **cert,
+	size_t *cl, unsigned char **ca, size_t *al)
+{
+	char path[PATH_MAX], fname[64], banner[64];
+	unsigned char *data;
+	size_t len;
+	long n;
+
+	*cert = *ca = NULL;
+	snprintf(fname, sizeof fname, "responses/%s.pem", hostid);
+	path_join(path, sizeof path, media, fname);
+	if (file_read(path, MAX_PEM_FILE, &data, &len) < 0) {
+		msg(path, "%s", errno == ENOENT ? "no response for this host on the media"
+			" (has the CA signed the request?)" : read_errstr(errno));
+		return EXIT_USAGE;
+	}
+	*cert = malloc(len + 1);
+	*ca = malloc(len + 1);
+	if (*cert == NULL || *ca == NULL) {
+		free(data);
+		return EXIT_USAGE;
+	}
+	n = hostca_pem_decode(data, len, 0, banner, *cert, len);
+	if (n <= 0 || strcmp(banner, "CERTIFICATE") != 0) {
+		msg(path, "not a response: no certificate");
+		free(data);
+		return EXIT_REFUSED;
+	}
+	*cl = (size_t)n;
+	n = hostca_pem_decode(data, len, 1, banner, *ca, len);
+	if (n > 0 && strcmp(banner, "CERTIFICATE") == 0) {
+		*al = (size_t)n;
+	} else {
+		free(*ca);
+		*ca = NULL;
+		*al = 0;
+	}
+	free(data);
+	return 0;
+}
+
+/* Takes a CRL from the media if it is newer and signed by the pinned CA.
+ * Returns 1 if taken, 0 if not newer, -1 if refused. */
+static int
+host_take_crl(host_ctx *h, const unsigned char *ca, size_t al,
+	const unsigned char *crl, size_t cl, char *why)
+{
+	x509_info *a;
+	crl_info n, o;
+	int err;
+
+	if ((err = cert_decode_alloc(&a, ca, al, why)) < 0)
+		return -1;
+	err = crl_decode(&n, crl, cl, why);
+	if (err == 0)
+		err = crl_verify_sig(&n, a, why);
+	free(a);
+	if (err < 0)
+		return -1;
+	if (h->crl != NULL && crl_decode(&o, h->crl, h->crl_len, why) == 0) {
+		int c = bignum_cmp(n.number, n.number_len, o.number, o.number_len);
+		if (c < 0) {
+			set_why(why, "the CRL on the media is older than this host's"
+				" (a lower CRL number)");
+			return -1;
+		}
+		if (c == 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+cmd_host_install(int argc, char **argv)
+{
+	static const char *const lb[] = { "X509 CRL", NULL };
+	const char *media = NULL, *fp_s = NULL;
+	int tofu = 0, npos, r, err, use_new = 0;
+	char *pos[1], p[PATH_MAX], why[WHY_CAP], id[HOSTCA_UUID_LEN + 1], t[32], fp[100];
+	unsigned char *cert = NULL, *ca = NULL, *crl = NULL, want[32], have[32];
+	size_t cl = 0, al = 0, rl = 0;
+	host_ctx h;
+	x509_info *c = NULL, *a = NULL;
+	const unsigned char *pin;
+	size_t pin_len;
+	opt opts[] = {
+		{ "--media", O_STR, &media, 0, 0, 0, 0 },
+		{ "--ca-fingerprint", O_STR, &fp_s, 0, 0, 0, 0 },
+		{ "--trust-on-first-use", O_FLAG, 0, &tofu, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (media == NULL) {
+		msg(g.cmd, "--media DIR is required");
+		return EXIT_USAGE;
+	}
+	if (fp_s && tofu) {
+		msg(g.cmd, "give --ca-fingerprint or --trust-on-first-use, not both");
+		return EXIT_USAGE;
+	}
+	if (fp_s && hex_decode(want, 32, fp_s) != 32) {
+		msg(g.cmd, "--ca-fingerprint: 64 hex digits (colons optional), as"
+			" 'hostca ca init' and 'hostca ca show' print it");
+		return EXIT_USAGE;
+	}
+	if (media_check(media) < 0)
+		return EXIT_USAGE;
+	if ((r = host_load(&h, 1)) != 0)
+		goto out;
+	if (!h.have_key) {
+		msg(g.host_dir, "no host key: run 'hostca host request' first");
+		r = EXIT_USAGE;
+		goto out;
+	}
+	if ((r = media_read_response(media, h.hostid, &cert, &cl, &ca, &al)) != 0)
+		goto out;
+	r = EXIT_REFUSED;
+	/* Which CA: the pinned one, or (first install) the one the operator
+	 * vouched for by fingerprint. */
+	if (h.ca != NULL) {
+		pin = h.ca;
+		pin_len = h.ca_len;
+		if (ca != NULL && (al != h.ca_len || memcmp(ca, h.ca, al) != 0))
+			note(g.cmd, "the response names another CA certificate than the pinned"
+				" one; only the pinned CA is trusted");
+	} else {
+		br_sha256_context s;
+		if (ca == NULL) {
+			static const char *const cb[] = { "CERTIFICATE", NULL };
+			free(ca);
+			ca = NULL;
+			if (pem_file_load(path_join(p, sizeof p, media, "ca.pem"), cb,
+				MAX_PEM_FILE, &ca, &al, NULL) != 0)
+				goto out;
+		}
+		br_sha256_init(&s);
+		br_sha256_update(&s, ca, al);
+		br_sha256_out(&s, have);
+		fingerprint_text(fp, have);
+		if (fp_s != NULL) {
+			if (!ct_equal(have, want, 32)) {
+				msg(g.cmd, "the CA on the media has fingerprint %s, not the one you"
+					" gave: refused (a foreign or forged CA?)", fp);
+				goto out;
+			}
+		} else if (!tofu) {
+			msg(g.cmd, "first install: check the CA fingerprint with the CA's operator"
+				" and give --ca-fingerprint %s (or --trust-on-first-use)", fp);
+			r = EXIT_USAGE;
+			goto out;
+		}
+		pin = ca;
+		pin_len = al;
+	}
+	if ((err = cert_decode_alloc(&a, pin, pin_len, why)) < 0
+		|| (err = cert_decode_alloc(&c, cert, cl, why)) < 0) {
+		msg(g.cmd, "response: %s", why);
+		goto out;
+	}
+	strcpy(id, h.hostid);
+	err = HOSTCA_ERR_KEY_MISMATCH;
+	if (h.have_newkey) {
+		err = response_check(c, a, &h.newkey, id, 1, host_now(&h), why);
+		use_new = err == 0;
+	}
+	if (err == HOSTCA_ERR_KEY_MISMATCH) {
+		strcpy(id, h.hostid);
+		err = response_check(c, a, &h.key, id, 1, host_now(&h), why);
+	}
+	if (err < 0) {
+		msg(g.cmd, "response refused: %s", why);
+		goto out;
+	}
+	/* The CRL on the media, if any, must not revoke the new certificate. */
+	path_join(p, sizeof p, media, "crl.pem");
+	if (path_exists(p)) {
+		int taken;
+		if (pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0)
+			goto out;
+		taken = host_take_crl(&h, pin, pin_len, crl, rl, why);
+		if (taken < 0) {
+			msg(p, "not taken: %s", why);
+			free(crl);
+			crl = NULL;
+		} else if (taken == 0) {
+			free(crl);
+			crl = NULL;
+		} else {
+			crl_info ci;
+			int rs;
+			int64_t w;
+			crl_decode(&ci, crl, rl, why);
+			if (crl_find(&ci, c->serial, c->serial_len, &rs, &w)) {
+				msg(g.cmd, "the certificate in the response is revoked (%s)",
+					reason_text(rs < 0 ? 0 : rs));
+				goto out;
+			}
+		}
+	}
+	/* Install: pin first, then key (a new key replaces the old one only
+	 * now that its certificate is here), certificate, CRL. */
+	r = EXIT_USAGE;
+	if (h.ca == NULL && pem_write(hpath(&h, p, "ca.pem"), "CERTIFICATE", pin, pin_len, 0644) < 0) {
+		msg(p, "cannot write: %s", strerror(errno));
+		goto out;
+	}
+	if (strcmp(id, h.hostid) != 0) {
+		char line[HOSTCA_UUID_LEN + 2];
+		snprintf(line, sizeof line, "%s\n", id);
+		if (atomic_write(hpath(&h, p, "hostid"), line, strlen(line), 0644) < 0) {
+			msg(p, "cannot write: %s", strerror(errno));
+			goto out;
+		}
+		note(g.cmd, "adopted host ID %s from the CA (was %s): this host is"
+			" reissued under its earlier identity", id, h.hostid);
+	}
+	if (use_new) {
+		char np[PATH_MAX];
+		hpath(&h, np, "host.key.new");
+		if (rename(np, hpath(&h, p, "host.key")) < 0 || fsync_parent(p) < 0) {
+			msg(p, "cannot replace the key: %s", strerror(errno));
+			goto out;
+		}
+		note(g.cmd, "host.key replaced by the new key");
+	}
+	if (pem_write(hpath(&h, p, "host.pem"), "CERTIFICATE", cert, cl, 0644) < 0) {
+		msg(p, "cannot write: %s", strerror(errno));
+		goto out;
+	}
+	if (crl != NULL && pem_write(hpath(&h, p, "crl.pem"), "X509 CRL", crl, rl, 0644) < 0) {
+		msg(p, "cannot write: %s", strerror(errno));
+		goto out;
+	}
+	{
+		char sh[41];
+		serial_hex(sh, c->serial, c->serial_len);
+		note(g.cmd, "installed certificate %s for host %s, valid until %s", sh, id,
+			time_iso(t, c->na));
+	}
+	r = 0;
+out:
+	free(c);
+	free(a);
+	free(cert);
+	free(ca);
+	free(crl);
+	host_free(&h);
+	return r;
+}
+
+static int
+cmd_host_renew(int argc, char **argv)
+{
+	const char *media = NULL;
+	int npos, r, err, rs;
+	char *pos[1], why[WHY_CAP], t[32];
+	host_ctx h;
+	x509_info *c = NULL, *a = NULL;
+	crl_info ci;
+	int64_t w;
+	opt opts[] = { { "--media", O_STR, &media, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (media == NULL) {
+		msg(g.cmd, "--media DIR is required");
+		return EXIT_USAGE;
+	}
+	if ((r = host_load(&h, 1)) != 0)
+		goto out;
+	r = EXIT_REFUSED;
+	if (h.cert == NULL || h.ca == NULL || !h.have_key) {
+		msg(g.host_dir, "no installed certificate to renew: use 'hostca host request'");
+		goto out;
+	}
+	if (cert_decode_alloc(&c, h.cert, h.cert_len, why) < 0
+		|| cert_decode_alloc(&a, h.ca, h.ca_len, why) < 0) {
+		msg(g.host_dir, "%s", why);
+		goto out;
+	}
+	err = chain_check(c, a, host_now(&h), why);
+	if (err == 0 && h.crl != NULL && crl_decode(&ci, h.crl, h.crl_len, why) == 0
+		&& crl_find(&ci, c->serial, c->serial_len, &rs, &w)) {
+		set_why(why, "revoked on %s", time_iso(t, w));
+		err = HOSTCA_ERR_REVOKED;
+	}
+	if (err < 0) {
+		msg(g.cmd, "the certificate is %s: renewal needs a valid certificate; ask the"
+			" CA operator for a reissue token (hostca token create --reissue --host %s)"
+			" and run 'hostca host request --token T'",
+			err == HOSTCA_ERR_EXPIRED || err == HOSTCA_ERR_REVOKED ? why : "not usable",
+			h.hostid);
+		goto out;
+	}
+	r = host_write_request(&h, media, &h.key, c->names, c->nnames, NULL, "renewal");
+out:
+	free(c);
+	free(a);
+	host_free(&h);
+	return r;
+}
+
+static int
+cmd_host_update(int argc, char **argv)
+{
+	static const char *const cb[] = { "CERTIFICATE", NULL };
+	static const char *const lb[] = { "X509 CRL", NULL };
+	const char *media = NULL;
+	int npos, r, any = 0;
+	char *pos[1], p[PATH_MAX], q[PATH_MAX], why[WHY_CAP];
+	unsigned char *ca = NULL, *crl = NULL;
+	size_t al, rl;
+	host_ctx h;
+	opt opts[] = { { "--media", O_STR, &media, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (media == NULL) {
+		msg(g.cmd, "--media DIR is required");
+		return EXIT_USAGE;
+	}
+	if (media_check(media) < 0)
+		return EXIT_USAGE;
+	if ((r = host_load(&h, 0)) != 0)
+		goto out;
+	if (h.ca == NULL) {
+		msg(g.host_dir, "no pinned CA yet: install a certificate first");
+		r = EXIT_USAGE;
+		goto out;
+	}
+	r = 0;
+	/* A CA certificate: identical, or a new one for the same key. */
+	path_join(p, sizeof p, media, "ca.pem");
+	if (path_exists(p)) {
+		x509_info *n = NULL, *o = NULL;
+		if (pem_file_load(p, cb, MAX_PEM_FILE, &ca, &al, NULL) != 0) {
+			r = EXIT_REFUSED;
+		} else if (al == h.ca_len && memcmp(ca, h.ca, al) == 0) {
+			/* the same */
+		} else if (cert_decode_alloc(&n, ca, al, why) < 0
+			|| cert_decode_alloc(&o, h.ca, h.ca_len, why) < 0
+			|| n->spki_len != o->spki_len || memcmp(n->spki, o->spki, n->spki_len) != 0
+			|| !n->is_ca || sig_verify(&o->pub, n->sig_alg, n->tbs, n->tbs_len,
+				n->sig, n->sig_len) < 0) {
+			msg(p, "refused: not signed by the pinned CA key");
+			r = EXIT_REFUSED;
+		} else if (n->na <= o->na) {
+			note(p, "not newer than the pinned CA certificate: kept the pinned one");
+		} else if (pem_write(hpath(&h, q, "ca.pem"), "CERTIFICATE", ca, al, 0644) < 0) {
+			msg(q, "cannot write: %s", strerror(errno));
+			r = EXIT_USAGE;
+		} else {
+			note(g.cmd, "CA certificate updated (same CA key)");
+			any = 1;
+			free(h.ca);
+			h.ca = ca;
+			h.ca_len = al;
+			ca = NULL;
+		}
+		free(n);
+		free(o);
+	}
+	path_join(p, sizeof p, media, "crl.pem");
+	if (r == 0 && path_exists(p)) {
+		if (pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0) {
+			r = EXIT_REFUSED;
+		} else {
+			int taken = host_take_crl(&h, h.ca, h.ca_len, crl, rl, why);
+			if (taken < 0) {
+				msg(p, "refused: %s", why);
+				r = EXIT_REFUSED;
+			} else if (taken == 0) {
+				note(g.cmd, "the CRL on the media is the one this host has");
+			} else if (pem_write(hpath(&h, q, "crl.pem"), "X509 CRL", crl, rl, 0644) < 0) {
+				msg(q, "cannot write: %s", strerror(errno));
+				r = EXIT_USAGE;
+			} else {
+				crl_info ci;
+				char num[41];
+				crl_decode(&ci, crl, rl, why);
+				hex_encode(num, ci.number, ci.number_len, 1, 0);
+				note(g.cmd, "took CRL number %s (%zu revoked)", num, ci.count);
+				any = 1;
+			}
+		}
+	} else if (r == 0 && !any) {
+		msg(media, "no crl.pem or ca.pem on the media");
+		r = EXIT_USAGE;
+	}
+out:
+	free(ca);
+	free(crl);
+	host_free(&h);
+	return r;
+}
+
+static int
+cmd_host_status(int argc, char **argv)
+{
+	int npos, r, err = 0, rs = -1, usable;
+	char *pos[1], why[WHY_CAP], sh[41], nb[32], na[32], fp[100], state[WHY_CAP + 32];
+	unsigned char caf[32];
+	host_ctx h;
+	x509_info *c = NULL, *a = NULL;
+	int64_t now, w, days = 0;
+	size_t i;
+	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if ((r = host_load(&h, 1)) != 0) {
+		host_free(&h);
+		return r;
+	}
+	now = host_now(&h);
+	fp[0] = 0;
+	if (h.ca != NULL) {
+		br_sha256_context s;
+		br_sha256_init(&s);
+		br_sha256_update(&s, h.ca, h.ca_len);
+		br_sha256_out(&s, caf);
+		fingerprint_text(fp, caf);
+	}
+	if (h.cert == NULL || h.ca == NULL) {
+		snprintf(state, sizeof state, "no certificate installed");
+		err = -1;
+	} else if (cert_decode_alloc(&c, h.cert, h.cert_len, why) < 0
+		|| cert_decode_alloc(&a, h.ca, h.ca_len, why) < 0) {
+		snprintf(state, sizeof state, "damaged: %s", why);
+		err = -1;
+	} else {
+		crl_info ci;
+		err = chain_check(c, a, now, why);
+		if (err == 0 && !h.have_key) {
+			snprintf(why, sizeof why, "the host key is missing");
+			err = HOSTCA_ERR_KEY_MISMATCH;
+		}
+		if (err == 0) {
+			unsigned char k1[32], k2[32];
+			hostca_key_fingerprint(&h.key, k1);
+			pubkey_fingerprint(&c->pub, k2);
+			if (!ct_equal(k1, k2, 32)) {
+				snprintf(why, sizeof why, "the certificate is for another key than host.key");
+				err = HOSTCA_ERR_KEY_MISMATCH;
+			}
+		}
+		if (err == 0 && h.crl != NULL && crl_decode(&ci, h.crl, h.crl_len, why) == 0
+			&& crl_verify_sig(&ci, a, why) == 0
+			&& crl_find(&ci, c->serial, c->serial_len, &rs, &w)) {
+			snprintf(why, sizeof why, "revoked on %s (%s)", time_iso(nb, w),
+				reason_text(rs < 0 ? 0 : rs));
+			err = HOSTCA_ERR_REVOKED;
+		}
+		if (err == 0) {
+			days = (c->na - now) / 86400;
+			snprintf(state, sizeof state, "valid, %lld day%s left", (long long)days,
+				days == 1 ? "" : "s");
+		} else {
+			snprintf(state, sizeof state, "%s", why);
+		}
+	}
+	usable = err == 0;
+	if (g.json) {
+		printf("{\"host\":\"%s\",\"usable\":%s,\"state\":", h.hostid,
+			usable ? "true" : "false");
+		json_str(state);
+		if (c != NULL) {
+			serial_hex(sh, c->serial, c->serial_len);
+			printf(",\"serial\":\"%s\",\"not_before\":\"%s\",\"not_after\":\"%s\","
+				"\"days_left\":%lld,\"revoked\":%s,\"names\":[", sh,
+				time_iso(nb, c->nb), time_iso(na, c->na),
+				(long long)((c->na - now) / 86400),
+				err == HOSTCA_ERR_REVOKED ? "true" : "false");
+			for (i = 0; i < c->nnames; i++) {
+				if (i)
+					putchar(',');
+				json_str(c->names[i].text);
+			}
+			putchar(']');
+		}
+		printf(",\"ca_sha256\":\"%s\"}\n", fp);
+	} else {
+		printf("host ID:   %s\n", h.hostid);
+		if (c != NULL) {
+			serial_hex(sh, c->serial, c->serial_len);
+			printf("names:    ");
+			for (i = 0; i < c->nnames; i++)
+				printf(" %s", c->names[i].text);
+			printf("\nserial:    %s\nvalid:     %s to %s\n", sh, time_iso(nb, c->nb),
+				time_iso(na, c->na));
+		}
+		printf("status:    %s\n", state);
+		if (fp[0])
+			printf("CA:        %s\n", fp);
+		if (h.crl == NULL && h.cert != NULL)
+			printf("CRL:       none seen yet (hostca host update --media DIR)\n");
+	}
+	free(c);
+	free(a);
+	host_free(&h);
+	return usable ? 0 : EXIT_REFUSED;
+}
+
+/* Overwrites a file's bytes before removing it (best effort on flash). */
+static int
+wipe_file(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			static const unsigned char zero[4096];
+			off_t left = st.st_size;
+			while (left > 0) {
+				size_t n = left > (off_t)sizeof zero ? sizeof zero : (size_t)left;
+				if (write(fd, zero, n) < 0)
+					break;
+				left -= (off_t)n;
+			}
+			(void)fsync(fd);
+		}
+		close(fd);
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+static int
+cmd_host_clean(int argc, char **argv)
+{
+	static const char *const files[] = { "hostid", "host.key", "host.key.new",
+		"host.pem", "crl.pem", NULL };
+	int force = 0, npos, r = 0;
+	char *pos[1], p[PATH_MAX];
+	size_t i, n = 0;
+	opt opts[] = { { "--force", O_FLAG, 0, &force, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	for (i = 0; files[i]; i++)
+		n += path_exists(path_join(p, sizeof p, g.host_dir, files[i]));
+	if (n == 0) {
+		note(g.cmd, "nothing to clean in %s", g.host_dir);
+		return 0;
+	}
+	if (!force) {
+		msg(g.cmd, "this wipes the host ID, key, certificate and CRL in %s, so that"
+			" this machine (or its clone) enrols as a new host; the pinned CA stays."
+			" Add --force to do it", g.host_dir);
+		return EXIT_USAGE;
+	}
+	for (i = 0; files[i]; i++) {
+		path_join(p, sizeof p, g.host_dir, files[i]);
+		if (wipe_file(p) < 0) {
+			msg(p, "cannot remove: %s", strerror(errno));
+			r = EXIT_USAGE;
+		}
+	}
+	fsync_dir(g.host_dir);
+	if (r == 0)
+		note(g.cmd, "host identity wiped; the next 'hostca host request' creates a new one");
+	return r;
+}
+
+/* ======================================================================
+ * 9d. main
+ * ====================================================================== */
+
+typedef int (*cmd_fn)(int argc, char **argv);
+
+static const struct {
+	const char *group, *name;
+	cmd_fn fn;
+	const char *usage;
+} commands[] = {
+	{ "ca", "init", cmd_ca_init, "ca init --name NAME [--key ec-p256|ec-p384|ec-p521|rsa-2048|rsa-3072|rsa-4096]\n"
+		"          [--days N] [--security medium|high|very-high] [--passphrase-file F | --encrypt]" },
+	{ "ca", "show", cmd_ca_show, "ca show" },
+	{ "ca", "config", cmd_ca_config, "ca config [KEY [VALUE]]   (security, cert-days, crl-days, token-valid, backdate)" },
+	{ "ca", "sign", cmd_ca_sign, "ca sign --media DIR [--list] [--only HOSTID]\n"
+		"  ca sign --csr FILE [--token T | --token-file F] [--out FILE]" },
+	{ "ca", "revoke", cmd_ca_revoke, "ca revoke (--host HOST | --serial HEX) [--reason REASON]" },
+	{ "ca", "allow-reissue", cmd_ca_allow_reissue, "ca allow-reissue --host HOST [--for DURATION]" },
+	{ "ca", "crl", cmd_ca_crl, "ca crl [--days N]" },
+	{ "ca", "export", cmd_ca_export, "ca export --media DIR" },
+	{ "ca", "list", cmd_ca_list, "ca list [--host HOST] [--status valid|revoked|expired] [--expiring DAYS]" },
+	{ "ca", "hosts", cmd_ca_hosts, "ca hosts" },
+	{ "ca", "host", cmd_ca_host, "ca host HOST" },
+	{ "ca", "audit", cmd_ca_audit, "ca audit [--verify]" },
+	{ "ca", "check", cmd_ca_check, "ca check" },
+	{ "token", "create", cmd_token_create, "token create --name NAME [--max-uses N] [--valid DURATION] [--reason TEXT]\n"
+		"  token create --reissue --host HOST [--name NAME] [--valid DURATION] [--reason TEXT]" },
+	{ "token", "list", cmd_token_list, "token list" },
+	{ "token", "show", cmd_token_show, "token show NAME" },
+	{ "token", "delete", cmd_token_delete, "token delete NAME [--reason TEXT]" },
+	{ "token", "cleanup", cmd_token_cleanup, "token cleanup" },
+	{ "host", "request", cmd_host_request, "host request --media DIR --name NAME [--alt-name NAME|IP]...\n"
+		"          [--token T | --token-file F] [--key TYPE] [--new-key]" },
+	{ "host", "install", cmd_host_install, "host install --media DIR [--ca-fingerprint SHA256 | --trust-on-first-use]" },
+	{ "host", "renew", cmd_host_renew, "host renew --media DIR" },
+	{ "host", "update", cmd_host_update, "host update --media DIR" },
+	{ "host", "status", cmd_host_status, "host status" },
+	{ "host", "clean", cmd_host_clean, "host clean [--force]" },
+	{ NULL, "verify", cmd_verify, "verify --ca CA.pem [--crl CRL.pem] [--at TIME] CERT.pem" },
+	{ NULL, "show", cmd_show, "show FILE" },
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: hostca [-C CADIR] [-H HOSTDIR] [--passphrase-file F] [--json] [-q] COMMAND\n\n");
+	for (i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %s\n", commands[i].usage);
+	fprintf(f, "\n  -C DIR   CA directory (env HOSTCA_CA_DIR, default ./ca)\n"
+		"  -H DIR   host directory (env HOSTCA_HOST_DIR, default ./host)\n"
+		"  --json   machine-readable output for listings and show commands\n"
+		"  -q       quiet: errors only\n"
+		"Durations: 30s, 90m, 24h, 7d. Exit: 0 done, 1 refused, 2 usage or I/O error.\n"
+		"See hostca(1) and README.md.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	int i = 1, k, help = 0;
+	size_t c;
+	char cmdname[64];
+	const char *e;
+
+	signal(SIGPIPE, SIG_IGN);
+	umask(022);
+	g.ca_dir = (e = getenv("HOSTCA_CA_DIR")) && *e ? e : "ca";
+	g.host_dir = (e = getenv("HOSTCA_HOST_DIR")) && *e ? e : "host";
+	g.now = now_time();
+	g.cmd = "hostca";
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-C") == 0 || strcmp(a, "-H") == 0 || strcmp(a, "--passphrase-file") == 0) {
+			if (i + 1 >= argc || argv[i + 1][0] == 0) {
+				msg("hostca", "%s needs a value", a);
+				return EXIT_USAGE;
+			}
+			if (a[1] == 'C')
+				g.ca_dir = argv[++i];
+			else if (a[1] == 'H')
+				g.host_dir = argv[++i];
+			else
+				g.passphrase_file = argv[++i];
+		} else if (strcmp(a, "--json") == 0) {
+			g.json = 1;
+		} else if (strcmp(a, "-q") == 0) {
+			g.quiet = 1;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("hostca %s\n", HOSTCA_VERSION);
+			return 0;
+		} else {
+			msg("hostca", "unknown option '%s' (options go before the command;"
+				" see hostca --help)", a);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (c = 0; c < N_COMMANDS; c++) {
+		const char *grp = commands[c].group;
+		if (grp == NULL) {
+			if (strcmp(argv[i], commands[c].name) == 0)
+				break;
+		} else if (strcmp(argv[i], grp) == 0 && i + 1 < argc
+			&& strcmp(argv[i + 1], commands[c].name) == 0) {
+			break;
+		}
+	}
+	if (c == N_COMMANDS) {
+		msg("hostca", "unknown command '%s%s%s' (see hostca --help)", argv[i],
+			i + 1 < argc && (strcmp(argv[i], "ca") == 0 || strcmp(argv[i], "token") == 0
+				|| strcmp(argv[i], "host") == 0) ? " " : "",
+			i + 1 < argc && (strcmp(argv[i], "ca") == 0 || strcmp(argv[i], "token") == 0
+				|| strcmp(argv[i], "host") == 0) ? argv[i + 1] : "");
+		return EXIT_USAGE;
+	}
+	i += commands[c].group ? 2 : 1;
+	snprintf(cmdname, sizeof cmdname, "%s%s%s", commands[c].group ? commands[c].group : "",
+		commands[c].group ? " " : "", commands[c].name);
+	g.cmd = cmdname;
+	for (k = i; k < argc; k++)
+		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)
+			help = 1;
+	if (help) {
+		printf("usage: hostca [global options] %s\n", commands[c].usage);
+		return 0;
+	}
+	return commands[c].fn(argc - i, argv + i);
+}
+
+#endif /* HOSTCA_NO_MAIN */

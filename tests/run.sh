@@ -1,0 +1,102 @@
+#!/bin/sh
+# run.sh: the hostca test suite (`make test`, or `sh tests/run.sh` from the repo root).
+#
+# Runs every tests/t_*.sh against ./hostca (hooks from ./hostca-test), then the
+# whole suite again against ./hostca-asan (ASan+UBSan; any sanitizer report is
+# a failure), then ./tests/example if it was built. Prints one line per check
+# and ends with "N passed, N failed"; exits 1 if anything failed.
+#
+#   sh tests/run.sh [t_core t_enroll ...]     only the named test files
+#   T_NOASAN=1 sh tests/run.sh                skip the sanitizer pass
+#   T_VERBOSE=1 sh tests/run.sh               show hostca's stderr as it runs
+set -u
+cd "$(dirname "$0")/.." || exit 2
+REPO=$(pwd)
+
+ROOT=$(mktemp -d /tmp/hostca-run.XXXXXX) || exit 2
+cleanup() {
+	cd /
+	rm -rf "$ROOT"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+export T_RESULTS="$ROOT/results" T_FIX="$ROOT/fix"
+: >"$T_RESULTS"
+mkdir -p "$T_FIX"
+
+FILES=
+if [ $# -gt 0 ]; then
+	for n in "$@"; do FILES="$FILES tests/${n%.sh}.sh"; done
+else
+	FILES=$(ls tests/t_*.sh 2>/dev/null)
+fi
+
+record() { # ok|FAIL line
+	echo "$1" >>"$T_RESULTS"
+}
+
+# pass LABEL HOSTCA HOSTCA_T
+pass() {
+	label=$1
+	if [ ! -x "$2" ]; then
+		echo "FAIL - ${label}binary $2 is missing (make hostca hostca-test hostca-asan)"
+		record FAIL
+		return
+	fi
+	[ -x "$3" ] || {
+		echo "# ${label}note: $3 is missing; tests that need test hooks will fail"
+	}
+	for t in $FILES; do
+		name=$(basename "$t" .sh)
+		echo "# ${label}$name"
+		log=$ROOT/$name.$(echo "$label" | tr -dc a-z).stderr
+		if [ "${T_VERBOSE:-}" = 1 ]; then
+			HOSTCA=$2 HOSTCA_T=$3 T_LABEL=$label timeout 600 sh "$t"
+		else
+			HOSTCA=$2 HOSTCA_T=$3 T_LABEL=$label timeout 600 sh "$t" 2>"$log"
+		fi
+		rc=$?
+		if [ "$rc" != 0 ]; then
+			echo "FAIL - ${label}$name ran to its end: exit $rc$([ "$rc" = 124 ] && echo ' (timeout)')"
+			record FAIL
+			[ -f "$log" ] && tail -n 5 "$log" | sed 's/^/#   /'
+		fi
+		# A sanitizer report that escaped the per-command checks (hooks, peers).
+		if [ -f "$log" ] && grep -qE 'runtime error|AddressSanitizer|LeakSanitizer' "$log"; then
+			n=$(grep -cE 'runtime error|AddressSanitizer|LeakSanitizer' "$log")
+			echo "# ${label}$name: $n sanitizer line(s) on stderr; first: $(grep -m1 -E 'runtime error|AddressSanitizer|LeakSanitizer' "$log" | cut -c1-160)"
+		fi
+	done
+}
+
+start=$(date +%s)
+T_SLOW=1 pass "" "$REPO/hostca" "$REPO/hostca-test"
+
+if [ "${T_NOASAN:-}" != 1 ] && [ -x "$REPO/hostca-asan" ]; then
+	# halt on the first report; a non-standard exit code so it cannot pass as 0/1/2
+	ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=86:detect_leaks=1:detect_stack_use_after_return=1
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=87
+	export ASAN_OPTIONS UBSAN_OPTIONS
+	T_SLOW=0 pass "[asan] " "$REPO/hostca-asan" "$REPO/hostca-asan"
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+else
+	echo "# sanitizer pass skipped (no ./hostca-asan or T_NOASAN=1)"
+fi
+
+if [ -x "$REPO/tests/example" ] && [ $# -eq 0 ]; then
+	echo "# tests/example (library API only)"
+	mkdir -p "$ROOT/example"
+	if (cd "$ROOT/example" && HOSTCA="$REPO/hostca" timeout 120 "$REPO/tests/example") >"$ROOT/example.out" 2>&1; then
+		echo "ok - tests/example runs and exits 0"
+		record ok
+	else
+		echo "FAIL - tests/example runs and exits 0: $(tail -n 1 "$ROOT/example.out" | cut -c1-160)"
+		record FAIL
+	fi
+fi
+
+p=$(grep -c '^ok$' "$T_RESULTS")
+f=$(grep -c '^FAIL$' "$T_RESULTS")
+echo "# $(($(date +%s) - start))s"
+echo "$p passed, $f failed"
+[ "$f" = 0 ]
