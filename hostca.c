@@ -169,6 +169,8 @@ hex_digit(int c)
 	return -1;
 }
 
+#ifndef HOSTCA_NO_MAIN /* the CA and the CLI only */
+
 /*
  * Hex with optional colons (any case) into out; returns the byte count,
  * or -1 when the text is not hex or does not fit.
@@ -195,6 +197,8 @@ hex_decode(unsigned char *out, size_t cap, const char *s)
 	}
 	return hi < 0 ? (long)n : -1;
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -331,6 +335,8 @@ rng_bytes(rng_state *r, void *out, size_t len)
 	br_hmac_drbg_generate(&r->drbg, out, len);
 }
 
+#ifndef HOSTCA_NO_MAIN /* the CA and the CLI only */
+
 /* Uniform value in [0, n) by rejection (n <= 256). */
 static unsigned
 rng_below(rng_state *r, unsigned n)
@@ -343,6 +349,8 @@ rng_below(rng_state *r, unsigned n)
 	} while (b >= limit);
 	return b % n;
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 /* ======================================================================
  * 3. Codecs: PEM, DER writer, DER reader, OIDs, times
@@ -595,6 +603,8 @@ dw_uint(derw *w, const unsigned char *v, size_t len)
 	}
 }
 
+#ifndef HOSTCA_NO_MAIN /* the CA only */
+
 static void
 dw_small_int(derw *w, unsigned tag, uint32_t v)
 {
@@ -613,6 +623,8 @@ dw_small_int(derw *w, unsigned tag, uint32_t v)
 		dw_tlv(w, tag, b + k, n - k);
 	}
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 static void
 dw_oid(derw *w, const unsigned char *oid)
@@ -907,10 +919,12 @@ static const unsigned char OID_AKI[] = { 3, 0x55, 0x1d, 0x23 };
 static const unsigned char OID_EKU[] = { 3, 0x55, 0x1d, 0x25 };
 static const unsigned char OID_SERVER_AUTH[] = { 8, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
 static const unsigned char OID_CLIENT_AUTH[] = { 8, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02 };
+#ifndef HOSTCA_NO_MAIN /* the CA key file only */
 static const unsigned char OID_PBES2[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d };
 static const unsigned char OID_PBKDF2[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c };
 static const unsigned char OID_HMAC_SHA256[] = { 8, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09 };
 static const unsigned char OID_AES256_CBC[] = { 9, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a };
+#endif
 
 static int
 oid_is(const derel *e, const unsigned char *oid)
@@ -1015,6 +1029,8 @@ time_iso(char *buf, int64_t t)
 	return buf;
 }
 
+#ifndef HOSTCA_NO_MAIN /* the CA only */
+
 static void
 dw_time(derw *w, int64_t t)
 {
@@ -1032,6 +1048,8 @@ dw_time(derw *w, int64_t t)
 		dw_tlv(w, 0x18, s, 15);
 	}
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 static int
 digits(const unsigned char *p, size_t n, unsigned *out)
@@ -1082,6 +1100,8 @@ der_time(const derel *e, int64_t *t)
 	*t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
 	return 0;
 }
+
+#ifndef HOSTCA_NO_MAIN /* the CA and the CLI only */
 
 /* Durations: 30s, 90m, 24h, 7d (a bare number is refused). */
 static int
@@ -1159,11 +1179,13 @@ time_parse(const char *s, int64_t *out)
 	return 0;
 }
 
+#endif /* HOSTCA_NO_MAIN */
+
 /* ======================================================================
  * 4. X.509 objects: keys and signatures, names, CSRs, certificates, CRLs
  * ====================================================================== */
 
-#define WHY_CAP 256
+#define WHY_CAP 512
 
 static void
 set_why(char *why, const char *fmt, ...)
@@ -1240,6 +1262,8 @@ key_type_curve(int type)
 	return 0;
 }
 
+#ifndef HOSTCA_NO_MAIN /* the CA and the CLI only */
+
 /* "ec-p256", "rsa-3072" for a public key (buf of 16). */
 static const char *
 pubkey_type_name(char *buf, const pubkey *pk)
@@ -1250,6 +1274,8 @@ pubkey_type_name(char *buf, const pubkey *pk)
 		snprintf(buf, 16, "rsa-%u", pk->bits);
 	return buf;
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 static const char *
 curve_name(int curve)
@@ -1476,6 +1502,8 @@ pubkey_fingerprint(const pubkey *pk, unsigned char out[32])
 	return 0;
 }
 
+#ifndef HOSTCA_NO_MAIN /* the CA only: key identifiers */
+
 /* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
 static void
 enc_rsa_pub(derw *w, const void *ctx)
@@ -1506,6 +1534,8 @@ pubkey_keyid(const pubkey *pk, unsigned char out[20])
 	}
 	br_sha1_out(&h, out);
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 /* ---- Signature algorithms ---- */
 
@@ -2410,12 +2440,13 @@ signed_decode(signed_obj *o, derel *body, const unsigned char *der,
 	}
 	o->body = body->raw;
 	o->body_len = body->raw_len;
-	if ((o->alg = algid_decode(&alg, why)) == 0)
-		return HOSTCA_ERR_SIG_ALG;
 	if (der_bits_whole(&bits, &o->sig, &o->sig_len) < 0 || o->sig_len == 0) {
 		set_why(why, "malformed signature");
 		return HOSTCA_ERR_DER;
 	}
+	/* body is valid even on this error: the caller may say more */
+	if ((o->alg = algid_decode(&alg, why)) == 0)
+		return HOSTCA_ERR_SIG_ALG;
 	return 0;
 }
 
@@ -2456,6 +2487,8 @@ typedef struct {
 	hostname names[HOSTCA_MAX_NAMES];
 	size_t nnames;
 } csr_info;
+
+#ifndef HOSTCA_NO_MAIN /* the CA only: reading requests */
 
 /* Reads one Extensions SEQUENCE; only subjectAltName is taken. */
 static int
@@ -2532,7 +2565,24 @@ csr_decode(csr_info *c, const unsigned char *der, size_t len, char *why)
 		set_why(why, "malformed: not strict DER");
 		return HOSTCA_ERR_DER;
 	}
-	if ((err = signed_decode(&o, &body, der, len, why)) < 0)
+	err = signed_decode(&o, &body, der, len, why);
+	if (err == HOSTCA_ERR_SIG_ALG) {
+		/* An unsupported algorithm usually means an unsupported key:
+		 * name the key type when the request says it. */
+		derr b;
+		derel e1, e2, sp;
+		pubkey pk;
+		char kw[WHY_CAP];
+		dr_init(&b, body.v, body.len);
+		dr_get(&b, &e1);
+		dr_get(&b, &e2);
+		if (dr_expect(&b, 0x30, &sp) == 0 && e1.tag == 0x02
+			&& spki_decode(&pk, sp.raw, sp.raw_len, kw) == HOSTCA_ERR_KEY_TYPE) {
+			set_why(why, "%s", kw);
+			return HOSTCA_ERR_KEY_TYPE;
+		}
+	}
+	if (err < 0)
 		return err;
 	dr_init(&r, body.v, body.len);
 	if (dr_peek(&r) == 0xa0) {
@@ -2638,6 +2688,8 @@ csr_decode(csr_info *c, const unsigned char *der, size_t len, char *why)
 	}
 	return 0;
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 /* The request body we write (host side). */
 typedef struct {
@@ -2829,6 +2881,8 @@ typedef struct {
 	size_t nnames;
 } tbs_params;
 
+#ifndef HOSTCA_NO_MAIN /* the CA only: writing certificates */
+
 /*
  * TBSCertificate ::= SEQUENCE {
  *     version [0] EXPLICIT INTEGER (2),        -- v3
@@ -2914,6 +2968,8 @@ enc_tbs(derw *w, const void *ctx)
 	dw_close(w);
 	dw_close(w);
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 /* Reads the extensions of a certificate. Unknown critical ones refuse. */
 static int
@@ -3161,12 +3217,16 @@ cert_decode(x509_info *c, const unsigned char *der, size_t len, char *why)
 	return 0;
 }
 
+#ifndef HOSTCA_NO_MAIN /* the CA only */
+
 /* Issues a certificate: encodes the TBS, signs with key. */
 static unsigned char *
 cert_build(const tbs_params *t, const hostca_key *key, size_t *out_len)
 {
 	return sign_object(enc_tbs, t, key, out_len);
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 HOSTCA_API int
 hostca_cert_info_decode(hostca_cert_info *info, const void *der, size_t len)
@@ -3215,6 +3275,8 @@ typedef struct {
 	const unsigned char *aki;    /* 20 bytes */
 	uint64_t number;
 } crl_params;
+
+#ifndef HOSTCA_NO_MAIN /* the CA only: writing CRLs */
 
 static size_t
 tlv_size(size_t content)
@@ -3312,6 +3374,8 @@ crl_build(const crl_params *p, const hostca_key *key, size_t *out_len)
 {
 	return sign_object(enc_crl_tbs, p, key, out_len);
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 /* What a CRL says. Points into the DER. */
 typedef struct {
@@ -3515,6 +3579,8 @@ crl_find(const crl_info *c, const unsigned char *serial, size_t serial_len,
 	return 0;
 }
 
+#ifndef HOSTCA_NO_MAIN /* the CLI only */
+
 /* Compares two big-endian unsigned numbers. */
 static int
 bignum_cmp(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
@@ -3527,6 +3593,8 @@ bignum_cmp(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
 		return al < bl ? -1 : 1;
 	return memcmp(a, b, al);
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 /* ======================================================================
  * 5. Verification (host side and `verify`)
@@ -3751,7 +3819,7 @@ hostca_response_check(const void *cert, size_t cert_len, const void *ca,
  * 6. Files: atomic writes, safe reads, directories
  * ====================================================================== */
 
-#ifndef HOSTCA_NO_STDIO
+#ifndef HOSTCA_NO_MAIN /* files: the CLI only; the library does no I/O */
 
 #ifdef HOSTCA_TEST_HOOKS
 /* Fault points for crash tests: HOSTCA_FAULT=name:n kills the process
@@ -4017,7 +4085,7 @@ path_join(char *buf, size_t cap, const char *dir, const char *name)
 	return buf;
 }
 
-#endif /* HOSTCA_NO_STDIO */
+#endif /* HOSTCA_NO_MAIN */
 
 /* ======================================================================
  * 7. The CA: messages, journal, state, policy, signing, revocation
