@@ -908,6 +908,7 @@ static const unsigned char OID_RSA_SHA256[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7,
 static const unsigned char OID_RSA_SHA384[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c };
 static const unsigned char OID_RSA_SHA512[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d };
 static const unsigned char OID_CHALLENGE[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x07 };
+static const unsigned char OID_NONCE[] = { 10, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x19, 0x03 };
 static const unsigned char OID_EXT_REQ[] = { 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e };
 static const unsigned char OID_SKI[] = { 3, 0x55, 0x1d, 0x0e };
 static const unsigned char OID_KU[] = { 3, 0x55, 0x1d, 0x0f };
@@ -2697,24 +2698,33 @@ typedef struct {
 	const char *hostid;
 	const hostname *names;
 	size_t nnames;
-	const unsigned char *attr[2];
-	size_t attr_len[2];
+	const unsigned char *attr[3];
+	size_t attr_len[3];
 	size_t nattr;
 } csr_params;
 
+/* Attribute ::= SEQUENCE { type OID, values SET { value } } */
+typedef struct {
+	const unsigned char *oid;
+	unsigned tag;
+	const void *v;
+	size_t len;
+} attr_params;
+
 static void
-enc_attr_challenge(derw *w, const void *ctx)
+enc_attr(derw *w, const void *ctx)
 {
-	const char *tok = ctx;
+	const attr_params *a = ctx;
 
 	dw_open(w, 0x30);
-	dw_oid(w, OID_CHALLENGE);
+	dw_oid(w, a->oid);
 	dw_open(w, 0x31);
-	dw_tlv(w, 0x0c, tok, strlen(tok));
+	dw_tlv(w, a->tag, a->v, a->len);
 	dw_close(w);
 	dw_close(w);
 }
 
+/* extensionRequest: SET { Extensions { subjectAltName } } */
 static void
 enc_attr_extreq(derw *w, const void *ctx)
 {
@@ -2732,6 +2742,13 @@ enc_attr_extreq(derw *w, const void *ctx)
 	dw_close(w);
 }
 
+/*
+ * CertificationRequestInfo as hostca writes it: subject CN=<host ID>,
+ * attributes extensionRequest (SAN), randomNonce (RFC 2985: every request
+ * differs, so a renewal is never mistaken for a replay of an earlier
+ * request) and challengePassword (the token) when there is one. The
+ * attributes are a SET OF: DER orders them by their encodings.
+ */
 static void
 enc_csr_info(derw *w, const void *ctx)
 {
@@ -2764,12 +2781,14 @@ der_set_cmp(const unsigned char *a, size_t al, const unsigned char *b, size_t bl
 /* Builds a signed request; returns a fresh allocation. */
 static unsigned char *
 csr_build(const hostca_key *key, const char *hostid, const hostname *names,
-	size_t nnames, const char *challenge, size_t *out_len)
+	size_t nnames, const char *challenge, const unsigned char nonce[16],
+	size_t *out_len)
 {
 	csr_params p;
+	attr_params ap;
 	pubkey pub;
-	unsigned char *a1 = NULL, *a2 = NULL, *out = NULL;
-	size_t l1 = 0, l2;
+	unsigned char *blob[3] = { NULL, NULL, NULL }, *out = NULL;
+	size_t bl[3] = { 0, 0, 0 }, n = 0, i, k;
 
 	key_pubkey(key, &pub);
 	memset(&p, 0, sizeof p);
@@ -2777,34 +2796,52 @@ csr_build(const hostca_key *key, const char *hostid, const hostname *names,
 	p.hostid = hostid;
 	p.names = names;
 	p.nnames = nnames;
-	l2 = der_encode2(NULL, enc_attr_extreq, &p);
-	if (l2 == 0 || (a2 = malloc(l2)) == NULL)
+	bl[n] = der_encode2(NULL, enc_attr_extreq, &p);
+	if (bl[n] == 0 || (blob[n] = malloc(bl[n])) == NULL)
 		goto done;
-	der_encode2(a2, enc_attr_extreq, &p);
+	der_encode2(blob[n++], enc_attr_extreq, &p);
+	ap.oid = OID_NONCE;
+	ap.tag = 0x04;
+	ap.v = nonce;
+	ap.len = 16;
+	bl[n] = der_encode2(NULL, enc_attr, &ap);
+	if (bl[n] == 0 || (blob[n] = malloc(bl[n])) == NULL)
+		goto done;
+	der_encode2(blob[n++], enc_attr, &ap);
 	if (challenge != NULL) {
-		l1 = der_encode2(NULL, enc_attr_challenge, challenge);
-		if (l1 == 0 || (a1 = malloc(l1)) == NULL)
+		ap.oid = OID_CHALLENGE;
+		ap.tag = 0x0c;
+		ap.v = challenge;
+		ap.len = strlen(challenge);
+		bl[n] = der_encode2(NULL, enc_attr, &ap);
+		if (bl[n] == 0 || (blob[n] = malloc(bl[n])) == NULL)
 			goto done;
-		der_encode2(a1, enc_attr_challenge, challenge);
-		if (der_set_cmp(a1, l1, a2, l2) < 0) {
-			p.attr[0] = a1, p.attr_len[0] = l1;
-			p.attr[1] = a2, p.attr_len[1] = l2;
-		} else {
-			p.attr[0] = a2, p.attr_len[0] = l2;
-			p.attr[1] = a1, p.attr_len[1] = l1;
-		}
-		p.nattr = 2;
-	} else {
-		p.attr[0] = a2, p.attr_len[0] = l2;
-		p.nattr = 1;
+		der_encode2(blob[n++], enc_attr, &ap);
 	}
+	/* sort the (at most three) attributes */
+	for (i = 0; i < n; i++) {
+		for (k = i + 1; k < n; k++) {
+			if (der_set_cmp(blob[k], bl[k], blob[i], bl[i]) < 0) {
+				unsigned char *tb = blob[i];
+				size_t tl = bl[i];
+				blob[i] = blob[k], bl[i] = bl[k];
+				blob[k] = tb, bl[k] = tl;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		p.attr[i] = blob[i];
+		p.attr_len[i] = bl[i];
+	}
+	p.nattr = n;
 	out = sign_object(enc_csr_info, &p, key, out_len);
 done:
-	if (a1 != NULL) {
-		hostca_wipe(a1, l1);
-		free(a1);
+	for (i = 0; i < 3; i++) {
+		if (blob[i] != NULL) {
+			hostca_wipe(blob[i], bl[i]);   /* may hold the token */
+			free(blob[i]);
+		}
 	}
-	free(a2);
 	return out;
 }
 
@@ -2825,7 +2862,15 @@ hostca_csr_encode(void *dest, const hostca_key *key, const char *hostid,
 	if (challenge != NULL && (strlen(challenge) > MAX_CHALLENGE
 		|| !text_clean((const unsigned char *)challenge, strlen(challenge))))
 		return 0;
-	der = csr_build(key, hostid, hn, nnames, challenge, &n);
+	{
+		unsigned char nonce[16];
+		rng_state rng;
+		if (rng_init_system(&rng) < 0)
+			return 0;
+		rng_bytes(&rng, nonce, sizeof nonce);
+		hostca_wipe(&rng, sizeof rng);
+		der = csr_build(key, hostid, hn, nnames, challenge, nonce, &n);
+	}
 	if (der == NULL)
 		return 0;
 	if (dest != NULL)
@@ -4648,14 +4693,31 @@ names_join(const hostname *names, size_t n)
 	return s;
 }
 
+/* A serial number in hex (colons allowed, odd length allowed: tools
+ * print serials without their leading zero), without leading zero bytes. */
 static int
 serial_parse(const char *hex, unsigned char *out, size_t *len)
 {
-	long n = hex_decode(out, 20, hex);
+	char buf[2 * 20 + 20 + 2];
+	size_t i, n = 0, k;
+	long got;
 
-	if (n <= 0)
+	for (i = 0; hex[i]; i++)
+		if (hex[i] != ':')
+			n++;
+	if (n == 0 || n > 40 || strlen(hex) >= sizeof buf - 1)
 		return -1;
-	*len = (size_t)n;
+	k = 0;
+	if (n % 2)
+		buf[k++] = '0';
+	strcpy(buf + k, hex);
+	got = hex_decode(out, 20, buf);
+	if (got <= 0)
+		return -1;
+	for (i = 0; i + 1 < (size_t)got && out[i] == 0; i++)
+		;
+	memmove(out, out + i, (size_t)got - i);
+	*len = (size_t)got - i;
 	return 0;
 }
 
@@ -8698,8 +8760,10 @@ host_now(const host_ctx *h)
 
 static int
 host_write_request(host_ctx *h, const char *media, const hostca_key *key,
-	const hostname *names, size_t nnames, const char *token, const char *what)
+	const hostname *names, size_t nnames, const char *token, rng_state *rng,
+	const char *what)
 {
+	unsigned char nonce[16];
 	char rdir[PATH_MAX], path[PATH_MAX], fname[64], head[256];
 	unsigned char *der;
 	size_t dl, pl, hl;
@@ -8708,7 +8772,8 @@ host_write_request(host_ctx *h, const char *media, const hostca_key *key,
 
 	if (media_check(media) < 0)
 		return EXIT_USAGE;
-	if ((der = csr_build(key, h->hostid, names, nnames, token, &dl)) == NULL) {
+	rng_bytes(rng, nonce, sizeof nonce);
+	if ((der = csr_build(key, h->hostid, names, nnames, token, nonce, &dl)) == NULL) {
 		msg(g.cmd, "cannot build the request");
 		return EXIT_USAGE;
 	}
@@ -8862,7 +8927,7 @@ cmd_host_request(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	r = host_write_request(&h, media, h.have_newkey ? &h.newkey : &h.key, names, nn,
-		token, "request");
+		token, &rng, "request");
 	hostca_wipe(tbuf, sizeof tbuf);
 	hostca_wipe(&rng, sizeof rng);
 	host_free(&h);
@@ -9166,7 +9231,17 @@ cmd_host_renew(int argc, char **argv)
 			h.hostid);
 		goto out;
 	}
-	r = host_write_request(&h, media, &h.key, c->names, c->nnames, NULL, "renewal");
+	{
+		rng_state rng;
+		if (rng_open(&rng) < 0) {
+			msg("random", "no system random source");
+			r = EXIT_USAGE;
+			goto out;
+		}
+		r = host_write_request(&h, media, &h.key, c->names, c->nnames, NULL, &rng,
+			"renewal");
+		hostca_wipe(&rng, sizeof rng);
+	}
 out:
 	free(c);
 	free(a);

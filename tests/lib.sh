@@ -179,20 +179,21 @@ check_nofile() { # DESC FILE
 
 # ---- independent peers -------------------------------------------------------
 
+# (sh has no local variables: each function keeps its own prefix)
 # peer_openssl DESC CA CERT [CRL] [extra openssl verify options...]
 peer_openssl() {
-	_d=$1 _ca=$2 _c=$3
+	_po_d=$1 _po_ca=$2 _po_c=$3
 	shift 3
-	_crl=
-	if [ $# -gt 0 ] && [ -n "$1" ]; then _crl=$1; fi
+	_po_crl=
+	if [ $# -gt 0 ] && [ -n "$1" ]; then _po_crl=$1; fi
 	[ $# -gt 0 ] && shift
-	if [ -n "$_crl" ]; then
-		run openssl verify -x509_strict -crl_check -CAfile "$_ca" -CRLfile "$_crl" "$@" "$_c"
+	if [ -n "$_po_crl" ]; then
+		run openssl verify -x509_strict -crl_check -CAfile "$_po_ca" -CRLfile "$_po_crl" "$@" "$_po_c"
 	else
-		run openssl verify -x509_strict -CAfile "$_ca" "$@" "$_c"
+		run openssl verify -x509_strict -CAfile "$_po_ca" "$@" "$_po_c"
 	fi
-	if [ "$RC" = 0 ] && grep -q ': OK$' "$W/.out"; then ok "openssl verify: $_d"; return 0; fi
-	fail "openssl verify: $_d" "$(cat "$W/.out" "$W/.err" | grep -iE 'error|fail' | head -n 1 | cut -c1-160)"
+	if [ "$RC" = 0 ] && grep -q ': OK$' "$W/.out"; then ok "openssl verify: $_po_d"; return 0; fi
+	fail "openssl verify: $_po_d" "$(cat "$W/.out" "$W/.err" | grep -iE 'error|fail' | head -n 1 | cut -c1-160)"
 	return 1
 }
 # peer_openssl_rejects DESC CA CERT CRL PATTERN: openssl verify must refuse, saying PATTERN
@@ -218,33 +219,33 @@ peer_certtool() {
 }
 # peer_py DESC ARGS...: tests/peer.py under python-cryptography
 peer_py() {
-	_d=$1
+	_pp_d=$1
 	shift
 	run "$PY" "$PEER" "$@"
-	if [ "$RC" = 0 ]; then ok "python-cryptography: $_d"; return 0; fi
-	fail "python-cryptography: $_d" "$(cat "$W/.out" "$W/.err" | tail -n 1 | cut -c1-200)"
+	if [ "$RC" = 0 ]; then ok "python-cryptography: $_pp_d"; return 0; fi
+	fail "python-cryptography: $_pp_d" "$(cat "$W/.out" "$W/.err" | tail -n 1 | cut -c1-200)"
 	return 1
 }
 # peer_crl DESC CA CRL [peer.py crl options...]: openssl crl signature + peer.py
 peer_crl() {
-	_d=$1 _ca=$2 _crl=$3
+	_pc_d=$1 _pc_ca=$2 _pc_crl=$3
 	shift 3
-	run openssl crl -CAfile "$_ca" -in "$_crl" -noout
+	run openssl crl -CAfile "$_pc_ca" -in "$_pc_crl" -noout
 	if [ "$RC" = 0 ] && grep -qi 'verify OK' "$W/.out" "$W/.err"; then
-		ok "openssl crl: $_d"
+		ok "openssl crl: $_pc_d"
 	else
-		fail "openssl crl: $_d" "exit $RC: $(cat "$W/.out" "$W/.err" | head -n 1)"
+		fail "openssl crl: $_pc_d" "exit $RC: $(cat "$W/.out" "$W/.err" | head -n 1)"
 	fi
-	peer_py "$_d" crl "$_crl" --ca "$_ca" "$@"
+	peer_py "$_pc_d" crl "$_pc_crl" --ca "$_pc_ca" "$@"
 }
 # peer_host_cert DESC CA CERT CRL [peer.py cert options...]: all three peers
 peer_host_cert() {
-	_d=$1 _ca=$2 _c=$3 _crl=$4
+	_ph_d=$1 _ph_ca=$2 _ph_c=$3 _ph_crl=$4
 	shift 4
-	peer_openssl "$_d" "$_ca" "$_c" "$_crl" -purpose sslserver
-	peer_openssl "$_d (clientAuth)" "$_ca" "$_c" "$_crl" -purpose sslclient
-	peer_certtool "$_d" "$_ca" "$_c" "$_crl"
-	peer_py "$_d" cert "$_c" --ca "$_ca" ${_crl:+--crl "$_crl"} "$@"
+	peer_openssl "$_ph_d" "$_ph_ca" "$_ph_c" "$_ph_crl" -purpose sslserver
+	peer_openssl "$_ph_d (clientAuth)" "$_ph_ca" "$_ph_c" "$_ph_crl" -purpose sslclient
+	peer_certtool "$_ph_d" "$_ph_ca" "$_ph_c" "$_ph_crl"
+	peer_py "$_ph_d" cert "$_ph_c" --ca "$_ph_ca" ${_ph_crl:+--crl "$_ph_crl"} "$@"
 }
 
 pyget() { "$PY" "$PEER" get "$@" 2>/dev/null; } # FILE FIELD

@@ -3,7 +3,7 @@
 #
 # Runs every tests/t_*.sh against ./hostca (hooks from ./hostca-test), then the
 # whole suite again against ./hostca-asan (ASan+UBSan; any sanitizer report is
-# a failure), then ./tests/example if it was built. Prints one line per check
+# a failure); tests/t_example.sh runs ./tests/example. Prints one line per check
 # and ends with "N passed, N failed"; exits 1 if anything failed.
 #
 #   sh tests/run.sh [t_core t_enroll ...]     only the named test files
@@ -81,18 +81,6 @@ if [ "${T_NOASAN:-}" != 1 ] && [ -x "$REPO/hostca-asan" ]; then
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 else
 	echo "# sanitizer pass skipped (no ./hostca-asan or T_NOASAN=1)"
-fi
-
-if [ -x "$REPO/tests/example" ] && [ $# -eq 0 ]; then
-	echo "# tests/example (library API only)"
-	mkdir -p "$ROOT/example"
-	if (cd "$ROOT/example" && HOSTCA="$REPO/hostca" timeout 120 "$REPO/tests/example") >"$ROOT/example.out" 2>&1; then
-		echo "ok - tests/example runs and exits 0"
-		record ok
-	else
-		echo "FAIL - tests/example runs and exits 0: $(tail -n 1 "$ROOT/example.out" | cut -c1-160)"
-		record FAIL
-	fi
 fi
 
 p=$(grep -c '^ok$' "$T_RESULTS")

@@ -5,6 +5,8 @@
 # hostile media, and ca hosts / ca host / ca list.
 . "$(dirname "$0")/lib.sh"
 
+# Media directories exist before use, as a mounted stick does.
+for m in media media3 m-theft m-theft2 m-batch m-only m-yank m-med; do mkdir -p "$W/$m"; done
 hc -C ca ca init --name Enroll-CA >fp.txt 2>/dev/null
 [ -s ca/ca.pem ] || fail "setup: ca init" "no ca/ca.pem"
 FP=$(cat fp.txt)
@@ -159,6 +161,7 @@ UNK=ZZZZYYYYXXXXWWWW
 while IFS='|' read -r name tok clock desc; do
 	eval "tok=$tok"
 	m=$W/m-$name
+	mkdir -p "$m"
 	hc -H "h-$name" host request --media "$m" --name "host-$name" ${tok:+--token "$tok"} >/dev/null 2>&1
 	id=$(cat "h-$name/hostid" 2>/dev/null)
 	cp "$m/requests/$id.pem" "$W/req-$name.pem" 2>/dev/null
