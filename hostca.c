@@ -25,7 +25,7 @@
  * 1. Portability, limits, errors
  * ====================================================================== */
 
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700   /* POSIX.1-2008 with XSI: sync() */
 
 #include <ctype.h>
 #include <dirent.h>
@@ -3944,9 +3944,13 @@ fsync_parent(const char *path)
  * Writes a temporary file next to path with the data, fsynced and closed.
  * tmp receives its name.
  */
+#define SYNC_FULL  2     /* file and directory: the change is durable */
+#define SYNC_DATA  1     /* file only: never a partial file under the name */
+#define SYNC_NONE  0     /* rename only: derived data that recovery rewrites */
+
 static int
 tmp_write(char *tmp, size_t tcap, const char *path, const void *data,
-	size_t len, mode_t mode)
+	size_t len, mode_t mode, int sync)
 {
 	int fd, e;
 
@@ -3962,7 +3966,8 @@ tmp_write(char *tmp, size_t tcap, const char *path, const void *data,
 	}
 	if ((fd = mkstemp(tmp)) < 0)
 		return -1;
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0
+		|| (sync != SYNC_NONE && fsync(fd) < 0)) {
 		e = errno;
 		close(fd);
 		unlink(tmp);
@@ -3984,12 +3989,13 @@ tmp_write(char *tmp, size_t tcap, const char *path, const void *data,
  * fsync of the directory. A crash leaves the old file or the new one.
  */
 static int
-atomic_write(const char *path, const void *data, size_t len, mode_t mode)
+atomic_write_sync(const char *path, const void *data, size_t len, mode_t mode,
+	int sync)
 {
 	char tmp[PATH_MAX];
 	int e;
 
-	if (tmp_write(tmp, sizeof tmp, path, data, len, mode) < 0)
+	if (tmp_write(tmp, sizeof tmp, path, data, len, mode, sync) < 0)
 		return -1;
 	fault_point("atomic-rename");
 	if (rename(tmp, path) < 0) {
@@ -3998,7 +4004,13 @@ atomic_write(const char *path, const void *data, size_t len, mode_t mode)
 		errno = e;
 		return -1;
 	}
-	return fsync_parent(path);
+	return sync == SYNC_FULL ? fsync_parent(path) : 0;
+}
+
+static int
+atomic_write(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return atomic_write_sync(path, data, len, mode, SYNC_FULL);
 }
 
 /*
@@ -4012,7 +4024,7 @@ exclusive_write(const char *path, const void *data, size_t len, mode_t mode)
 	char tmp[PATH_MAX];
 	int e, r;
 
-	if (tmp_write(tmp, sizeof tmp, path, data, len, mode) < 0)
+	if (tmp_write(tmp, sizeof tmp, path, data, len, mode, SYNC_DATA) < 0)
 		return -1;
 	r = link(tmp, path);
 	e = errno;
@@ -4451,7 +4463,10 @@ typedef struct {
 	size_t nhosts, hosts_cap;
 	token_rec *tokens;
 	size_t ntokens, tokens_cap;
-	imap by_serial, by_req, by_host;
+	imap by_serial, by_req, by_host, by_name;
+	struct name_key { char *name; size_t host; } *name_keys;
+	size_t nname_keys, name_keys_cap;
+	int names_ready;             /* by_name built (lazily) */
 	uint64_t crl_number;
 	int64_t crl_this, crl_next;
 	int crl_dirty;               /* revocations since the last CRL event */
@@ -4481,6 +4496,48 @@ key_host(const void *ctx, size_t i, size_t *len)
 	const ca_ctx *ca = ctx;
 	*len = HOSTCA_UUID_LEN;
 	return (const unsigned char *)ca->hosts[i].hostid;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size);
+
+static const unsigned char *
+key_name(const void *ctx, size_t i, size_t *len)
+{
+	const ca_ctx *ca = ctx;
+	*len = strlen(ca->name_keys[i].name);
+	return (const unsigned char *)ca->name_keys[i].name;
+}
+
+/* Adds the names of a certificate to the name index (newest wins). */
+static int
+ca_index_names(ca_ctx *ca, size_t ci)
+{
+	const cert_rec *c = &ca->certs[ci];
+	const char *p = c->names;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		struct name_key *k;
+		if (grow((void **)&ca->name_keys, &ca->name_keys_cap, ca->nname_keys + 1,
+			sizeof *ca->name_keys) < 0)
+			return -1;
+		k = &ca->name_keys[ca->nname_keys];
+		if ((k->name = malloc(n + 1)) == NULL)
+			return -1;
+		memcpy(k->name, p, n);
+		k->name[n] = 0;
+		k->host = c->host;
+		if (imap_put(&ca->by_name, (const unsigned char *)k->name, n,
+			ca->nname_keys, key_name, ca) < 0) {
+			free(k->name);
+			return -1;
+		}
+		ca->nname_keys++;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
 }
 
 static size_t
@@ -4901,6 +4958,8 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int persistent)
 		if (c->kind == KIND_REISSUE)
 			h->reissue_until = 0;   /* a window is used by one reissue */
 		ca->ncerts++;
+		if (ca->names_ready && ca_index_names(ca, ca->ncerts - 1) < 0)
+			return -1;
 		if (imap_put(&ca->by_serial, c->serial, c->serial_len, ca->ncerts - 1,
 			key_serial, ca) < 0
 			|| imap_put(&ca->by_req, c->req, 32, ca->ncerts - 1, key_req, ca) < 0)
@@ -5144,7 +5203,10 @@ ca_write_head(ca_ctx *ca)
 	path_join(path, sizeof path, ca->dir, "journal.head");
 	hex_encode(hex, ca->head, 32, 0, 0);
 	n = snprintf(line, sizeof line, "%llu %s\n", (unsigned long long)ca->seq, hex);
-	if (atomic_write(path, line, (size_t)n, 0600) < 0) {
+	/* No fsync: the journal is durable already, and a head record lost
+	 * with a power cut is only behind (the next writer renews it); it can
+	 * never claim an entry the journal does not have. */
+	if (atomic_write_sync(path, line, (size_t)n, 0600, SYNC_NONE) < 0) {
 		msg(path, "cannot write: %s", strerror(errno));
 		return -1;
 	}
@@ -5689,6 +5751,10 @@ ca_free(ca_ctx *ca)
 	free(ca->by_serial.slot);
 	free(ca->by_req.slot);
 	free(ca->by_host.slot);
+	free(ca->by_name.slot);
+	for (i = 0; i < ca->nname_keys; i++)
+		free(ca->name_keys[i].name);
+	free(ca->name_keys);
 	free(ca->jbuf);
 	free(ca->pend);
 	free(ca->ca_der);
@@ -5839,8 +5905,8 @@ ca_build_crl(ca_ctx *ca, size_t *len)
 }
 
 static int
-pem_write(const char *path, const char *banner, const unsigned char *der,
-	size_t len, mode_t mode)
+pem_write_sync(const char *path, const char *banner, const unsigned char *der,
+	size_t len, mode_t mode, int sync)
 {
 	size_t n = hostca_pem_encode(NULL, banner, der, len);
 	char *pem;
@@ -5849,9 +5915,16 @@ pem_write(const char *path, const char *banner, const unsigned char *der,
 	if (n == 0 || (pem = malloc(n)) == NULL)
 		return -1;
 	hostca_pem_encode(pem, banner, der, len);
-	r = atomic_write(path, pem, n, mode);
+	r = atomic_write_sync(path, pem, n, mode, sync);
 	free(pem);
 	return r;
+}
+
+static int
+pem_write(const char *path, const char *banner, const unsigned char *der,
+	size_t len, mode_t mode)
+{
+	return pem_write_sync(path, banner, der, len, mode, SYNC_FULL);
 }
 
 static int
@@ -5972,22 +6045,43 @@ ca_resolve_host(ca_ctx *ca, const char *arg, char *why)
 	return count == 1 ? found : SIZE_MAX;
 }
 
-/* The host that holds a name now (latest certificate, not revoked). */
+/* 1 when the comma-separated list holds the name. */
+static int
+names_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == list || p[-1] == ',') && (p[n] == 0 || p[n] == ','))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* The host that holds a name now (its latest certificate, not revoked). */
 static size_t
 ca_name_holder(ca_ctx *ca, const hostname *h)
 {
-	size_t i, k, n;
-	hostname hn[HOSTCA_MAX_NAMES];
+	size_t i, e;
+	const cert_rec *c;
 
-	for (i = 0; i < ca->nhosts; i++) {
-		const cert_rec *c = &ca->certs[ca->hosts[i].last];
-		if (c->revoked || names_parse(c->names, hn, &n) < 0)
-			continue;
-		for (k = 0; k < n; k++)
-			if (hostname_eq(&hn[k], h))
-				return i;
+	if (!ca->names_ready) {
+		ca->names_ready = 1;
+		for (i = 0; i < ca->nhosts; i++)
+			if (ca_index_names(ca, ca->hosts[i].last) < 0)
+				return SIZE_MAX;
 	}
-	return SIZE_MAX;
+	e = imap_get(&ca->by_name, (const unsigned char *)h->text, strlen(h->text),
+		key_name, ca);
+	if (e == SIZE_MAX)
+		return SIZE_MAX;
+	i = ca->name_keys[e].host;
+	c = &ca->certs[ca->hosts[i].last];
+	if (c->revoked || !names_has(c->names, h->text))
+		return SIZE_MAX;
+	return i;
 }
 
 static void
@@ -7271,7 +7365,9 @@ ca_sign_csr(const char *file, const char *token, const char *out)
 		if (cd == NULL) {
 			r = EXIT_USAGE;
 		} else if (out != NULL) {
-			if (pem_write(out, "CERTIFICATE", cd, cl, 0644) < 0) {
+			/* An output, not the CA's state (that is in the journal):
+			 * never partial, but no directory sync. */
+			if (pem_write_sync(out, "CERTIFICATE", cd, cl, 0644, SYNC_DATA) < 0) {
 				msg(out, "cannot write: %s (the certificate is recorded;"
 					" run the same command again to get it)", strerror(errno));
 				r = EXIT_USAGE;
@@ -7340,7 +7436,7 @@ media_put_ca(ca_ctx *ca, const char *media)
 	int r;
 
 	path_join(path, sizeof path, media, "ca.pem");
-	if (pem_write(path, "CERTIFICATE", ca->ca_der, ca->ca_len, 0644) < 0) {
+	if (pem_write_sync(path, "CERTIFICATE", ca->ca_der, ca->ca_len, 0644, SYNC_DATA) < 0) {
 		msg(path, "cannot write: %s", strerror(errno));
 		return -1;
 	}
@@ -7350,10 +7446,14 @@ media_put_ca(ca_ctx *ca, const char *media)
 		return -1;
 	}
 	path_join(path, sizeof path, media, "crl.pem");
-	r = atomic_write(path, crl, cl, 0644);
+	r = atomic_write_sync(path, crl, cl, 0644, SYNC_DATA);
 	if (r < 0)
 		msg(path, "cannot write: %s", strerror(errno));
 	free(crl);
+	if (r == 0 && fsync_dir(media) < 0) {
+		msg(media, "cannot sync: %s", strerror(errno));
+		r = -1;
+	}
 	return r;
 }
 
@@ -7564,27 +7664,31 @@ ca_sign_media(const char *media, int list, const char *only)
 		rc = EXIT_USAGE;
 		goto done;
 	}
-	/* Then the answers, each atomically; then the requests move aside. */
+	/*
+	 * Then the answers. Each is written to a temporary file; one sync()
+	 * makes them all durable before any is renamed into place (so a
+	 * pulled stick never holds a partial response under its real name);
+	 * the renames and the requests moved aside are synced once more.
+	 * Two syncs per batch instead of two per file.
+	 */
 	{
 		char rdir[PATH_MAX], path[PATH_MAX], fname[80];
+		char (*tmps)[PATH_MAX] = NULL;
 		int pfd = -1, rfd;
+		size_t nt = 0;
 		path_join(rdir, sizeof rdir, media, "responses");
 		if (mkdir_ok(rdir, 0755) < 0) {
 			msg(rdir, "cannot create: %s", strerror(errno));
 			rc = EXIT_USAGE;
 			goto done;
 		}
-		if ((rfd = open_subdir(media, "requests", 0)) < 0
-			|| (pfd = open_subdir(media, "processed", 1)) < 0) {
-			msg(media, "cannot open requests/ or processed/: %s", strerror(errno));
-			if (rfd >= 0)
-				close(rfd);
+		if ((tmps = calloc(n + 2, sizeof *tmps)) == NULL) {
 			rc = EXIT_USAGE;
 			goto done;
 		}
 		for (i = 0; i < n; i++) {
 			media_item *it = &items[i];
-			char *pem, hx[65];
+			char *pem;
 			size_t pl;
 			const char *rid;
 			if (it->res == NULL || it->res->status == R_REFUSED)
@@ -7597,15 +7701,44 @@ ca_sign_media(const char *media, int list, const char *only)
 			}
 			snprintf(fname, sizeof fname, "%s.pem", rid);
 			path_join(path, sizeof path, rdir, fname);
-			if (atomic_write(path, pem, pl, 0644) < 0) {
+			if (tmp_write(tmps[i], PATH_MAX, path, pem, pl, 0644, SYNC_NONE) < 0) {
 				msg(path, "cannot write: %s (re-run 'hostca ca sign' with this"
 					" media: it hands back the same certificates)", strerror(errno));
-				free(pem);
+				tmps[i][0] = 0;
+				rc = EXIT_USAGE;
+			}
+			free(pem);
+			nt++;
+		}
+		if (nt > 0)
+			sync();
+		fault_point("media-synced");
+		if ((rfd = open_subdir(media, "requests", 0)) < 0
+			|| (pfd = open_subdir(media, "processed", 1)) < 0) {
+			msg(media, "cannot open requests/ or processed/: %s", strerror(errno));
+			if (rfd >= 0)
+				close(rfd);
+			rfd = pfd = -1;
+			rc = EXIT_USAGE;
+		}
+		for (i = 0; i < n; i++) {
+			media_item *it = &items[i];
+			char hx[65];
+			const char *rid;
+			if (it->res == NULL || it->res->status == R_REFUSED || tmps[i][0] == 0)
+				continue;
+			rid = it->res->claim[0] ? it->res->claim : it->res->hostid;
+			snprintf(fname, sizeof fname, "%s.pem", rid);
+			path_join(path, sizeof path, rdir, fname);
+			if (rename(tmps[i], path) < 0) {
+				msg(path, "cannot write: %s", strerror(errno));
+				unlink(tmps[i]);
 				rc = EXIT_USAGE;
 				continue;
 			}
-			free(pem);
 			fault_point("media-response");
+			if (rfd < 0)
+				continue;
 			hex_encode(hx, it->req, 32, 0, 0);
 			snprintf(fname, sizeof fname, "%s.pem", hx);
 			if (renameat(rfd, it->name, pfd, fname) < 0) {
@@ -7614,14 +7747,15 @@ ca_sign_media(const char *media, int list, const char *only)
 					"cannot move to processed/: %s", strerror(errno));
 			}
 		}
-		if (fsync(rfd) < 0 || fsync(pfd) < 0)
-			(void)0;   /* moving aside is housekeeping; answers are synced */
-		close(rfd);
-		close(pfd);
-		fsync_dir(rdir);
+		if (rfd >= 0)
+			close(rfd);
+		if (pfd >= 0)
+			close(pfd);
+		free(tmps);
 	}
 	if (media_put_ca(&ca, media) < 0)
 		rc = EXIT_USAGE;
+	sync();
 	note(g.cmd, "%zu issued, %zu handed back again, %zu refused", issued, again, refused);
 done:
 	for (i = 0; i < n; i++)

@@ -31,6 +31,15 @@ else
 	FILES=$(ls tests/t_*.sh 2>/dev/null)
 fi
 
+# Test a snapshot of the binaries, so that a rebuild during the run cannot
+# swap them under the tests.
+BIN=$ROOT/bin
+mkdir -p "$BIN"
+for b in hostca hostca-test hostca-asan tests/example; do
+	[ -x "$REPO/$b" ] && cp "$REPO/$b" "$BIN/$(basename "$b")"
+done
+[ -x "$BIN/example" ] && export T_EXAMPLE="$BIN/example"
+
 record() { # ok|FAIL line
 	echo "$1" >>"$T_RESULTS"
 }
@@ -70,14 +79,14 @@ pass() {
 }
 
 start=$(date +%s)
-T_SLOW=1 pass "" "$REPO/hostca" "$REPO/hostca-test"
+T_SLOW=1 pass "" "$BIN/hostca" "$BIN/hostca-test"
 
-if [ "${T_NOASAN:-}" != 1 ] && [ -x "$REPO/hostca-asan" ]; then
+if [ "${T_NOASAN:-}" != 1 ] && [ -x "$BIN/hostca-asan" ]; then
 	# halt on the first report; a non-standard exit code so it cannot pass as 0/1/2
 	ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=86:detect_leaks=1:detect_stack_use_after_return=1
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=87
 	export ASAN_OPTIONS UBSAN_OPTIONS
-	T_SLOW=0 pass "[asan] " "$REPO/hostca-asan" "$REPO/hostca-asan"
+	T_SLOW=0 pass "[asan] " "$BIN/hostca-asan" "$BIN/hostca-asan"
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 else
 	echo "# sanitizer pass skipped (no ./hostca-asan or T_NOASAN=1)"

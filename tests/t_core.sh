@@ -174,6 +174,11 @@ print(round((c.next_update - c.last_update).total_seconds() / 86400))
 EOF
 check_eq "ca crl --days 2: nextUpdate two days after thisUpdate" "$(cat crldays.txt)" 2
 
+expect_exit 0 "ca show --json when the CRL is hours from its nextUpdate" -- env HOSTCA_NOW=$(($(now) + 2 * 86400 - 3600)) "$HOSTCA_T" -C def --json ca show
+san_check "$W/.err" "hostca-test ca show"
+cp "$W/.out" late.json
+check_ne "ca show warns when the CRL is close to expiry" "$(pyget late.json warnings)" "[]"
+
 section "ca audit, ca check"
 expect_exit 0 "ca audit" -- hc -C def ca audit
 check "ca audit prints the history" test -s "$W/.out"

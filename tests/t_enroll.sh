@@ -21,7 +21,9 @@ case $v in
 [A-Z][A-Z][A-Z][A-Z][A-Z][A-Z][A-Z][A-Z][A-Z][A-Z][A-Z][A-Z][A-Z][A-Z][A-Z][A-Z]) ok "token value is 16 letters A-Z ($TOK)" ;;
 *) fail "token value is 16 letters A-Z" "got '$TOK'" ;;
 esac
-TOK2=$(hc -C ca token create --name other 2>/dev/null)
+expect_exit 0 "-q token create" -- hc -q -C ca token create --name other
+TOK2=$(out)
+check_empty "-q: nothing on stderr" "$(cat "$W/.err")"
 check_ne "two tokens differ" "$(printf %s "$TOK2" | letters)" "$v"
 lower=$(printf %s "$v" | tr A-Z a-z)
 found=
@@ -49,6 +51,7 @@ mkdir -p "$M"
 spaced=$(printf %s "$lower" | sed 's/\(....\)/\1 /g')
 expect_exit 0 "host1: host request (token lowercase, with spaces)" -- \
 	hc -H h1 host request --media "$M" --name host1 --alt-name host1.example --alt-name 10.9.0.1 --token "$spaced"
+check_empty "host request: stdout empty (messages go to stderr)" "$(out)"
 ID1=$(cat h1/hostid 2>/dev/null)
 peer_py "host1: hostid is a UUID v4" uuid "$ID1"
 check_eq "host1: hostid file is the UUID and a newline" "$(wc -c <h1/hostid 2>/dev/null | tr -d ' ')" 37
@@ -87,6 +90,7 @@ check_eq "--list left the CA unchanged" "$(ca_state ca)" "$cstate"
 
 section "ca sign --media"
 expect_exit 0 "ca sign --media signs both requests" -- hc -C ca ca sign --media "$M"
+check_empty "ca sign --media: stdout empty" "$(out)"
 found=
 for pat in "$v" "$lower" "$(printf %s "$v" | cut -c1-8)"; do
 	[ -n "$pat" ] && grep -rqiF -- "$pat" ca && found="$found $pat"
@@ -119,6 +123,7 @@ check_nofile "wrong fingerprint: no host.pem" h1/host.pem
 expect_exit nz "install without a fingerprint or --trust-on-first-use refused" -- hc -H h1 host install --media "$M"
 check_nofile "unpinned: no host.pem" h1/host.pem
 expect_exit 0 "host1: install --ca-fingerprint (as printed)" -- hc -H h1 host install --media "$M" --ca-fingerprint "$FP"
+check_empty "host install: stdout empty" "$(out)"
 for f in host.pem ca.pem crl.pem; do check_file "host1: $f installed" "h1/$f"; done
 check_eq "host1: host.pem is the signed certificate" "$(serial_of h1/host.pem)" "$(serial_of r1.pem)"
 check_eq "host1: ca.pem is the CA certificate" "$(fp_openssl h1/ca.pem)" "$(fp_openssl ca/ca.pem)"
@@ -134,6 +139,8 @@ expect_exit 0 "host2: host status" -- hc -H h2 host status
 expect_exit 0 "--json host status" -- hc -H h1 --json host status
 cp "$W/.out" st.json
 check "host status --json is valid JSON" "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' st.json
+expect_exit 0 "no real-time clock (clock at 1970-01-02): the time floor keeps host1 usable" -- env HOSTCA_NOW=86400 "$HOSTCA_T" -H h1 host status
+san_check "$W/.err" "hostca-test host status"
 tls_pair "host1 (server) <-> host2 (client) over mutual TLS" h1/ca.pem h1/host.pem h1/host.key h2/host.pem h2/host.key host1.example ok
 
 section "max-uses: the stick token signed 2 and refuses a third"
@@ -187,6 +194,9 @@ rm -rf "$W/m-expired/processed" "$W/m-expired/requests"
 mkdir -p "$W/m-expired/requests" && cp "$W/req-expired.pem" "$W/m-expired/requests/$IDX.pem"
 expect_exit 0 "the same token is accepted inside its validity" -- hc -C ca ca sign --media "$W/m-expired"
 check_file "inside its validity: response written" "$W/m-expired/responses/$IDX.pem"
+
+hc -C ca token list >tl0.txt 2>/dev/null
+check_grep "a used-up token stays listed until cleanup" '(^|[^a-z-])stick([^a-z-]|$)' tl0.txt
 
 section "token cleanup"
 expect_exit 0 "token cleanup" -- hc -C ca token cleanup
@@ -247,6 +257,55 @@ expect_exit 0 "the same request signed again (token already spent)" -- hc -C ca 
 check_eq "the same certificate is handed back" "$(serial_of "$my/responses/$ID8.pem")" "$s8"
 expect_exit 0 "host8 installs (fingerprint lowercase, no colons)" -- \
 	hc -H h8 host install --media "$my" --ca-fingerprint "$(printf %s "$FP" | tr -d : | tr A-F a-f)"
+
+section "host install checks what the media hands it"
+mi=$W/m-install
+mkdir -p "$mi"
+hc -H h9 host request --media "$mi" --name host9 --token "$OK1" >/dev/null 2>&1
+ID9=$(cat h9/hostid 2>/dev/null)
+cp "$M/ca.pem" "$M/crl.pem" "$mi/" 2>/dev/null
+mkdir -p "$mi/responses"
+cp "$M/responses/$ID1.pem" "$mi/responses/$ID9.pem" 2>/dev/null
+expect_exit 1 "install refuses a response for another host's key and ID" -- hc -H h9 host install --media "$mi" --ca-fingerprint "$FP"
+check_nofile "foreign response: no host.pem" h9/host.pem
+rm -f "$mi/responses/$ID9.pem"
+cp "$mi/requests/$ID9.pem" req9.pem 2>/dev/null
+hc -C ca ca sign --media "$mi" >/dev/null 2>&1
+if [ -s "$mi/responses/$ID9.pem" ]; then
+	mv "$mi/responses/$ID9.pem" "$W/resp9.pem"
+	ln -s "$W/resp9.pem" "$mi/responses/$ID9.pem"
+	expect_exit nz "install does not follow a symlinked response" -- hc -H h9 host install --media "$mi" --ca-fingerprint "$FP"
+	check_nofile "symlinked response: no host.pem" h9/host.pem
+	rm -f "$mi/responses/$ID9.pem"
+	"$PY" "$PEER" mangle sig "$W/resp9.pem" "$mi/responses/$ID9.pem"
+	expect_exit 1 "install refuses a response with a flipped signature byte" -- hc -H h9 host install --media "$mi" --ca-fingerprint "$FP"
+	check_nofile "forged response: no host.pem" h9/host.pem
+	# a rogue CA with the same name answers for host9's own key
+	hc -C rogue ca init --name Enroll-CA --security medium >/dev/null 2>&1
+	hc -C rogue ca sign --csr req9.pem --out rogue9.pem >/dev/null 2>&1
+	rm -f "$mi/responses/$ID9.pem"
+	cat rogue9.pem rogue/ca.pem >"$mi/responses/$ID9.pem"
+	expect_exit 1 "install refuses a response from a rogue CA (pinned fingerprint)" -- hc -H h9 host install --media "$mi" --ca-fingerprint "$FP"
+	check_nofile "rogue response: no host.pem" h9/host.pem
+	rm -f "$mi/responses/$ID9.pem"
+	cp "$W/resp9.pem" "$mi/responses/$ID9.pem"
+	expect_exit 0 "install of the genuine response" -- hc -H h9 host install --media "$mi" --ca-fingerprint "$FP"
+else
+	fail "host9 signed for the install checks" "no response"
+fi
+
+section "media limits: an oversized request is refused, the batch goes on"
+mz=$W/m-size
+mkdir -p "$mz"
+hc -H h10 host request --media "$mz" --name host10 --token "$OK1" >/dev/null 2>&1
+ID10=$(cat h10/hostid 2>/dev/null)
+{
+	echo '-----BEGIN CERTIFICATE REQUEST-----'
+	head -c 3000000 /dev/zero | base64
+	echo '-----END CERTIFICATE REQUEST-----'
+} >"$mz/requests/big.pem"
+expect_exit 1 "a 4 MB request refused (exit 1)" -- hc -C ca ca sign --media "$mz"
+check_file "oversized neighbour: host10 still signed" "$mz/responses/$ID10.pem"
 
 section "ca hosts, ca host, ca list"
 expect_exit 0 "ca hosts" -- hc -C ca ca hosts

@@ -4,7 +4,7 @@
 # CLI, and it checks the response the way firmware would.
 . "$(dirname "$0")/lib.sh"
 
-EX=$T_REPO/tests/example
+EX=${T_EXAMPLE:-$T_REPO/tests/example}
 if [ ! -x "$EX" ]; then
 	skip "tests/example" "not built (make tests/example)"
 	finish

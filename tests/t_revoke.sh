@@ -25,6 +25,7 @@ N0=$(crlnum ca/crl.pem)
 
 section "revoke by serial, reason by name"
 expect_exit 0 "ca revoke --serial (A) --reason keyCompromise" -- hc -C ca ca revoke --serial "${SA:-00}" --reason keyCompromise
+check_empty "ca revoke: stdout empty" "$(out)"
 peer_crl "CRL after revoking A" ca/ca.pem ca/crl.pem --revoked "${SA:-00}:keyCompromise" --count 1 --number-above "${N0:-0}"
 peer_openssl_rejects "A's certificate is revoked" ca/ca.pem oldA.pem ca/crl.pem 'revoked'
 peer_openssl "B is still good after A's revocation" ca/ca.pem oldB.pem ca/crl.pem
@@ -180,6 +181,17 @@ peer_openssl "G's old certificate is still valid after renewal" ca/ca.pem oldG.p
 expect_exit 0 "hostca verify: G's old certificate still valid" -- hc verify --ca ca/ca.pem --crl ca/crl.pem oldG.pem
 peer_host_cert "G renewed" ca/ca.pem hG/host.pem ca/crl.pem --hostid "$IDG" --key hG/host.key
 expect_exit 0 "G: host status after renewal" -- hc -H hG host status
+
+section "a renamed host is a reissue"
+mn=$W/mr-rename
+mkdir -p "$mn"
+hc -H hG host request --media "$mn" --name hostG-renamed >/dev/null 2>&1
+cst=$(ca_state ca)
+expect_exit 1 "a rename without a reissue token refused (security high)" -- hc -C ca ca sign --media "$mn"
+check_eq "refused rename: CA unchanged" "$(ca_state ca)" "$cst"
+expect_exit 0 "ca list --status expired (clock +400 days)" -- env HOSTCA_NOW=$(($(now) + 400 * 86400)) "$HOSTCA_T" -C ca ca list --status expired
+san_check "$W/.err" "hostca-test ca list"
+check_serial_in "G's old certificate is listed as expired at +400 days" "$W/.out" "$SG"
 
 section "host clean"
 check "before clean, E has hostid, host.key, host.pem, crl.pem" test -s hE/hostid -a -s hE/host.key -a -s hE/host.pem -a -s hE/crl.pem

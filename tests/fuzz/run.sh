@@ -98,7 +98,7 @@ for n in $names; do
 	smoke)
 		# New inputs go to a scratch dir; seeds/ is only read.
 		rm -rf "$out/smoke/$n" && mkdir -p "$out/smoke/$n"
-		if "$bin" -runs=2000 -timeout=10 -rss_limit_mb=2048 \
+		if "$bin" -runs=2000 -seed=1 -timeout=10 -rss_limit_mb=2048 \
 			-artifact_prefix="$out/artifacts/$n-" \
 			"$out/smoke/$n" "$seeds" >"$log" 2>&1; then
 			echo "ok - fuzz $n smoke"
