@@ -8500,6 +8500,81 @@ cmd_ca_check(int argc, char **argv)
 	return ca_close(&ca, bad ? EXIT_REFUSED : 0);
 }
 
+#ifdef HOSTCA_TEST_HOOKS
+/*
+ * Bench helper, test builds only: `ca test-fill --issued N --revoked M`
+ * appends N issue events (random serials, host IDs and names) and revokes
+ * M of them, committing every 10,000 events. To stay fast, every record
+ * carries a copy of one real certificate, so `ca check` would flag them:
+ * this makes CAs of bench size, nothing else.
+ */
+static int
+cmd_ca_test_fill(int argc, char **argv)
+{
+	const char *is = NULL, *rs = NULL;
+	long ni = 0, nr = 0, i, k;
+	int npos, r;
+	char *pos[1], *b64, *f, *list;
+	ca_ctx ca;
+	opt opts[] = {
+		{ "--issued", O_STR, &is, 0, 0, 0, 0 },
+		{ "--revoked", O_STR, &rs, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0 || is == NULL
+		|| parse_uint("--issued", is, 1, 10000000, &ni) < 0
+		|| (rs && parse_uint("--revoked", rs, 0, ni, &nr) < 0))
+		return EXIT_USAGE;
+	if ((r = ca_open(&ca, 1, 1)) != 0)
+		return ca_close(&ca, r);
+	b64 = malloc(ca.ca_len / 3 * 4 + 8);
+	f = malloc(ca.ca_len / 3 * 4 + 41 * 200 + 1024);
+	list = malloc(41 * 200 + 1);
+	if (b64 == NULL || f == NULL || list == NULL)
+		return ca_close(&ca, EXIT_USAGE);
+	b64_encode(b64, ca.ca_der, ca.ca_len);
+	for (i = 0; i < ni; i++) {
+		unsigned char s[16], kf[32], rq[32];
+		char sh[33], id[37], kh[65], rh[65];
+		rng_bytes(&ca.rng, s, 16);
+		s[0] = (unsigned char)((s[0] & 0x7f) | 1);
+		rng_bytes(&ca.rng, kf, 32);
+		rng_bytes(&ca.rng, rq, 32);
+		uuid_from_random(id, &ca.rng);
+		hex_encode(sh, s, 16, 1, 0);
+		hex_encode(kh, kf, 32, 0, 0);
+		hex_encode(rh, rq, 32, 0, 0);
+		snprintf(f, ca.ca_len / 3 * 4 + 41 * 200 + 1024, "serial=%s host=%s names=h%ld.bench"
+			" nb=%lld na=%lld keyfp=%s req=%s token=- kind=new cert=%s", sh, id, i,
+			(long long)g.now, (long long)(g.now + 365 * 86400), kh, rh, b64);
+		if (journal_add(&ca, "issue", f) < 0)
+			return ca_close(&ca, EXIT_USAGE);
+		if (ca.pend_len > (size_t)16 << 20 && journal_commit(&ca) < 0)
+			return ca_close(&ca, EXIT_USAGE);
+	}
+	for (i = 0; i < nr; i += 200) {
+		list[0] = 0;
+		for (k = i; k < nr && k < i + 200; k++) {
+			/* spread over the issued ones */
+			size_t c = (size_t)(k * (ni / (nr ? nr : 1)));
+			if (k > i)
+				strcat(list, ",");
+			serial_hex(list + strlen(list), ca.certs[c].serial, ca.certs[c].serial_len);
+		}
+		snprintf(f, ca.ca_len / 3 * 4 + 41 * 200 + 1024, "serials=%s reason=1", list);
+		if (journal_add(&ca, "revoke", f) < 0)
+			return ca_close(&ca, EXIT_USAGE);
+	}
+	free(b64);
+	free(f);
+	free(list);
+	if (journal_commit(&ca) < 0 || (nr > 0 && ca_publish_crl(&ca, ca.crl_days) < 0))
+		return ca_close(&ca, EXIT_USAGE);
+	note(g.cmd, "%ld issued, %ld revoked", ni, nr);
+	return ca_close(&ca, 0);
+}
+#endif
+
 /* ======================================================================
  * 9c. Commands for anyone: verify, show
  * ====================================================================== */
@@ -9688,6 +9763,9 @@ static const struct {
 	{ "host", "clean", cmd_host_clean, "host clean [--force]" },
 	{ NULL, "verify", cmd_verify, "verify --ca CA.pem [--crl CRL.pem] [--at TIME] CERT.pem" },
 	{ NULL, "show", cmd_show, "show FILE" },
+#ifdef HOSTCA_TEST_HOOKS
+	{ "ca", "test-fill", cmd_ca_test_fill, "ca test-fill --issued N [--revoked M]   (test builds: bench CAs)" },
+#endif
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -212,12 +212,39 @@ else
 	fail "CA directory has a journal with the history" "def/journal missing or under 3 lines"
 fi
 
+section "one command at a time: a second one waits for the lock"
+rm -f locked
+"$PY" -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "a+")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(2)
+' def/lock locked &
+LPID=$!
+T_BG_PIDS="${T_BG_PIDS:-} $LPID"
+i=0
+while [ ! -e locked ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+t0=$(date +%s%N)
+expect_exit 0 "token create while another process holds the CA lock: waits, then runs" -- hc -C def token create --name after-lock
+t1=$(date +%s%N)
+wait "$LPID" 2>/dev/null
+ms=$(((t1 - t0) / 1000000))
+if [ "$ms" -ge 1000 ]; then ok "the second command waited for the lock (${ms} ms)"; else fail "the second command waited for the lock" "returned after ${ms} ms"; fi
+
 section "test hooks: fixed clock and seeded RNG give identical output"
 N=1700000000
 for i in 1 2; do
-	HOSTCA_NOW=$N HOSTCA_TEST_SEED=golden hct -C gold$i ca init --name Golden >gold$i.fp 2>/dev/null
+	HOSTCA_NOW=$N HOSTCA_TEST_SEED=golden hct -C gold$i ca init --name Golden --security medium >gold$i.fp 2>/dev/null
 done
-HOSTCA_NOW=$N HOSTCA_TEST_SEED=other hct -C gold3 ca init --name Golden >/dev/null 2>&1
+mkcsr "$(fixkey ec-p256)" gold.csr "/CN=12345678-1234-4123-8123-123456789abc" "DNS:gold.example"
+for i in 1 2; do
+	HOSTCA_NOW=$((N + 60)) HOSTCA_TEST_SEED=golden hct -C gold$i ca sign --csr gold.csr --out gold$i.pem 2>/dev/null
+done
+check_file "hooked ca sign --csr wrote a certificate" gold1.pem
+check_eq "same seed, clock and CSR: byte-identical certificate" "$(sha gold1.pem)" "$(sha gold2.pem)"
+check_eq "same seed, clock and CSR: byte-identical CRL after signing" "$(sha gold1/crl.pem)" "$(sha gold2/crl.pem)"
+HOSTCA_NOW=$N HOSTCA_TEST_SEED=other hct -C gold3 ca init --name Golden --security medium >/dev/null 2>&1
 check_file "hooked ca init wrote ca.pem" gold1/ca.pem
 check_eq "same seed and clock: byte-identical ca.pem" "$(sha gold1/ca.pem)" "$(sha gold2/ca.pem)"
 check_eq "same seed and clock: byte-identical crl.pem" "$(sha gold1/crl.pem)" "$(sha gold2/crl.pem)"
