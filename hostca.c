@@ -8039,7 +8039,9 @@ cmd_ca_export(int argc, char **argv)
 	}
 	if (media_check(media) < 0)
 		return EXIT_USAGE;
-	if ((r = ca_open(&ca, 0, 0)) != 0)
+	/* With the key, ca_open completes an interrupted CRL first, so that
+	 * the media never gets a CRL older than the journal. */
+	if ((r = ca_open(&ca, 1, 1)) != 0)
 		return ca_close(&ca, r);
 	if (media_put_ca(&ca, media) < 0)
 		return ca_close(&ca, EXIT_USAGE);
@@ -8432,19 +8434,27 @@ cmd_ca_check(int argc, char **argv)
 				uint64_t num = 0;
 				for (i = 0; i < ci.number_len; i++)
 					num = num << 8 | ci.number[i];
-				if (num != ca.crl_number) {
-					msg(path, "is CRL #%llu, the journal says #%llu (the next CA"
-						" command that holds the key rewrites it)",
+				/* Behind: a command was interrupted between its journal
+				 * entry and the file; that is a state the protocol
+				 * expects, and the next writer completes it. Ahead:
+				 * impossible without tampering. */
+				if (num < ca.crl_number) {
+					msg(path, "pending recovery: it is CRL #%llu, the journal is at"
+						" #%llu (an interrupted command); the next CA command that"
+						" holds the key rewrites it (e.g. 'hostca ca crl')",
+						(unsigned long long)num, (unsigned long long)ca.crl_number);
+				} else if (num > ca.crl_number) {
+					msg(path, "is CRL #%llu, but the journal has only reached #%llu",
 						(unsigned long long)num, (unsigned long long)ca.crl_number);
 					bad = 1;
 				}
 			}
 			free(der);
 		}
-		if (ca.crl_dirty) {
-			msg(ca.dir, "revocations are not on a CRL yet (run 'hostca ca crl')");
-			bad = 1;
-		}
+		if (ca.crl_dirty)
+			msg(ca.dir, "pending recovery: revocations of an interrupted command are"
+				" not on a CRL yet; the next CA command that holds the key"
+				" publishes one (e.g. 'hostca ca crl')");
 	}
 	/* Every certificate: parses, signed by the CA, matches its record. */
 	for (i = 0; i < ca.ncerts; i++) {

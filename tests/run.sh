@@ -73,7 +73,8 @@ pass() {
 		# A sanitizer report that escaped the per-command checks (hooks, peers).
 		if [ -f "$log" ] && grep -qE 'runtime error|AddressSanitizer|LeakSanitizer' "$log"; then
 			n=$(grep -cE 'runtime error|AddressSanitizer|LeakSanitizer' "$log")
-			echo "# ${label}$name: $n sanitizer line(s) on stderr; first: $(grep -m1 -E 'runtime error|AddressSanitizer|LeakSanitizer' "$log" | cut -c1-160)"
+			echo "FAIL - ${label}$name: no sanitizer report on stderr: $n line(s), first: $(grep -m1 -E 'runtime error|AddressSanitizer|LeakSanitizer' "$log" | cut -c1-160)"
+			record FAIL
 		fi
 	done
 }
