@@ -5770,6 +5770,33 @@ static unsigned char *ca_build_crl(ca_ctx *ca, size_t *len);
 static int ca_write_crl_pem(ca_ctx *ca);
 static int ca_publish_crl(ca_ctx *ca, int64_t days);
 
+/* 1 when crl.pem is the CRL the journal last published. */
+static int
+ca_crl_current(ca_ctx *ca)
+{
+	static const char *const b[] = { "X509 CRL", NULL };
+	char path[PATH_MAX], why[WHY_CAP];
+	unsigned char *d = NULL;
+	size_t dl = 0, i;
+	crl_info ci;
+	uint64_t num = 0;
+	int ok = 0, saved = g.quiet;
+
+	if (ca->crl_dirty)
+		return 0;
+	path_join(path, sizeof path, ca->dir, "crl.pem");
+	g.quiet = 1;
+	if (path_exists(path) && pem_file_load(path, b, MAX_CRL_FILE, &d, &dl, NULL) == 0
+		&& crl_decode(&ci, d, dl, why) == 0 && ci.number_len <= 8) {
+		for (i = 0; i < ci.number_len; i++)
+			num = num << 8 | ci.number[i];
+		ok = num == ca->crl_number;
+	}
+	g.quiet = saved;
+	free(d);
+	return ok;
+}
+
 /*
  * Opens the CA: lock, journal (with crash recovery when writing), CA
  * certificate, and the key when needed.
@@ -5835,27 +5862,8 @@ ca_open(ca_ctx *ca, int write, int need_key)
 			msg(ca->dir, "recovered: revocations from an interrupted command"
 				" are now on CRL #%llu", (unsigned long long)ca->crl_number);
 		} else {
-			unsigned char *d = NULL;
-			size_t dl = 0;
-			crl_info ci;
-			int ok = 0;
-			path_join(path, sizeof path, ca->dir, "crl.pem");
-			{
-				static const char *const b[] = { "X509 CRL", NULL };
-				int saved = g.quiet;
-				g.quiet = 1;
-				if (path_exists(path) && pem_file_load(path, b, MAX_CRL_FILE, &d, &dl, NULL) == 0
-					&& crl_decode(&ci, d, dl, why) == 0 && ci.number_len <= 8) {
-					uint64_t num = 0;
-					size_t i;
-					for (i = 0; i < ci.number_len; i++)
-						num = num << 8 | ci.number[i];
-					ok = num == ca->crl_number;
-				}
-				g.quiet = saved;
-			}
-			free(d);
-			if (!ok) {
+			if (!ca_crl_current(ca)) {
+				path_join(path, sizeof path, ca->dir, "crl.pem");
 				if (ca_write_crl_pem(ca) < 0)
 					return EXIT_USAGE;
 				msg(path, "recovered: rewrote CRL #%llu that an interrupted"
@@ -8039,10 +8047,16 @@ cmd_ca_export(int argc, char **argv)
 	}
 	if (media_check(media) < 0)
 		return EXIT_USAGE;
-	/* With the key, ca_open completes an interrupted CRL first, so that
-	 * the media never gets a CRL older than the journal. */
-	if ((r = ca_open(&ca, 1, 1)) != 0)
+	if ((r = ca_open(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
+	if (!ca_crl_current(&ca)) {
+		/* An interrupted command left crl.pem behind the journal: the
+		 * media must never get a CRL older than the journal, so
+		 * complete it first (this needs the key). */
+		ca_free(&ca);
+		if ((r = ca_open(&ca, 1, 1)) != 0)
+			return ca_close(&ca, r);
+	}
 	if (media_put_ca(&ca, media) < 0)
 		return ca_close(&ca, EXIT_USAGE);
 	note(g.cmd, "ca.pem and crl.pem (CRL #%llu) written to %s",
