@@ -71,6 +71,7 @@
 #define DERW_SLOTS          256        /* constructed elements per encoding */
 #define TOKEN_LETTERS        16
 #define PBKDF2_ITERATIONS 600000
+#define INDEX_EVERY       1000      /* journal entries between index renewals */
 
 #define HOSTCA_PRIVATE static
 
@@ -2230,6 +2231,19 @@ uuid_from_random(char out[37], rng_state *rng)
 }
 
 HOSTCA_API int
+hostca_random(void *out, size_t len)
+{
+	rng_state rng;
+	int err;
+
+	if ((err = rng_init_system(&rng)) < 0)
+		return err;
+	rng_bytes(&rng, out, len);
+	hostca_wipe(&rng, sizeof rng);
+	return 0;
+}
+
+HOSTCA_API int
 hostca_uuid_generate(char out[HOSTCA_UUID_LEN + 1])
 {
 	rng_state rng;
@@ -2847,7 +2861,8 @@ done:
 
 HOSTCA_API size_t
 hostca_csr_encode(void *dest, const hostca_key *key, const char *hostid,
-	const char *const *names, size_t nnames, const char *challenge)
+	const char *const *names, size_t nnames, const char *challenge,
+	const unsigned char nonce[16])
 {
 	hostname hn[HOSTCA_MAX_NAMES];
 	unsigned char *der;
@@ -2862,15 +2877,9 @@ hostca_csr_encode(void *dest, const hostca_key *key, const char *hostid,
 	if (challenge != NULL && (strlen(challenge) > MAX_CHALLENGE
 		|| !text_clean((const unsigned char *)challenge, strlen(challenge))))
 		return 0;
-	{
-		unsigned char nonce[16];
-		rng_state rng;
-		if (rng_init_system(&rng) < 0)
-			return 0;
-		rng_bytes(&rng, nonce, sizeof nonce);
-		hostca_wipe(&rng, sizeof rng);
-		der = csr_build(key, hostid, hn, nnames, challenge, nonce, &n);
-	}
+	if (nonce == NULL)
+		return 0;
+	der = csr_build(key, hostid, hn, nnames, challenge, nonce, &n);
 	if (der == NULL)
 		return 0;
 	if (dest != NULL)
@@ -4325,8 +4334,11 @@ typedef struct {
 	size_t prev_of_host;         /* previous cert of the same host, or SIZE_MAX */
 	const char *b64;             /* base64 DER inside the journal buffer */
 	size_t b64_len;
+	uint64_t b64_off;            /* or its offset in the journal file */
 	unsigned char *der;          /* or the DER itself (certs of this run) */
 	size_t der_len;
+	uint64_t seq, line_off;      /* the issue entry: number, file offset */
+	int from_snap;               /* loaded from the index, not new */
 } cert_rec;
 
 typedef struct {
@@ -4334,6 +4346,7 @@ typedef struct {
 	size_t last;                 /* newest cert */
 	size_t ncerts;
 	int64_t reissue_until;
+	int from_snap;
 } host_rec;
 
 typedef struct {
@@ -4464,7 +4477,7 @@ typedef struct {
 	token_rec *tokens;
 	size_t ntokens, tokens_cap;
 	imap by_serial, by_req, by_host, by_name;
-	struct name_key { char *name; size_t host; } *name_keys;
+	struct name_key { char *name; size_t host, next; } *name_keys;
 	size_t nname_keys, name_keys_cap;
 	int names_ready;             /* by_name built (lazily) */
 	uint64_t crl_number;
@@ -4472,6 +4485,21 @@ typedef struct {
 	int crl_dirty;               /* revocations since the last CRL event */
 	size_t nrevoked;
 	rng_state rng;
+	/* the index (a cache of the fold up to snap.seq; see section 7b) */
+	struct snap {
+		int ok;
+		uint64_t seq, off;          /* covers entries 1..seq, bytes 0..off */
+		unsigned char hash[32];
+		size_t ncerts, nhosts, nrevoked;
+		unsigned char *map[5];      /* the mapped index files */
+		size_t len[5];
+	} snap;
+	int jfd;                     /* the journal, for reading entries */
+	struct window { char hostid[HOSTCA_UUID_LEN + 1]; int64_t until; } *windows;
+	size_t nwindows, windows_cap;  /* reissue windows of hosts not loaded */
+	uint64_t jsize;              /* its committed length */
+	size_t new_certs, new_hosts; /* not in the index */
+	int index_ok;                /* the fold is complete enough to index */
 } ca_ctx;
 
 static const unsigned char *
@@ -4508,7 +4536,11 @@ key_name(const void *ctx, size_t i, size_t *len)
 	return (const unsigned char *)ca->name_keys[i].name;
 }
 
-/* Adds the names of a certificate to the name index (newest wins). */
+/*
+ * The name index: name -> every host whose certificates carried it (a
+ * chain through name_keys). Who *holds* a name is decided by looking at
+ * each candidate's newest certificate.
+ */
 static int
 ca_index_names(ca_ctx *ca, size_t ci)
 {
@@ -4516,23 +4548,31 @@ ca_index_names(ca_ctx *ca, size_t ci)
 	const char *p = c->names;
 
 	while (*p) {
-		size_t n = strcspn(p, ",");
+		size_t n = strcspn(p, ","), head, e;
 		struct name_key *k;
-		if (grow((void **)&ca->name_keys, &ca->name_keys_cap, ca->nname_keys + 1,
-			sizeof *ca->name_keys) < 0)
-			return -1;
-		k = &ca->name_keys[ca->nname_keys];
-		if ((k->name = malloc(n + 1)) == NULL)
-			return -1;
-		memcpy(k->name, p, n);
-		k->name[n] = 0;
-		k->host = c->host;
-		if (imap_put(&ca->by_name, (const unsigned char *)k->name, n,
-			ca->nname_keys, key_name, ca) < 0) {
-			free(k->name);
-			return -1;
+		int dup = 0;
+		head = imap_get(&ca->by_name, (const unsigned char *)p, n, key_name, ca);
+		for (e = head; e != SIZE_MAX; e = ca->name_keys[e].next)
+			if (ca->name_keys[e].host == c->host)
+				dup = 1;
+		if (!dup) {
+			if (grow((void **)&ca->name_keys, &ca->name_keys_cap,
+				ca->nname_keys + 1, sizeof *ca->name_keys) < 0)
+				return -1;
+			k = &ca->name_keys[ca->nname_keys];
+			if ((k->name = malloc(n + 1)) == NULL)
+				return -1;
+			memcpy(k->name, p, n);
+			k->name[n] = 0;
+			k->host = c->host;
+			k->next = head;
+			if (imap_put(&ca->by_name, (const unsigned char *)k->name, n,
+				ca->nname_keys, key_name, ca) < 0) {
+				free(k->name);
+				return -1;
+			}
+			ca->nname_keys++;
 		}
-		ca->nname_keys++;
 		p += n;
 		if (*p == ',')
 			p++;
@@ -4540,19 +4580,57 @@ ca_index_names(ca_ctx *ca, size_t ci)
 	return 0;
 }
 
+static int snap_load_host(ca_ctx *ca, const char *hostid);
+static int snap_load_serial(ca_ctx *ca, const unsigned char *s, size_t len);
+static int snap_load_req(ca_ctx *ca, const unsigned char req[32]);
+
+/* Lookups: the state in memory first; with an index, what is not in
+ * memory yet is loaded from it (and then is in memory). */
 static size_t
-ca_find_serial(const ca_ctx *ca, const unsigned char *s, size_t len)
+ca_find_serial(ca_ctx *ca, const unsigned char *s, size_t len)
 {
-	return imap_get(&ca->by_serial, s, len, key_serial, ca);
+	size_t i = imap_get(&ca->by_serial, s, len, key_serial, ca);
+
+	if (i == SIZE_MAX && ca->snap.ok && snap_load_serial(ca, s, len) > 0)
+		i = imap_get(&ca->by_serial, s, len, key_serial, ca);
+	return i;
 }
 
 static size_t
-ca_find_host(const ca_ctx *ca, const char *hostid)
+ca_find_host(ca_ctx *ca, const char *hostid)
 {
+	size_t i;
+
 	if (strlen(hostid) != HOSTCA_UUID_LEN)
 		return SIZE_MAX;
-	return imap_get(&ca->by_host, (const unsigned char *)hostid,
+	i = imap_get(&ca->by_host, (const unsigned char *)hostid,
 		HOSTCA_UUID_LEN, key_host, ca);
+	if (i == SIZE_MAX && ca->snap.ok && snap_load_host(ca, hostid) > 0)
+		i = imap_get(&ca->by_host, (const unsigned char *)hostid,
+			HOSTCA_UUID_LEN, key_host, ca);
+	return i;
+}
+
+static size_t
+ca_find_req(ca_ctx *ca, const unsigned char req[32])
+{
+	size_t i = imap_get(&ca->by_req, req, 32, key_req, ca);
+
+	if (i == SIZE_MAX && ca->snap.ok && snap_load_req(ca, req) > 0)
+		i = imap_get(&ca->by_req, req, 32, key_req, ca);
+	return i;
+}
+
+/* Any token by name, forgotten ones included (certificates name them). */
+static size_t
+ca_find_token_any(const ca_ctx *ca, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ca->ntokens; i++)
+		if (strcmp(ca->tokens[i].name, name) == 0)
+			return i;
+	return SIZE_MAX;
 }
 
 static size_t
@@ -4590,6 +4668,21 @@ ca_cert_der(ca_ctx *ca, size_t i, size_t *len)
 {
 	cert_rec *c = &ca->certs[i];
 
+	if (c->der == NULL && c->b64 == NULL && c->b64_len > 0 && ca->jfd >= 0) {
+		char *t = malloc(c->b64_len);
+		unsigned char *d = malloc(c->b64_len / 4 * 3 + 3);
+		long n = -1;
+		if (t != NULL && d != NULL
+			&& pread(ca->jfd, t, c->b64_len, (off_t)c->b64_off) == (ssize_t)c->b64_len)
+			n = b64_decode(d, c->b64_len / 4 * 3 + 3, t, c->b64_len, 0);
+		free(t);
+		if (n <= 0) {
+			free(d);
+			return NULL;
+		}
+		c->der = d;
+		c->der_len = (size_t)n;
+	}
 	if (c->der == NULL && c->b64 != NULL) {
 		unsigned char *d = malloc(c->b64_len / 4 * 3 + 3);
 		long n;
@@ -4778,9 +4871,156 @@ serial_parse(const char *hex, unsigned char *out, size_t *len)
 	return 0;
 }
 
-/* Applies one event to the state. line/off locate cert= for loaded lines. */
+/*
+ * The issue event. src says where the line lives: SRC_NEW (this run:
+ * the DER is decoded now), SRC_JOURNAL (the journal in memory: the base64
+ * stays there), SRC_INDEX (a certificate loaded through the index: its
+ * revocation comes from the index, its token use is counted already).
+ */
+#define SRC_NEW      0
+#define SRC_JOURNAL  1
+#define SRC_INDEX    2
+
 static int
-ca_apply(ca_ctx *ca, const jline *l, const char *line, int persistent)
+ca_apply_issue(ca_ctx *ca, const jline *l, const char *line, int src,
+	uint64_t line_off)
+{
+	cert_rec *c;
+	host_rec *h;
+	const char *serial = jget(l, "serial"), *host = jget(l, "host");
+	const char *names = jget(l, "names"), *keyfp = jget(l, "keyfp");
+	const char *req = jget(l, "req"), *tok = jget(l, "token");
+	const char *kind = jget(l, "kind"), *sup = jget(l, "supersedes");
+	unsigned char sb[20];
+	size_t i, hi, sl, ti = SIZE_MAX;
+
+	if (serial == NULL || host == NULL || names == NULL || keyfp == NULL
+		|| req == NULL || kind == NULL || !hostca_uuid_check(host)
+		|| serial_parse(serial, sb, &sl) < 0)
+		return -1;
+	/* Superseded certificates are revoked by the same event. */
+	if (src != SRC_INDEX && sup != NULL && *sup) {
+		char buf[41 * 64], *t, *save = NULL;
+		if (strlen(sup) >= sizeof buf)
+			return -1;
+		strcpy(buf, sup);
+		for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			unsigned char s[20];
+			size_t k;
+			if (serial_parse(t, s, &sl) < 0
+				|| (k = ca_find_serial(ca, s, sl)) == SIZE_MAX)
+				return -1;
+			if (!ca->certs[k].revoked) {
+				ca->certs[k].revoked = 1;
+				ca->certs[k].reason = 4;   /* superseded */
+				ca->certs[k].rev_at = l->time;
+				ca->nrevoked++;
+				ca->crl_dirty = 1;
+			}
+		}
+		serial_parse(serial, sb, &sl);
+	}
+	/* A serial is never reused. (Loading from the index, the host is
+	 * being loaded and the serial is known to be its own.) */
+	if (src != SRC_INDEX && ca_find_serial(ca, sb, sl) != SIZE_MAX)
+		return -1;
+	if (tok != NULL && strcmp(tok, "-") != 0) {
+		ti = src == SRC_INDEX ? ca_find_token_any(ca, tok) : ca_find_token(ca, tok);
+		if (ti == SIZE_MAX)
+			return -1;
+	}
+	/* The host (loading it from the index first, if it is there). */
+	hi = ca_find_host(ca, host);
+	if (hi == SIZE_MAX) {
+		if (grow((void **)&ca->hosts, &ca->hosts_cap, ca->nhosts + 1,
+			sizeof *ca->hosts) < 0)
+			return -1;
+		hi = ca->nhosts++;
+		h = &ca->hosts[hi];
+		memset(h, 0, sizeof *h);
+		strcpy(h->hostid, host);
+		h->last = SIZE_MAX;
+		ca->new_hosts++;
+		if (imap_put(&ca->by_host, (const unsigned char *)h->hostid,
+			HOSTCA_UUID_LEN, hi, key_host, ca) < 0)
+			return -1;
+	}
+	if (grow((void **)&ca->certs, &ca->certs_cap, ca->ncerts + 1,
+		sizeof *ca->certs) < 0)
+		return -1;
+	c = &ca->certs[ca->ncerts];
+	memset(c, 0, sizeof *c);
+	memcpy(c->serial, sb, sl);
+	c->serial_len = sl;
+	if (hex_decode(c->keyfp, 32, keyfp) != 32 || hex_decode(c->req, 32, req) != 32)
+		return -1;
+	strcpy(c->hostid, host);
+	c->nb = jnum(l, "nb", 0);
+	c->na = jnum(l, "na", 0);
+	c->issued = l->time;
+	c->seq = l->seq;
+	c->line_off = line_off;
+	c->from_snap = src == SRC_INDEX;
+	c->kind = strcmp(kind, "renewal") == 0 ? KIND_RENEWAL
+		: strcmp(kind, "reissue") == 0 ? KIND_REISSUE : KIND_NEW;
+	c->token = -1;
+	if (ti != SIZE_MAX) {
+		if (src != SRC_INDEX)
+			ca->tokens[ti].uses++;
+		c->token = (int)ti;
+	}
+	if ((c->names = strdup(names)) == NULL)
+		return -1;
+	for (i = 0; i < l->n; i++) {
+		if (strcmp(l->k[i], "cert") != 0)
+			continue;
+		if (src == SRC_JOURNAL) {
+			c->b64 = line + l->voff[i];
+			c->b64_len = l->vlen[i];
+		} else if (src == SRC_INDEX) {
+			c->b64_off = line_off + l->voff[i];
+			c->b64_len = l->vlen[i];
+		} else {
+			long n;
+			c->der = malloc(l->vlen[i] / 4 * 3 + 3);
+			if (c->der == NULL)
+				return -1;
+			n = b64_decode(c->der, l->vlen[i] / 4 * 3 + 3,
+				line + l->voff[i], l->vlen[i], 0);
+			if (n <= 0) {
+				free(c->der);
+				c->der = NULL;
+			} else {
+				c->der_len = (size_t)n;
+			}
+		}
+	}
+	if (c->b64 == NULL && c->der == NULL && c->b64_len == 0) {
+		free(c->names);
+		return -1;
+	}
+	h = &ca->hosts[hi];
+	c->host = hi;
+	c->prev_of_host = h->last;
+	h->last = ca->ncerts;
+	h->ncerts++;
+	if (c->kind == KIND_REISSUE && src != SRC_INDEX)
+		h->reissue_until = 0;   /* a window is used by one reissue */
+	ca->ncerts++;
+	if (src != SRC_INDEX)
+		ca->new_certs++;
+	if (ca->names_ready && ca_index_names(ca, ca->ncerts - 1) < 0)
+		return -1;
+	if (imap_put(&ca->by_serial, c->serial, c->serial_len, ca->ncerts - 1,
+		key_serial, ca) < 0
+		|| imap_put(&ca->by_req, c->req, 32, ca->ncerts - 1, key_req, ca) < 0)
+		return -1;
+	return 0;
+}
+
+/* Applies one event to the state (see ca_apply_issue for src). */
+static int
+ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_off)
 {
 	const char *ev = l->event;
 
@@ -4790,6 +5030,8 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int persistent)
 			return -1;
 		strcpy(ca->name, name);
 		ca->key_type = hostca_key_type_parse(kt);
+		if (ca->key_type == 0 && strcmp(kt, "-") != 0)
+			return -1;
 		ca->security = (int)jnum(l, "security", SEC_HIGH);
 		ca->cert_days = jnum(l, "cert-days", 365);
 		ca->crl_days = jnum(l, "crl-days", 7);
@@ -4844,6 +5086,10 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int persistent)
 		}
 		if (reason != NULL)
 			snprintf(t->reason, sizeof t->reason, "%s", reason);
+		/* the index's copy of a token carries its state */
+		t->uses = (unsigned)jnum(l, "uses", 0);
+		t->deleted = (int)jnum(l, "deleted", 0);
+		t->forgotten = (int)jnum(l, "forgotten", 0);
 		ca->ntokens++;
 		return 0;
 	}
@@ -4858,114 +5104,8 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int persistent)
 			ca->tokens[i].forgotten = 1;   /* certificates still name it */
 		return 0;
 	}
-	if (strcmp(ev, "issue") == 0) {
-		cert_rec *c;
-		host_rec *h;
-		const char *serial = jget(l, "serial"), *host = jget(l, "host");
-		const char *names = jget(l, "names"), *keyfp = jget(l, "keyfp");
-		const char *req = jget(l, "req"), *tok = jget(l, "token");
-		const char *kind = jget(l, "kind"), *sup = jget(l, "supersedes");
-		size_t i, hi;
-		if (serial == NULL || host == NULL || names == NULL || keyfp == NULL
-			|| req == NULL || kind == NULL || !hostca_uuid_check(host)
-			|| grow((void **)&ca->certs, &ca->certs_cap, ca->ncerts + 1,
-				sizeof *ca->certs) < 0)
-			return -1;
-		/* Superseded certificates are revoked by the same event. */
-		if (sup != NULL && *sup) {
-			char buf[41 * 64], *t, *save = NULL;
-			if (strlen(sup) >= sizeof buf)
-				return -1;
-			strcpy(buf, sup);
-			for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-				unsigned char s[20];
-				size_t sl, k;
-				if (serial_parse(t, s, &sl) < 0
-					|| (k = ca_find_serial(ca, s, sl)) == SIZE_MAX)
-					return -1;
-				if (!ca->certs[k].revoked) {
-					ca->certs[k].revoked = 1;
-					ca->certs[k].reason = 4;   /* superseded */
-					ca->certs[k].rev_at = l->time;
-					ca->nrevoked++;
-					ca->crl_dirty = 1;
-				}
-			}
-		}
-		c = &ca->certs[ca->ncerts];
-		memset(c, 0, sizeof *c);
-		if (serial_parse(serial, c->serial, &c->serial_len) < 0
-			|| hex_decode(c->keyfp, 32, keyfp) != 32
-			|| hex_decode(c->req, 32, req) != 32)
-			return -1;
-		if (ca_find_serial(ca, c->serial, c->serial_len) != SIZE_MAX)
-			return -1;             /* a serial is never reused */
-		strcpy(c->hostid, host);
-		c->nb = jnum(l, "nb", 0);
-		c->na = jnum(l, "na", 0);
-		c->issued = l->time;
-		c->kind = strcmp(kind, "renewal") == 0 ? KIND_RENEWAL
-			: strcmp(kind, "reissue") == 0 ? KIND_REISSUE : KIND_NEW;
-		c->token = -1;
-		if (tok != NULL && strcmp(tok, "-") != 0) {
-			size_t ti = ca_find_token(ca, tok);
-			if (ti == SIZE_MAX)
-				return -1;
-			ca->tokens[ti].uses++;
-			c->token = (int)ti;
-		}
-		if ((c->names = strdup(names)) == NULL)
-			return -1;
-		for (i = 0; i < l->n; i++) {
-			if (strcmp(l->k[i], "cert") == 0) {
-				if (persistent) {
-					c->b64 = line + l->voff[i];
-					c->b64_len = l->vlen[i];
-				} else {
-					long n;
-					c->der = malloc(l->vlen[i] / 4 * 3 + 3);
-					if (c->der == NULL)
-						return -1;
-					n = b64_decode(c->der, l->vlen[i] / 4 * 3 + 3,
-						line + l->voff[i], l->vlen[i], 0);
-					if (n <= 0)
-						return -1;
-					c->der_len = (size_t)n;
-				}
-			}
-		}
-		if (c->b64 == NULL && c->der == NULL)
-			return -1;
-		hi = ca_find_host(ca, host);
-		if (hi == SIZE_MAX) {
-			if (grow((void **)&ca->hosts, &ca->hosts_cap, ca->nhosts + 1,
-				sizeof *ca->hosts) < 0)
-				return -1;
-			hi = ca->nhosts++;
-			h = &ca->hosts[hi];
-			memset(h, 0, sizeof *h);
-			strcpy(h->hostid, host);
-			h->last = SIZE_MAX;
-			if (imap_put(&ca->by_host, (const unsigned char *)h->hostid,
-				HOSTCA_UUID_LEN, hi, key_host, ca) < 0)
-				return -1;
-		}
-		h = &ca->hosts[hi];
-		c->host = hi;
-		c->prev_of_host = h->last;
-		h->last = ca->ncerts;
-		h->ncerts++;
-		if (c->kind == KIND_REISSUE)
-			h->reissue_until = 0;   /* a window is used by one reissue */
-		ca->ncerts++;
-		if (ca->names_ready && ca_index_names(ca, ca->ncerts - 1) < 0)
-			return -1;
-		if (imap_put(&ca->by_serial, c->serial, c->serial_len, ca->ncerts - 1,
-			key_serial, ca) < 0
-			|| imap_put(&ca->by_req, c->req, 32, ca->ncerts - 1, key_req, ca) < 0)
-			return -1;
-		return 0;
-	}
+	if (strcmp(ev, "issue") == 0)
+		return ca_apply_issue(ca, l, line, src, line_off);
 	if (strcmp(ev, "revoke") == 0) {
 		const char *list = jget(l, "serials");
 		int reason = (int)jnum(l, "reason", 0);
@@ -4993,7 +5133,7 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int persistent)
 		ca->crl_number = (uint64_t)jnum(l, "number", 0);
 		ca->crl_this = jnum(l, "this", 0);
 		ca->crl_next = jnum(l, "next", 0);
-		ca->crl_dirty = 0;
+		ca->crl_dirty = (int)jnum(l, "dirty", 0);
 		return 0;
 	}
 	if (strcmp(ev, "allow-reissue") == 0) {
@@ -5030,10 +5170,39 @@ ca_journal_load(ca_ctx *ca, int repair)
 	unsigned char head_hash[32];
 
 	path_join(path, sizeof path, ca->dir, "journal");
-	if (file_read(path, (size_t)1 << 40, &ca->jbuf, &ca->jlen) < 0) {
+	if (ca->jfd < 0)
+		ca->jfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (ca->jfd < 0) {
 		msg(path, "%s", errno == ENOENT ? "missing: this directory holds no CA"
 			: read_errstr(errno));
 		return EXIT_USAGE;
+	}
+	/* With an index, only the entries after it (the tail) are read. */
+	{
+		struct stat st;
+		uint64_t start = ca->snap.ok ? ca->snap.off : 0;
+		size_t got = 0;
+		if (fstat(ca->jfd, &st) < 0 || !S_ISREG(st.st_mode)
+			|| (uint64_t)st.st_size < start) {
+			msg(path, "not a journal");
+			return EXIT_USAGE;
+		}
+		ca->jlen = (size_t)((uint64_t)st.st_size - start);
+		if ((ca->jbuf = malloc(ca->jlen + 1)) == NULL) {
+			msg(path, "out of memory");
+			return EXIT_USAGE;
+		}
+		while (got < ca->jlen) {
+			ssize_t k = pread(ca->jfd, ca->jbuf + got, ca->jlen - got,
+				(off_t)(start + got));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				break;
+			got += (size_t)k;
+		}
+		ca->jlen = got;
+		ca->jbuf[got] = 0;
 	}
 	/* The head record, when there is one. */
 	{
@@ -5051,6 +5220,10 @@ ca_journal_load(ca_ctx *ca, int repair)
 	}
 	memset(prev, 0, 32);
 	ca->seq = 0;
+	if (ca->snap.ok) {
+		memcpy(prev, ca->snap.hash, 32);
+		ca->seq = ca->snap.seq;
+	}
 	while (pos < ca->jlen) {
 		char *line = (char *)ca->jbuf + pos;
 		char *nl = memchr(line, '\n', ca->jlen - pos);
@@ -5087,7 +5260,7 @@ ca_journal_load(ca_ctx *ca, int repair)
 			break;
 		}
 		/* cert= offsets are relative to work; rebase them onto line. */
-		if (ca_apply(ca, &l, line, 1) < 0) {
+		if (ca_apply(ca, &l, line, SRC_JOURNAL, ca->snap.off + pos) < 0) {
 			*nl = '\n';
 			msg(path, "line %llu: event does not apply to the state"
 				" (the journal was edited); run 'hostca ca audit --verify'",
@@ -5123,7 +5296,8 @@ ca_journal_load(ca_ctx *ca, int repair)
 		}
 		if (repair) {
 			int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0 || ftruncate(fd, (off_t)good_end) < 0 || fsync(fd) < 0) {
+			if (fd < 0 || ftruncate(fd, (off_t)(ca->snap.off + good_end)) < 0
+				|| fsync(fd) < 0) {
 				msg(path, "cannot remove an interrupted entry: %s", strerror(errno));
 				if (fd >= 0)
 					close(fd);
@@ -5135,6 +5309,7 @@ ca_journal_load(ca_ctx *ca, int repair)
 		}
 		ca->jlen = good_end;
 	}
+	ca->jsize = ca->snap.off + ca->jlen;
 	if (ca->seq < head_seq) {
 		msg(path, "the journal ends at entry %llu but journal.head records entry"
 			" %llu: entries were removed; see 'hostca ca audit --verify'",
@@ -5176,7 +5351,8 @@ journal_add(ca_ctx *ca, const char *event, const char *fields)
 	if ((work = malloc((size_t)n + 1)) == NULL)
 		return -1;
 	memcpy(work, line, (size_t)n + 1);
-	if (jline_parse(&l, work) < 0 || ca_apply(ca, &l, work, 0) < 0) {
+	if (jline_parse(&l, work) < 0
+		|| ca_apply(ca, &l, work, SRC_NEW, ca->jsize + ca->pend_len) < 0) {
 		free(work);
 		return -1;
 	}
@@ -5213,6 +5389,19 @@ ca_write_head(ca_ctx *ca)
 	return 0;
 }
 
+static int snap_write(ca_ctx *ca);
+
+static uint64_t
+index_every(void)
+{
+#ifdef HOSTCA_TEST_HOOKS
+	const char *e = getenv("HOSTCA_INDEX_EVERY");
+	if (e != NULL && atoi(e) > 0)
+		return (uint64_t)atoi(e);
+#endif
+	return INDEX_EVERY;
+}
+
 /* Makes the queued events durable: one append, one fsync. On failure
  * the journal is cut back to its old length: nothing half-written. */
 static int
@@ -5246,8 +5435,663 @@ journal_commit(ca_ctx *ca)
 		return -1;
 	}
 	fault_point("journal-committed");
+	ca->jsize += ca->pend_len;
 	ca->pend_len = 0;
-	return ca_write_head(ca);
+	if (ca_write_head(ca) < 0)
+		return -1;
+	/* Renew the index now and then (a cache: failing is not an error). */
+	if (ca->index_ok && ca->seq - ca->snap.seq >= index_every() && snap_write(ca) == 0)
+		ca->index_ok = 0;   /* once per command */
+	return 0;
+}
+
+/* ======================================================================
+ * 7b. The index: the fold of the journal, cached for large CAs
+ *
+ * A CA of a million certificates has a journal of a gigabyte: folding it
+ * for every command would take seconds. Every INDEX_EVERY entries, a
+ * writer saves the fold to index/: sorted, fixed-width text records (one
+ * line each, so `cat` and `grep` read them) that a command maps and
+ * binary-searches, plus index/state with the small parts of the state.
+ * A command then reads only the journal after the index (its tail) and
+ * loads from the index just the hosts and certificates it touches.
+ *
+ * The index is a cache, never the truth: index/state names the journal
+ * entry it covers and that entry's hash; if they disagree, or a file is
+ * missing or malformed, the command folds the whole journal instead and
+ * the next writer rewrites the index. Renewing the index merges the old
+ * files with what is in memory (new certificates, changed ones), so its
+ * cost is a sequential rewrite, not a fold.
+ *
+ *   serial   SERIAL(40) OFFSET(14) V|R REASON(2) REVOKED-AT(12) NOT-AFTER(12)
+ *   req      REQUEST-SHA256(64) SERIAL(40)
+ *   host     HOSTID(36) SEQ(14) SERIAL(40)
+ *   name     FNV64(NAME)(16) HOSTID(36)
+ *   revoked  SERIAL(40) REVOKED-AT(12) REASON(2) NOT-AFTER(12)
+ * ====================================================================== */
+
+#include <sys/mman.h>
+
+#define IX_SERIAL   0
+#define IX_REQ      1
+#define IX_HOST     2
+#define IX_NAME     3
+#define IX_REVOKED  4
+#define IX_COUNT    5
+
+static const char *const ix_names[IX_COUNT] = { "serial", "req", "host", "name", "revoked" };
+static const size_t ix_width[IX_COUNT] = { 87, 106, 93, 54, 70 };
+
+static size_t
+ix_count(const ca_ctx *ca, int ix)
+{
+	return ca->snap.len[ix] / ix_width[ix];
+}
+
+static const char *
+ix_rec(const ca_ctx *ca, int ix, size_t i)
+{
+	return (const char *)ca->snap.map[ix] + i * ix_width[ix];
+}
+
+/* The first record whose key is not below key. */
+static size_t
+ix_lower(const ca_ctx *ca, int ix, const char *key, size_t klen)
+{
+	size_t lo = 0, hi = ix_count(ca, ix);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (memcmp(ix_rec(ca, ix, mid), key, klen) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The record with exactly this key, or NULL. */
+static const char *
+ix_find(const ca_ctx *ca, int ix, const char *key, size_t klen)
+{
+	size_t i = ix_lower(ca, ix, key, klen);
+
+	if (i < ix_count(ca, ix) && memcmp(ix_rec(ca, ix, i), key, klen) == 0)
+		return ix_rec(ca, ix, i);
+	return NULL;
+}
+
+/* A fixed-width decimal field. */
+static int64_t
+ix_num(const char *p, size_t n)
+{
+	char b[24];
+
+	if (n >= sizeof b)
+		return -1;
+	memcpy(b, p, n);
+	b[n] = 0;
+	return strtoll(b, NULL, 10);
+}
+
+/* Serial as its index key: 40 hex digits, zero-padded. */
+static void
+serial_key(char out[41], const unsigned char *s, size_t len)
+{
+	unsigned char b[20];
+
+	memset(b, 0, sizeof b);
+	memcpy(b + 20 - len, s, len);
+	hex_encode(out, b, 20, 1, 0);
+}
+
+static uint64_t
+fnv64(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	while (n--)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+/* Reads the journal entry that starts at off (without its hash) into a
+ * fresh NUL-terminated buffer. */
+static char *
+journal_read_entry(ca_ctx *ca, uint64_t off)
+{
+	size_t cap = MAX_JOURNAL_LINE + 80;
+	char *b = malloc(cap + 1), *nl;
+	ssize_t k;
+
+	if (b == NULL)
+		return NULL;
+	k = pread(ca->jfd, b, cap, (off_t)off);
+	if (k <= 0 || (nl = memchr(b, '\n', (size_t)k)) == NULL || nl - b < 68) {
+		free(b);
+		return NULL;
+	}
+	nl[-67] = 0;                    /* cut " h=HASH" */
+	return b;
+}
+
+/* Loads a host and all its certificates from the index; 1 if found. */
+static int
+snap_load_host(ca_ctx *ca, const char *hostid)
+{
+	size_t i = ix_lower(ca, IX_HOST, hostid, HOSTCA_UUID_LEN), n = ix_count(ca, IX_HOST), hi;
+	host_rec *h;
+
+	if (i >= n || memcmp(ix_rec(ca, IX_HOST, i), hostid, HOSTCA_UUID_LEN) != 0)
+		return 0;
+	/* The host first, so that loading its certificates finds it. */
+	if (grow((void **)&ca->hosts, &ca->hosts_cap, ca->nhosts + 1, sizeof *ca->hosts) < 0)
+		return -1;
+	hi = ca->nhosts++;
+	h = &ca->hosts[hi];
+	memset(h, 0, sizeof *h);
+	memcpy(h->hostid, hostid, HOSTCA_UUID_LEN);
+	h->last = SIZE_MAX;
+	h->from_snap = 1;
+	{
+		size_t w;
+		for (w = 0; w < ca->nwindows; w++)
+			if (strcmp(ca->windows[w].hostid, hostid) == 0)
+				h->reissue_until = ca->windows[w].until;
+	}
+	if (imap_put(&ca->by_host, (const unsigned char *)h->hostid, HOSTCA_UUID_LEN,
+		hi, key_host, ca) < 0)
+		return -1;
+	for (; i < n && memcmp(ix_rec(ca, IX_HOST, i), hostid, HOSTCA_UUID_LEN) == 0; i++) {
+		const char *sr = ix_find(ca, IX_SERIAL, ix_rec(ca, IX_HOST, i) + 52, 40);
+		char *line;
+		jline l;
+		uint64_t off;
+		cert_rec *c;
+		if (sr == NULL)
+			return -1;
+		off = (uint64_t)ix_num(sr + 41, 14);
+		if ((line = journal_read_entry(ca, off)) == NULL)
+			return -1;
+		if (jline_parse(&l, line) < 0 || strcmp(l.event, "issue") != 0
+			|| ca_apply_issue(ca, &l, line, SRC_INDEX, off) < 0) {
+			free(line);
+			return -1;
+		}
+		free(line);
+		c = &ca->certs[ca->ncerts - 1];
+		if (sr[56] == 'R') {
+			c->revoked = 1;
+			c->reason = (int)ix_num(sr + 58, 2);
+			c->rev_at = ix_num(sr + 61, 12);
+		}
+	}
+	return 1;
+}
+
+static int
+snap_load_serial(ca_ctx *ca, const unsigned char *s, size_t len)
+{
+	char key[41], *line, *hp;
+	const char *sr;
+	int r = 0;
+
+	serial_key(key, s, len);
+	if ((sr = ix_find(ca, IX_SERIAL, key, 40)) == NULL)
+		return 0;
+	if ((line = journal_read_entry(ca, (uint64_t)ix_num(sr + 41, 14))) == NULL)
+		return -1;
+	if ((hp = strstr(line, " host=")) != NULL) {
+		hp[6 + HOSTCA_UUID_LEN] = 0;
+		if (hostca_uuid_check(hp + 6)
+			&& imap_get(&ca->by_host, (const unsigned char *)hp + 6,
+				HOSTCA_UUID_LEN, key_host, ca) == SIZE_MAX)
+			r = snap_load_host(ca, hp + 6);
+	}
+	free(line);
+	return r;
+}
+
+static int
+snap_load_req(ca_ctx *ca, const unsigned char req[32])
+{
+	char key[65];
+	unsigned char s[20];
+	size_t sl;
+	const char *rr;
+	char sk[41];
+
+	hex_encode(key, req, 32, 0, 0);
+	if ((rr = ix_find(ca, IX_REQ, key, 64)) == NULL)
+		return 0;
+	memcpy(sk, rr + 65, 40);
+	sk[40] = 0;
+	if (serial_parse(sk, s, &sl) < 0)
+		return -1;
+	return snap_load_serial(ca, s, sl);
+}
+
+/* Loads every host the index lists under this name (candidates). */
+static void
+snap_load_name(ca_ctx *ca, const char *name)
+{
+	char key[17], id[HOSTCA_UUID_LEN + 1];
+	size_t i, n;
+
+	if (!ca->snap.ok)
+		return;
+	snprintf(key, sizeof key, "%016llx", (unsigned long long)fnv64(name, strlen(name)));
+	n = ix_count(ca, IX_NAME);
+	for (i = ix_lower(ca, IX_NAME, key, 16); i < n
+		&& memcmp(ix_rec(ca, IX_NAME, i), key, 16) == 0; i++) {
+		memcpy(id, ix_rec(ca, IX_NAME, i) + 17, HOSTCA_UUID_LEN);
+		id[HOSTCA_UUID_LEN] = 0;
+		ca_find_host(ca, id);
+	}
+}
+
+static void
+snap_close(ca_ctx *ca)
+{
+	int i;
+
+	for (i = 0; i < IX_COUNT; i++)
+		if (ca->snap.map[i] != NULL && ca->snap.len[i] > 0)
+			munmap(ca->snap.map[i], ca->snap.len[i]);
+	free(ca->windows);
+	ca->windows = NULL;
+	ca->nwindows = 0;
+	memset(&ca->snap, 0, sizeof ca->snap);
+}
+
+/*
+ * Opens the index: index/state, checked against the journal entry it
+ * names, and the five files mapped. 0 when usable; -1 otherwise (the
+ * caller folds the whole journal).
+ */
+static int
+snap_open(ca_ctx *ca)
+{
+	char path[PATH_MAX], name[64], *text, *line, *save = NULL, hx[65];
+	unsigned char *data;
+	size_t dl, i;
+	unsigned long long seq = 0, off = 0, sizes[IX_COUNT];
+	int have_at = 0, have_files = 0, have_end = 0;
+	struct stat st;
+
+	memset(&ca->snap, 0, sizeof ca->snap);
+	path_join(path, sizeof path, ca->dir, "index/state");
+	if (file_read(path, 16 << 20, &data, &dl) < 0)
+		return -1;
+	text = (char *)data;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char w[32];
+		if (sscanf(line, "%31s", w) != 1)
+			continue;
+		if (strcmp(w, "at") == 0) {
+			have_at = sscanf(line, "at %llu %llu %64s", &seq, &off, hx) == 3
+				&& hex_decode(ca->snap.hash, 32, hx) == 32;
+		} else if (strcmp(w, "counts") == 0) {
+			unsigned long long a, b, c;
+			if (sscanf(line, "counts %llu %llu %llu", &a, &b, &c) == 3) {
+				ca->snap.ncerts = (size_t)a;
+				ca->snap.nhosts = (size_t)b;
+				ca->nrevoked = ca->snap.nrevoked = (size_t)c;
+			}
+		} else if (strcmp(w, "files") == 0) {
+			have_files = sscanf(line, "files %llu %llu %llu %llu %llu", &sizes[0],
+				&sizes[1], &sizes[2], &sizes[3], &sizes[4]) == 5;
+		} else if (strcmp(w, "window") == 0) {
+			char id[40];
+			long long until;
+			if (sscanf(line, "window %39s %lld", id, &until) == 2 && hostca_uuid_check(id)
+				&& grow((void **)&ca->windows, &ca->windows_cap, ca->nwindows + 1,
+					sizeof *ca->windows) == 0) {
+				strcpy(ca->windows[ca->nwindows].hostid, id);
+				ca->windows[ca->nwindows++].until = until;
+			}
+		} else if (strcmp(w, "event") == 0) {
+			/* the small state, as journal events of its own */
+			jline l;
+			if (jline_parse(&l, line + 6) < 0 || ca_apply(ca, &l, line + 6, SRC_NEW, 0) < 0) {
+				free(data);
+				return -1;
+			}
+		} else if (strcmp(w, "end") == 0) {
+			have_end = 1;
+		}
+	}
+	free(data);
+	if (!have_at || !have_files || !have_end || seq == 0)
+		goto bad;
+	/* The entry it covers must be the journal's, hash and all. */
+	{
+		char tail[68];
+		if (pread(ca->jfd, tail, 68, (off_t)off - 68) != 68 || memcmp(tail, " h=", 3) != 0
+			|| tail[67] != '\n')
+			goto bad;
+		memcpy(hx, tail + 3, 64);
+		hx[64] = 0;
+		{
+			unsigned char h[32];
+			if (hex_decode(h, 32, hx) != 32 || !ct_equal(h, ca->snap.hash, 32))
+				goto bad;
+		}
+	}
+	for (i = 0; i < IX_COUNT; i++) {
+		int fd;
+		snprintf(name, sizeof name, "index/%s.%llu", ix_names[i], seq);
+		path_join(path, sizeof path, ca->dir, name);
+		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			goto bad;
+		if (fstat(fd, &st) < 0 || (unsigned long long)st.st_size != sizes[i]
+			|| sizes[i] % ix_width[i] != 0) {
+			close(fd);
+			goto bad;
+		}
+		ca->snap.len[i] = (size_t)sizes[i];
+		if (sizes[i] > 0) {
+			void *m = mmap(NULL, (size_t)sizes[i], PROT_READ, MAP_PRIVATE, fd, 0);
+			if (m == MAP_FAILED) {
+				close(fd);
+				goto bad;
+			}
+			ca->snap.map[i] = m;
+		}
+		close(fd);
+	}
+	ca->snap.seq = seq;
+	ca->snap.off = off;
+	ca->snap.ok = 1;
+	return 0;
+bad:
+	snap_close(ca);
+	return -1;
+}
+
+/* ---- Writing the index ---- */
+
+typedef struct {
+	FILE *f;
+	char tmp[PATH_MAX];
+	int err;
+} ix_out;
+
+static int
+ix_out_open(ix_out *o, const char *path)
+{
+	int fd;
+
+	o->err = 0;
+	o->f = NULL;
+	if ((size_t)snprintf(o->tmp, sizeof o->tmp, "%s.tmp-XXXXXX", path) >= sizeof o->tmp
+		|| (fd = mkstemp(o->tmp)) < 0)
+		return -1;
+	if (fchmod(fd, 0600) < 0 || (o->f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(o->tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ix_out_put(ix_out *o, const char *rec, size_t len)
+{
+	if (!o->err && fwrite(rec, 1, len, o->f) != len)
+		o->err = 1;
+}
+
+/* Flushes, fsyncs and closes; renames to path. */
+static int
+ix_out_close(ix_out *o, const char *path)
+{
+	int r = o->err;
+
+	if (fflush(o->f) != 0 || fsync(fileno(o->f)) != 0)
+		r = 1;
+	if (fclose(o->f) != 0)
+		r = 1;
+	if (r || rename(o->tmp, path) < 0) {
+		unlink(o->tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* In-memory records in index order. */
+typedef struct {
+	char rec[128];
+} ix_line;
+
+static int
+ix_line_cmp(const void *a, const void *b)
+{
+	return strcmp(((const ix_line *)a)->rec, ((const ix_line *)b)->rec);
+}
+
+static void
+rec_serial(char *out, const cert_rec *c)
+{
+	char k[41];
+
+	serial_key(k, c->serial, c->serial_len);
+	snprintf(out, 128, "%s %014llu %c %02d %012lld %012lld\n", k,
+		(unsigned long long)c->line_off, c->revoked ? 'R' : 'V',
+		c->revoked ? c->reason : 0, (long long)(c->revoked ? c->rev_at : 0),
+		(long long)c->na);
+}
+
+/*
+ * Writes one index file: the old records that memory does not replace
+ * (skip() says which), merged with the new records from memory (sorted).
+ */
+static int
+ix_merge(ca_ctx *ca, int ix, uint64_t seq, ix_line *mem, size_t nmem,
+	int (*skip)(ca_ctx *ca, const char *rec))
+{
+	char path[PATH_MAX], name[64];
+	size_t i = 0, k = 0, n = ca->snap.ok ? ix_count(ca, ix) : 0, w = ix_width[ix];
+	ix_out o;
+
+	snprintf(name, sizeof name, "index/%s.%llu", ix_names[ix], (unsigned long long)seq);
+	path_join(path, sizeof path, ca->dir, name);
+	if (nmem > 1)
+		qsort(mem, nmem, sizeof *mem, ix_line_cmp);
+	if (ix_out_open(&o, path) < 0)
+		return -1;
+	while (i < n || k < nmem) {
+		const char *old = i < n ? ix_rec(ca, ix, i) : NULL;
+		if (old != NULL && skip != NULL && skip(ca, old)) {
+			i++;
+			continue;
+		}
+		if (old != NULL && (k >= nmem || memcmp(old, mem[k].rec, w) <= 0)) {
+			ix_out_put(&o, old, w);
+			i++;
+		} else {
+			ix_out_put(&o, mem[k].rec, w);
+			k++;
+		}
+	}
+	return ix_out_close(&o, path);
+}
+
+/* Old records that memory replaces: by serial, or by host. */
+static int
+skip_mem_serial(ca_ctx *ca, const char *rec)
+{
+	unsigned char s[20];
+	size_t sl;
+	char k[41];
+
+	memcpy(k, rec, 40);
+	k[40] = 0;
+	return serial_parse(k, s, &sl) == 0
+		&& imap_get(&ca->by_serial, s, sl, key_serial, ca) != SIZE_MAX;
+}
+
+static int
+skip_mem_host(ca_ctx *ca, const char *rec)
+{
+	return imap_get(&ca->by_host, (const unsigned char *)rec + 17, HOSTCA_UUID_LEN,
+		key_host, ca) != SIZE_MAX;
+}
+
+/*
+ * Renews the index so that it covers the whole journal (nothing may be
+ * pending). The files get the new entry number as suffix; index/state,
+ * written last, switches to them; the old ones are removed.
+ */
+static int
+snap_write(ca_ctx *ca)
+{
+	char path[PATH_MAX], name[64], hx[65], *st = NULL;
+	size_t i, k, nm, stlen = 0, stcap = 0;
+	ix_line *mem = NULL;
+	uint64_t seq = ca->seq, oldseq = ca->snap.ok ? ca->snap.seq : 0;
+	unsigned long long sizes[IX_COUNT];
+	struct stat sb;
+	int r = -1, ix;
+
+	if (ca->pend_len != 0)
+		return -1;
+	path_join(path, sizeof path, ca->dir, "index");
+	if (mkdir_ok(path, 0700) < 0)
+		return -1;
+	/* room for the largest file's records: one per certificate, or one
+	 * per name of each host's newest certificate */
+	for (i = 0, k = ca->ncerts; i < ca->nhosts; i++) {
+		const char *p = ca->certs[ca->hosts[i].last].names;
+		k += *p != 0;
+		for (; *p; p++)
+			k += *p == ',';
+	}
+	if ((mem = malloc((k + 1) * sizeof *mem)) == NULL)
+		return -1;
+	for (ix = 0; ix < IX_COUNT; ix++) {
+		nm = 0;
+		for (i = 0; i < ca->ncerts; i++) {
+			const cert_rec *c = &ca->certs[i];
+			char sk[41], rq[65];
+			switch (ix) {
+			case IX_SERIAL:
+				rec_serial(mem[nm++].rec, c);
+				break;
+			case IX_REQ:
+				if (c->from_snap)
+					break;
+				serial_key(sk, c->serial, c->serial_len);
+				hex_encode(rq, c->req, 32, 0, 0);
+				snprintf(mem[nm++].rec, 128, "%s %s\n", rq, sk);
+				break;
+			case IX_HOST:
+				if (c->from_snap)
+					break;
+				serial_key(sk, c->serial, c->serial_len);
+				snprintf(mem[nm++].rec, 128, "%s %014llu %s\n", c->hostid,
+					(unsigned long long)c->seq, sk);
+				break;
+			case IX_NAME:
+				if (ca->hosts[c->host].last != i)
+					break;
+				{
+					const char *p = c->names;
+					while (*p) {
+						size_t l = strcspn(p, ",");
+						snprintf(mem[nm++].rec, 128, "%016llx %s\n",
+							(unsigned long long)fnv64(p, l), c->hostid);
+						p += l;
+						if (*p == ',')
+							p++;
+					}
+				}
+				break;
+			case IX_REVOKED:
+				if (!c->revoked)
+					break;
+				serial_key(sk, c->serial, c->serial_len);
+				snprintf(mem[nm++].rec, 128, "%s %012lld %02d %012lld\n", sk,
+					(long long)c->rev_at, c->reason, (long long)c->na);
+				break;
+			}
+		}
+		if (ix_merge(ca, ix, seq, mem, nm, ix == IX_SERIAL || ix == IX_REVOKED
+			? skip_mem_serial : ix == IX_NAME ? skip_mem_host : NULL) < 0)
+			goto out;
+		snprintf(name, sizeof name, "index/%s.%llu", ix_names[ix], (unsigned long long)seq);
+		path_join(path, sizeof path, ca->dir, name);
+		if (stat(path, &sb) < 0)
+			goto out;
+		sizes[ix] = (unsigned long long)sb.st_size;
+	}
+	/* index/state: where it stands, the counts, and the small state as
+	 * events that the journal's own code applies. */
+	{
+		char line[2048], en[3 * MAX_CA_NAME + 1], er[3 * MAX_REASON_TEXT + 1];
+		char tn[3 * MAX_TOKEN_NAME + 1], th[65], ts[33];
+		int nl;
+#define ST_PUT(...) do { nl = snprintf(line, sizeof line, __VA_ARGS__); \
+	if (nl < 0 || grow((void **)&st, &stcap, stlen + (size_t)nl + 1, 1) < 0) goto out; \
+	memcpy(st + stlen, line, (size_t)nl); stlen += (size_t)nl; } while (0)
+		hex_encode(hx, ca->head, 32, 0, 0);
+		ST_PUT("hostca-index 1\n");
+		ST_PUT("at %llu %llu %s\n", (unsigned long long)seq,
+			(unsigned long long)ca->jsize, hx);
+		ST_PUT("counts %llu %llu %llu\n",
+			(unsigned long long)(ca->snap.ncerts + ca->new_certs),
+			(unsigned long long)(ca->snap.nhosts + ca->new_hosts),
+			(unsigned long long)ca->nrevoked);
+		ST_PUT("files %llu %llu %llu %llu %llu\n", sizes[0], sizes[1], sizes[2],
+			sizes[3], sizes[4]);
+		ST_PUT("event 0 %lld init name=%s key=%s security=%d cert-days=%lld crl-days=%lld"
+			" token-valid=%lld backdate=%lld\n", (long long)ca->created,
+			esc(en, sizeof en, ca->name), hostca_key_type_name(ca->key_type)
+			? hostca_key_type_name(ca->key_type) : "-", ca->security,
+			(long long)ca->cert_days, (long long)ca->crl_days,
+			(long long)ca->token_valid, (long long)ca->backdate);
+		ST_PUT("event 0 0 crl number=%llu this=%lld next=%lld dirty=%d\n",
+			(unsigned long long)ca->crl_number, (long long)ca->crl_this,
+			(long long)ca->crl_next, ca->crl_dirty);
+		for (i = 0; i < ca->ntokens; i++) {
+			const token_rec *t = &ca->tokens[i];
+			hex_encode(th, t->hash, 32, 0, 0);
+			hex_encode(ts, t->salt, 16, 0, 0);
+			ST_PUT("event 0 %lld token name=%s kind=%s hash=%s salt=%s max=%u"
+				" expires=%lld%s%s reason=%s uses=%u deleted=%d forgotten=%d\n",
+				(long long)t->created, esc(tn, sizeof tn, t->name),
+				t->kind == TOK_REISSUE ? "reissue" : "auth", th, ts, t->max,
+				(long long)t->expires, t->hostid[0] ? " host=" : "", t->hostid,
+				esc(er, sizeof er, t->reason), t->uses, t->deleted, t->forgotten);
+		}
+		/* reissue windows still open: of hosts in memory, and the rest */
+		for (i = 0; i < ca->nhosts; i++)
+			if (ca->hosts[i].reissue_until >= g.now)
+				ST_PUT("window %s %lld\n", ca->hosts[i].hostid,
+					(long long)ca->hosts[i].reissue_until);
+		for (i = 0; i < ca->nwindows; i++)
+			if (ca->windows[i].until >= g.now && imap_get(&ca->by_host,
+				(const unsigned char *)ca->windows[i].hostid, HOSTCA_UUID_LEN,
+				key_host, ca) == SIZE_MAX)
+				ST_PUT("window %s %lld\n", ca->windows[i].hostid,
+					(long long)ca->windows[i].until);
+		ST_PUT("end\n");
+#undef ST_PUT
+	}
+	path_join(path, sizeof path, ca->dir, "index/state");
+	if (atomic_write(path, st, stlen, 0600) < 0)
+		goto out;
+	/* the old files are no longer named by anything */
+	for (ix = 0; oldseq != 0 && oldseq != seq && ix < IX_COUNT; ix++) {
+		snprintf(name, sizeof name, "index/%s.%llu", ix_names[ix], (unsigned long long)oldseq);
+		path_join(path, sizeof path, ca->dir, name);
+		unlink(path);
+	}
+	r = 0;
+out:
+	free(mem);
+	free(st);
+	return r;
 }
 
 /* ---- Lock ---- */
@@ -5752,6 +6596,9 @@ ca_free(ca_ctx *ca)
 	free(ca->by_req.slot);
 	free(ca->by_host.slot);
 	free(ca->by_name.slot);
+	snap_close(ca);
+	if (ca->jfd >= 0)
+		close(ca->jfd);
 	for (i = 0; i < ca->nname_keys; i++)
 		free(ca->name_keys[i].name);
 	free(ca->name_keys);
@@ -5764,6 +6611,7 @@ ca_free(ca_ctx *ca)
 		close(ca->lock_fd);
 	memset(ca, 0, sizeof *ca);
 	ca->lock_fd = -1;
+	ca->jfd = -1;
 }
 
 static unsigned char *ca_build_crl(ca_ctx *ca, size_t *len);
@@ -5802,7 +6650,7 @@ ca_crl_current(ca_ctx *ca)
  * certificate, and the key when needed.
  */
 static int
-ca_open(ca_ctx *ca, int write, int need_key)
+ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 {
 	char path[PATH_MAX], why[WHY_CAP];
 	struct stat st;
@@ -5810,6 +6658,7 @@ ca_open(ca_ctx *ca, int write, int need_key)
 
 	memset(ca, 0, sizeof *ca);
 	ca->lock_fd = -1;
+	ca->jfd = -1;
 	ca->dir = g.ca_dir;
 	if (stat(ca->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		msg(ca->dir, "no CA directory here (create one with"
@@ -5818,8 +6667,23 @@ ca_open(ca_ctx *ca, int write, int need_key)
 	}
 	if (ca_lock(ca, write) < 0)
 		return EXIT_USAGE;
+	if (fast) {
+		path_join(path, sizeof path, ca->dir, "journal");
+		ca->jfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (ca->jfd >= 0 && snap_open(ca) < 0) {
+			/* no usable index: fold everything, and start afresh */
+			int jfd = ca->jfd, lfd = ca->lock_fd, wr = ca->writing;
+			ca->jfd = ca->lock_fd = -1;
+			ca_free(ca);
+			ca->jfd = jfd;
+			ca->lock_fd = lfd;
+			ca->writing = wr;
+			ca->dir = g.ca_dir;
+		}
+	}
 	if ((r = ca_journal_load(ca, write)) != 0)
 		return r;
+	ca->index_ok = write;
 	path_join(path, sizeof path, ca->dir, "ca.pem");
 	{
 		static const char *const b[] = { "CERTIFICATE", NULL };
@@ -5874,6 +6738,20 @@ ca_open(ca_ctx *ca, int write, int need_key)
 	return 0;
 }
 
+/* The whole state, folded from the whole journal (listings, checks). */
+static int
+ca_open(ca_ctx *ca, int write, int need_key)
+{
+	return ca_open2(ca, write, need_key, 0);
+}
+
+/* What a command needs, through the index when there is one. */
+static int
+ca_open_fast(ca_ctx *ca, int write, int need_key)
+{
+	return ca_open2(ca, write, need_key, 1);
+}
+
 /* ---- CRLs from the state ---- */
 
 static unsigned char *
@@ -5884,17 +6762,35 @@ ca_build_crl(ca_ctx *ca, size_t *len)
 	size_t i, n = 0;
 	unsigned char *out;
 
-	if ((e = malloc((ca->nrevoked + 1) * sizeof *e)) == NULL)
+	size_t nix = ca->snap.ok ? ix_count(ca, IX_REVOKED) : 0;
+
+	if ((e = malloc((ca->ncerts + nix + 1) * sizeof *e)) == NULL)
 		return NULL;
 	for (i = 0; i < ca->ncerts; i++) {
 		const cert_rec *c = &ca->certs[i];
 		/* Entries leave the CRL once their certificate has expired. */
-		if (!c->revoked || c->na < ca->crl_this || n >= ca->nrevoked)
+		if (!c->revoked || c->na < ca->crl_this)
 			continue;
 		memcpy(e[n].serial, c->serial, c->serial_len);
 		e[n].serial_len = c->serial_len;
 		e[n].when = c->rev_at;
 		e[n].reason = c->reason;
+		n++;
+	}
+	/* Revocations in the index, unless memory has the certificate. */
+	for (i = 0; i < nix; i++) {
+		const char *r = ix_rec(ca, IX_REVOKED, i);
+		char k[41];
+		if (ix_num(r + 57, 12) < ca->crl_this)
+			continue;
+		memcpy(k, r, 40);
+		k[40] = 0;
+		if (serial_parse(k, e[n].serial, &e[n].serial_len) < 0
+			|| imap_get(&ca->by_serial, e[n].serial, e[n].serial_len, key_serial, ca)
+				!= SIZE_MAX)
+			continue;
+		e[n].when = ix_num(r + 41, 12);
+		e[n].reason = (int)ix_num(r + 54, 2);
 		n++;
 	}
 	memset(&p, 0, sizeof p);
@@ -6014,6 +6910,9 @@ ca_close(ca_ctx *ca, int rc)
 }
 
 /* A host given as a host ID or as a name held by exactly one host. */
+static size_t ca_name_holder(ca_ctx *ca, const hostname *h);
+static int names_has(const char *list, const char *name);
+
 static size_t
 ca_resolve_host(ca_ctx *ca, const char *arg, char *why)
 {
@@ -6032,16 +6931,17 @@ ca_resolve_host(ca_ctx *ca, const char *arg, char *why)
 		set_why(why, "'%s' is neither a host ID nor a host name", arg);
 		return SIZE_MAX;
 	}
-	for (i = 0; i < ca->nhosts; i++) {
-		const cert_rec *c = &ca->certs[ca->hosts[i].last];
-		hostname hn[HOSTCA_MAX_NAMES];
-		size_t n, k;
-		if (names_parse(c->names, hn, &n) < 0)
-			continue;
-		for (k = 0; k < n; k++) {
-			if (hostname_eq(&hn[k], &h)) {
-				if (found != i)
-					count++;
+	/* The current holder, if there is one; else the one host whose
+	 * newest certificate (revoked or expired) carries the name. */
+	if ((i = ca_name_holder(ca, &h)) != SIZE_MAX)
+		return i;
+	{
+		size_t e = imap_get(&ca->by_name, (const unsigned char *)h.text,
+			strlen(h.text), key_name, ca);
+		for (; e != SIZE_MAX; e = ca->name_keys[e].next) {
+			i = ca->name_keys[e].host;
+			if (names_has(ca->certs[ca->hosts[i].last].names, h.text) && found != i) {
+				count++;
 				found = i;
 			}
 		}
@@ -6081,15 +6981,16 @@ ca_name_holder(ca_ctx *ca, const hostname *h)
 			if (ca_index_names(ca, ca->hosts[i].last) < 0)
 				return SIZE_MAX;
 	}
+	snap_load_name(ca, h->text);    /* candidates from the index, if any */
 	e = imap_get(&ca->by_name, (const unsigned char *)h->text, strlen(h->text),
 		key_name, ca);
-	if (e == SIZE_MAX)
-		return SIZE_MAX;
-	i = ca->name_keys[e].host;
-	c = &ca->certs[ca->hosts[i].last];
-	if (c->revoked || !names_has(c->names, h->text))
-		return SIZE_MAX;
-	return i;
+	for (; e != SIZE_MAX; e = ca->name_keys[e].next) {
+		i = ca->name_keys[e].host;
+		c = &ca->certs[ca->hosts[i].last];
+		if (!c->revoked && names_has(c->names, h->text))
+			return i;
+	}
+	return SIZE_MAX;
 }
 
 static void
@@ -6240,7 +7141,7 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 
 	/* The same request again (a re-run after a crash or a yanked stick):
 	 * hand back what was issued; spend nothing. */
-	ci = imap_get(&ca->by_req, req, 32, key_req, ca);
+	ci = ca_find_req(ca, req);
 	if (ci != SIZE_MAX) {
 		cert_rec *cr = &ca->certs[ci];
 		memset(c, 0, sizeof *c);
@@ -6978,7 +7879,7 @@ cmd_ca_config(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if ((r = ca_open(&ca, npos == 2, 0)) != 0)
+	if ((r = ca_open_fast(&ca, npos == 2, 0)) != 0)
 		return ca_close(&ca, r);
 	if (npos == 2) {
 		snprintf(f, sizeof f, "key=%s value=%lld", config_keys[k].key, (long long)val);
@@ -7060,7 +7961,7 @@ cmd_token_create(int argc, char **argv)
 		msg(g.cmd, "--reason: at most %d printable characters", MAX_REASON_TEXT);
 		return EXIT_USAGE;
 	}
-	if ((r = ca_open(&ca, 1, 0)) != 0)
+	if ((r = ca_open_fast(&ca, 1, 0)) != 0)
 		return ca_close(&ca, r);
 	valid = ca.token_valid;
 	if (valid_s != NULL && parse_duration("--valid", valid_s, &valid) < 0)
@@ -7175,7 +8076,7 @@ cmd_token_list(int argc, char **argv)
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
-	if ((r = ca_open(&ca, 0, 0)) != 0)
+	if ((r = ca_open_fast(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
 	if (g.json)
 		putchar('[');
@@ -7256,7 +8157,7 @@ cmd_token_delete(int argc, char **argv)
 		msg(g.cmd, "--reason: at most %d printable characters", MAX_REASON_TEXT);
 		return EXIT_USAGE;
 	}
-	if ((r = ca_open(&ca, 1, 0)) != 0)
+	if ((r = ca_open_fast(&ca, 1, 0)) != 0)
 		return ca_close(&ca, r);
 	if ((i = ca_find_token(&ca, pos[0])) == SIZE_MAX || ca.tokens[i].deleted) {
 		msg(g.cmd, "no token named '%s'", pos[0]);
@@ -7281,7 +8182,7 @@ cmd_token_cleanup(int argc, char **argv)
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
-	if ((r = ca_open(&ca, 1, 0)) != 0)
+	if ((r = ca_open_fast(&ca, 1, 0)) != 0)
 		return ca_close(&ca, r);
 	for (i = ca.ntokens; i-- > 0;) {
 		const token_rec *t = &ca.tokens[i];
@@ -7350,7 +8251,7 @@ ca_sign_csr(const char *file, const char *token, const char *out)
 		free(der);
 		return EXIT_USAGE;
 	}
-	if ((r = ca_open(&ca, 1, 1)) != 0) {
+	if ((r = ca_open_fast(&ca, 1, 1)) != 0) {
 		free(der);
 		free(res);
 		return ca_close(&ca, r);
@@ -7514,7 +8415,7 @@ ca_sign_media(const char *media, int list, const char *only)
 	}
 	if (n > 1)
 		qsort(items, n, sizeof *items, name_cmp);
-	if ((r = ca_open(&ca, !list, !list)) != 0) {
+	if ((r = ca_open_fast(&ca, !list, !list)) != 0) {
 		closedir(d);
 		free(items);
 		return ca_close(&ca, r);
@@ -7878,7 +8779,7 @@ cmd_ca_revoke(int argc, char **argv)
 			" aACompromise, or 0-10)", reason_s);
 		return EXIT_USAGE;
 	}
-	if ((r = ca_open(&ca, 1, 1)) != 0)
+	if ((r = ca_open_fast(&ca, 1, 1)) != 0)
 		return ca_close(&ca, r);
 	if ((list = malloc(41 * (ca.ncerts + 1))) == NULL)
 		return ca_close(&ca, EXIT_USAGE);
@@ -7987,7 +8888,7 @@ cmd_ca_allow_reissue(int argc, char **argv)
 		msg(g.cmd, "--for: at most 30d");
 		return EXIT_USAGE;
 	}
-	if ((r = ca_open(&ca, 1, 0)) != 0)
+	if ((r = ca_open_fast(&ca, 1, 0)) != 0)
 		return ca_close(&ca, r);
 	if ((hi = ca_resolve_host(&ca, host, why)) == SIZE_MAX) {
 		msg(g.cmd, "%s", why);
@@ -8019,7 +8920,7 @@ cmd_ca_crl(int argc, char **argv)
 		return EXIT_USAGE;
 	if (days_s != NULL && parse_uint("--days", days_s, 1, 366, &days) < 0)
 		return EXIT_USAGE;
-	if ((r = ca_open(&ca, 1, 1)) != 0)
+	if ((r = ca_open_fast(&ca, 1, 1)) != 0)
 		return ca_close(&ca, r);
 	if (days_s == NULL)
 		days = (long)ca.crl_days;
@@ -8047,14 +8948,14 @@ cmd_ca_export(int argc, char **argv)
 	}
 	if (media_check(media) < 0)
 		return EXIT_USAGE;
-	if ((r = ca_open(&ca, 0, 0)) != 0)
+	if ((r = ca_open_fast(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
 	if (!ca_crl_current(&ca)) {
 		/* An interrupted command left crl.pem behind the journal: the
 		 * media must never get a CRL older than the journal, so
 		 * complete it first (this needs the key). */
 		ca_free(&ca);
-		if ((r = ca_open(&ca, 1, 1)) != 0)
+		if ((r = ca_open_fast(&ca, 1, 1)) != 0)
 			return ca_close(&ca, r);
 	}
 	if (media_put_ca(&ca, media) < 0)

@@ -17,9 +17,10 @@
  *     write exactly that many bytes. A return of 0 is an error.
  *   - Parsers take (buf, len); they never read past len, never allocate,
  *     and accept strict DER only (no BER, no trailing bytes).
- *   - Nothing here allocates memory, keeps global state, prints or exits.
- *     The caller owns every buffer; structures that point into a caller's
- *     buffer say so, and stay valid only as long as that buffer does.
+ *   - Nothing here keeps global state, prints or exits. The caller owns
+ *     every buffer it passes. Working memory (a few kilobytes for DER
+ *     encoding and decoding) comes from malloc and is freed before the
+ *     call returns.
  *   - Times are seconds since 1970-01-01T00:00:00Z (int64_t).
  */
 #ifndef HOSTCA_H
@@ -135,13 +136,19 @@ HOSTCA_API int hostca_uuid_check(const char *s);
 
 /*
  * A PKCS#10 request signed by key: subject CN=<hostid>, a SAN with the
- * names (DNS names or IPv4/IPv6 literals) and URI:urn:uuid:<hostid>, and
- * (if challenge is not NULL) a challengePassword attribute carrying a
- * token. Two-pass: dest == NULL gives the size; 0 on error.
+ * names (DNS names or IPv4/IPv6 literals) and URI:urn:uuid:<hostid>, a
+ * randomNonce attribute (16 random bytes the caller draws once per
+ * request, so that no two requests are alike), and (if challenge is not
+ * NULL) a challengePassword attribute carrying a token. Two-pass with
+ * the same arguments: dest == NULL gives the size; 0 on error.
+ * (ECDSA signatures are deterministic, RFC 6979: both passes agree.)
  */
 HOSTCA_API size_t hostca_csr_encode(void *dest, const hostca_key *key,
 	const char *hostid, const char *const *names, size_t nnames,
-	const char *challenge);
+	const char *challenge, const unsigned char nonce[16]);
+
+/* Random bytes from the system's source (for nonces). */
+HOSTCA_API int hostca_random(void *out, size_t len);
 
 /* ---- Certificates, CRLs, verification ---------------------------------- */
 

@@ -72,6 +72,7 @@ do_request(const char *dir, int nnames, char **names)
 	static hostca_key key;    /* static memory: no allocation needed */
 	static unsigned char der[8192], pem[12288];
 	char hostid[HOSTCA_UUID_LEN + 1], p[1024];
+	unsigned char nonce[16];
 	size_t n;
 	int err;
 
@@ -83,10 +84,12 @@ do_request(const char *dir, int nnames, char **names)
 	n = hostca_key_encode(der, &key);
 	if (n == 0 || spit(join(p, dir, "key.der"), der, n) < 0)
 		return 1;
+	if ((err = hostca_random(nonce, sizeof nonce)) < 0)
+		return 1;
 	n = hostca_csr_encode(NULL, &key, hostid, (const char *const *)names,
-		(size_t)nnames, NULL);
+		(size_t)nnames, NULL, nonce);
 	if (n == 0 || n > sizeof der || hostca_csr_encode(der, &key, hostid,
-		(const char *const *)names, (size_t)nnames, NULL) != n) {
+		(const char *const *)names, (size_t)nnames, NULL, nonce) != n) {
 		fprintf(stderr, "example: cannot encode the request\n");
 		return 1;
 	}

@@ -327,7 +327,7 @@ ca_state() {
 	(
 		cd "$1" 2>/dev/null || exit 0
 		sha256sum ca.key ca.pem crl.pem 2>/dev/null
-		ls -la . | awk '{print $1, $NF}' | grep -vE ' (journal|lock|\.|\.\.)$' | grep -v '^total'
+		ls -la . | awk '{print $1, $NF}' | grep -vE ' (journal|lock|index|\.|\.\.)$' | grep -v '^total'
 	)
 	hc -C "$1" ca list 2>/dev/null
 	hc -C "$1" ca hosts 2>/dev/null
