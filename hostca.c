@@ -4500,6 +4500,7 @@ typedef struct {
 	uint64_t jsize;              /* its committed length */
 	size_t new_certs, new_hosts; /* not in the index */
 	int index_ok;                /* the fold is complete enough to index */
+	int unclean;                 /* the last writer did not finish */
 } ca_ctx;
 
 static const unsigned char *
@@ -6148,8 +6149,12 @@ ca_lock(ca_ctx *ca, int write)
 		waited++;
 	}
 	if (write) {
-		char t[32];
-		int n = snprintf(info, sizeof info, "hostca %s, since %s\n",
+		char t[32], c;
+		int n;
+		/* A writer empties the lock file when it finishes; what is still
+		 * there was left by one that did not (a crash, a kill). */
+		ca->unclean = pread(ca->lock_fd, &c, 1, 0) == 1;
+		n = snprintf(info, sizeof info, "hostca %s, since %s\n",
 			g.cmd ? g.cmd : "", time_iso(t, (int64_t)time(NULL)));
 		if (ftruncate(ca->lock_fd, 0) < 0 || pwrite(ca->lock_fd, info, (size_t)n, 0) < 0)
 			(void)0;   /* only informative */
@@ -6725,7 +6730,9 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 				return EXIT_USAGE;
 			msg(ca->dir, "recovered: revocations from an interrupted command"
 				" are now on CRL #%llu", (unsigned long long)ca->crl_number);
-		} else {
+		} else if (ca->unclean) {
+			/* Reading crl.pem back costs time with large CRLs: only
+			 * after a writer that did not finish. */
 			if (!ca_crl_current(ca)) {
 				path_join(path, sizeof path, ca->dir, "crl.pem");
 				if (ca_write_crl_pem(ca) < 0)
@@ -6903,6 +6910,10 @@ ca_print_warnings(ca_ctx *ca)
 static int
 ca_close(ca_ctx *ca, int rc)
 {
+	/* Done or refused: nothing is left half-way (an I/O error may have). */
+	if (ca->writing && ca->lock_fd >= 0 && rc != EXIT_USAGE && ca->pend_len == 0
+		&& ftruncate(ca->lock_fd, 0) < 0)
+		(void)0;
 	if (ca->name[0] && rc != EXIT_USAGE)
 		ca_print_warnings(ca);
 	ca_free(ca);
@@ -9458,6 +9469,7 @@ cmd_ca_test_fill(int argc, char **argv)
 	if (b64 == NULL || f == NULL || list == NULL)
 		return ca_close(&ca, EXIT_USAGE);
 	b64_encode(b64, ca.ca_der, ca.ca_len);
+	ca.index_ok = 0;   /* the index is written once, at the end */
 	for (i = 0; i < ni; i++) {
 		unsigned char s[16], kf[32], rq[32];
 		char sh[33], id[37], kh[65], rh[65];
@@ -9495,6 +9507,10 @@ cmd_ca_test_fill(int argc, char **argv)
 	free(list);
 	if (journal_commit(&ca) < 0 || (nr > 0 && ca_publish_crl(&ca, ca.crl_days) < 0))
 		return ca_close(&ca, EXIT_USAGE);
+	if (snap_write(&ca) < 0) {
+		msg(g.cmd, "cannot write the index");
+		return ca_close(&ca, EXIT_USAGE);
+	}
 	note(g.cmd, "%ld issued, %ld revoked", ni, nr);
 	return ca_close(&ca, 0);
 }
