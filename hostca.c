@@ -9294,6 +9294,76 @@ cmd_ca_audit(int argc, char **argv)
 	return r == 0 ? 0 : EXIT_REFUSED;
 }
 
+/*
+ * The index (a cache): when present and current, it must be well-formed,
+ * sorted, and agree with the fold of the journal. 0 good, 1 not.
+ */
+static int
+check_index(ca_ctx *full)
+{
+	ca_ctx *ix;
+	char path[PATH_MAX];
+	size_t i, k, n = 0;
+	int bad = 0, f;
+
+	path_join(path, sizeof path, full->dir, "index/state");
+	if (!path_exists(path))
+		return 0;
+	if ((ix = calloc(1, sizeof *ix)) == NULL)
+		return 1;
+	ix->lock_fd = -1;
+	ix->dir = full->dir;
+	path_join(path, sizeof path, full->dir, "journal");
+	ix->jfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (ix->jfd < 0 || snap_open(ix) < 0) {
+		note(g.cmd, "the index does not match the journal (stale or damaged);"
+			" the next writer rebuilds it");
+		ca_free(ix);
+		free(ix);
+		return 0;
+	}
+	for (f = 0; f < IX_COUNT && !bad; f++) {
+		size_t w = ix_width[f], cnt = ix_count(ix, f);
+		for (i = 0; i < cnt; i++) {
+			const char *r = ix_rec(ix, f, i);
+			if (r[w - 1] != '\n' || memchr(r, 0, w) != NULL
+				|| (i > 0 && memcmp(ix_rec(ix, f, i - 1), r, w) >= 0)) {
+				msg(g.cmd, "index/%s.%llu: record %zu is malformed or out of order",
+					ix_names[f], (unsigned long long)ix->snap.seq, i + 1);
+				bad = 1;
+				break;
+			}
+		}
+	}
+	for (i = 0; i < full->ncerts && !bad; i++) {
+		const cert_rec *c = &full->certs[i];
+		char key[41];
+		const char *r;
+		if (c->seq > ix->snap.seq)
+			continue;
+		n++;
+		serial_key(key, c->serial, c->serial_len);
+		r = ix_find(ix, IX_SERIAL, key, 40);
+		if (r == NULL || (uint64_t)ix_num(r + 41, 14) != c->line_off
+			|| (r[56] == 'R' && !c->revoked)) {
+			msg(g.cmd, "index: certificate %s disagrees with the journal", key);
+			bad = 1;
+		}
+	}
+	k = ix_count(ix, IX_SERIAL);
+	if (!bad && (n != k || n != ix->snap.ncerts)) {
+		msg(g.cmd, "index: %zu certificates indexed, the journal has %zu up to entry %llu",
+			k, n, (unsigned long long)ix->snap.seq);
+		bad = 1;
+	}
+	if (bad)
+		msg(g.cmd, "the index is a cache of the journal: remove %s/index and the"
+			" next writer rebuilds it", full->dir);
+	ca_free(ix);
+	free(ix);
+	return bad;
+}
+
 static int
 cmd_ca_check(int argc, char **argv)
 {
@@ -9429,6 +9499,8 @@ cmd_ca_check(int argc, char **argv)
 	if (used)
 		note(g.cmd, "%zu temporary file%s left by interrupted writes (harmless)",
 			used, used == 1 ? "" : "s");
+	if (check_index(&ca))
+		bad = 1;
 	if (!bad)
 		printf("%s: consistent: %zu journal entries, %zu certificates (%zu revoked),"
 			" %zu hosts, %zu tokens, CRL #%llu\n", ca.dir, n, ca.ncerts, ca.nrevoked,

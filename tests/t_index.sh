@@ -1,0 +1,89 @@
+#!/bin/sh
+# t_index.sh: the index (index/, a cache of the fold of the journal for
+# large CAs). With HOSTCA_INDEX_EVERY=4 (test builds) it is renewed every
+# four journal entries, so every command below runs through it: hosts and
+# certificates are loaded from it on demand, revocations merge into it.
+# Whatever the index says must agree with a fold of the whole journal.
+. "$(dirname "$0")/lib.sh"
+HOSTCA_INDEX_EVERY=4
+export HOSTCA_INDEX_EVERY
+section "index: a CA whose state is read through index/"
+
+hct -C ca ca init --name Index-CA --security medium >/dev/null 2>&1
+FP=$(fp_openssl ca/ca.pem)
+mkdir -p m
+i=1
+while [ $i -le 12 ]; do
+	hct -H h$i host request --media m --name host$i.example >/dev/null 2>&1
+	[ $((i % 3)) = 0 ] && hct -C ca ca sign --media m >/dev/null 2>&1
+	i=$((i + 1))
+done
+i=1
+while [ $i -le 12 ]; do
+	hct -H h$i host install --media m --ca-fingerprint "$FP" >/dev/null 2>&1
+	i=$((i + 1))
+done
+check_file "index: index/state written" ca/index/state
+check "index: twelve hosts enrolled through it" test "$(ls m/processed | wc -l)" = 12
+expect_exit 0 "index: ca check (journal, index and fold agree)" -- "$HOSTCA_T" -C ca ca check
+
+# The same request again: found through the index, handed back.
+cp m/processed/"$(ls m/processed | head -n 1)" m/requests/again.pem
+expect_exit 0 "index: a request signed before is handed back" -- "$HOSTCA_T" -C ca ca sign --media m
+check_grep "index: ... and nothing is spent" "handed back" "$W/.err"
+
+# A name held by a host that lives in the index.
+fresh_key ec-p256 thief.key
+mkcsr thief.key thief.csr "/CN=$(newuuid)" "DNS:host2.example"
+expect_exit 1 "index: name theft refused" -- "$HOSTCA_T" -C ca ca sign --csr thief.csr
+check_grep "index: the refusal names the holder" "$(cat h2/hostid)" "$W/.err"
+
+# Revocations of certificates and hosts that are only in the index.
+S1=$(serial_of h1/host.pem)
+expect_exit 0 "index: revoke --serial of an indexed certificate" -- "$HOSTCA_T" -C ca ca revoke --serial "$S1" --reason keyCompromise
+expect_exit 0 "index: revoke --host by name" -- "$HOSTCA_T" -C ca ca revoke --host host3.example
+openssl crl -in ca/crl.pem -noout -text >crl.txt 2>/dev/null
+check_serial_in "index: the CRL lists the serial" crl.txt "$S1"
+check_serial_in "index: the CRL lists the host's certificate" crl.txt "$(serial_of h3/host.pem)"
+peer_openssl_rejects "index: openssl rejects the revoked h1" ca/ca.pem h1/host.pem ca/crl.pem revoked
+peer_openssl "index: openssl accepts h4 with the CRL" ca/ca.pem h4/host.pem ca/crl.pem
+
+# Reissue (revoked host, token) and renewal (indexed host, same key).
+T=$(hct -C ca token create --reissue --host host3.example 2>/dev/null)
+check "index: reissue token for an indexed host" test -n "$T"
+hct -H h3 host request --media m --name host3.example --token "$T" >/dev/null 2>&1
+hct -H h5 host renew --media m >/dev/null 2>&1
+OLD5=$(serial_of h5/host.pem)
+expect_exit 0 "index: reissue and renewal signed" -- "$HOSTCA_T" -C ca ca sign --media m
+hct -H h3 host install --media m >/dev/null 2>&1
+hct -H h5 host install --media m >/dev/null 2>&1
+check_ne "index: renewal gave h5 a new certificate" "$(serial_of h5/host.pem)" "$OLD5"
+expect_exit 0 "index: h3 usable again" -- "$HOSTCA_T" -H h3 host status
+openssl crl -in ca/crl.pem -noout -text >crl.txt 2>/dev/null
+check_serial_out "index: the renewed h5 certificate is not revoked" crl.txt "$OLD5"
+
+# The fold of the whole journal and the index agree.
+expect_exit 0 "index: ca check after the changes" -- "$HOSTCA_T" -C ca ca check
+hct -C ca ca list --json >with-index.json 2>/dev/null
+hct -C ca token list --json >tokens-with.json 2>/dev/null
+cp -r ca ca-copy
+rm -rf ca-copy/index
+hct -C ca-copy ca list --json >without-index.json 2>/dev/null
+hct -C ca-copy token list --json >tokens-without.json 2>/dev/null
+check "index: ca list is the same without the index" cmp with-index.json without-index.json
+check "index: token list is the same without the index" cmp tokens-with.json tokens-without.json
+expect_exit 0 "index: a writer without index rebuilds it" -- "$HOSTCA_T" -C ca-copy ca crl
+check_file "index: rebuilt" ca-copy/index/state
+
+# A damaged index is not trusted: commands fold the journal instead.
+for f in ca/index/serial.*; do : >"$f"; done
+expect_exit 0 "index: damaged index: revoke still works" -- "$HOSTCA_T" -C ca ca revoke --host host4.example
+openssl crl -in ca/crl.pem -noout -text >crl.txt 2>/dev/null
+check_serial_in "index: ... and the CRL has it" crl.txt "$(serial_of h4/host.pem)"
+expect_exit 0 "index: ca check after the rebuild" -- "$HOSTCA_T" -C ca ca check
+# A stale one (the journal it names is not this journal) likewise.
+cp ca/index/state state.saved
+sed 's/^at \([0-9]*\) \([0-9]*\) ./at \1 \2 0/' state.saved >ca/index/state
+expect_exit 0 "index: stale index ignored" -- "$HOSTCA_T" -C ca ca list
+check_grep "index: ... the listing is complete" "host12.example" "$W/.out"
+finish
