@@ -366,25 +366,40 @@ hostca_pem_encode(void *dest, const char *banner, const void *der, size_t len)
 	size_t lines = (b64 + 63) / 64;
 	size_t total = 11 + blen + 6 + b64 + lines + 9 + blen + 6;
 	const unsigned char *p = der;
-	size_t i, col = 0, done = 0;
-	char *o, q[5];
+	size_t i, k;
+	char *o;
 
 	if (blen == 0 || blen > 40 || len == 0)
 		return 0;
 	if (dest == NULL)
 		return total;
 	o = dest;
-	o += sprintf(o, "-----BEGIN %s-----\n", banner);
-	for (i = 0; i < len; i += 3) {
-		b64_encode(q, p + i, len - i < 3 ? len - i : 3);
-		memcpy(o, q, 4);
-		o += 4;
-		col += 4;
-		done += 4;
-		if (col == 64 || done == b64) {
-			*o++ = '\n';
-			col = 0;
+	memcpy(o, "-----BEGIN ", 11);
+	memcpy(o + 11, banner, blen);
+	memcpy(o + 11 + blen, "-----\n", 6);
+	o += 17 + blen;
+	/* 48 bytes make one line of 64 characters */
+	for (i = 0; i < len; i += 48) {
+		size_t n = len - i < 48 ? len - i : 48;
+		for (k = 0; k + 3 <= n; k += 3) {
+			uint32_t v = (uint32_t)p[i + k] << 16 | (uint32_t)p[i + k + 1] << 8
+				| p[i + k + 2];
+			o[0] = b64_alphabet[v >> 18];
+			o[1] = b64_alphabet[(v >> 12) & 63];
+			o[2] = b64_alphabet[(v >> 6) & 63];
+			o[3] = b64_alphabet[v & 63];
+			o += 4;
 		}
+		if (k < n) {
+			uint32_t v = (uint32_t)p[i + k] << 16
+				| (k + 1 < n ? (uint32_t)p[i + k + 1] << 8 : 0);
+			o[0] = b64_alphabet[v >> 18];
+			o[1] = b64_alphabet[(v >> 12) & 63];
+			o[2] = k + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
+			o[3] = '=';
+			o += 4;
+		}
+		*o++ = '\n';
 	}
 	memcpy(o, "-----END ", 9);
 	memcpy(o + 9, banner, blen);
@@ -1033,22 +1048,40 @@ time_iso(char *buf, int64_t t)
 
 #ifndef HOSTCA_NO_MAIN /* the CA only */
 
+/* UTCTime from 1950 through 2049 (RFC 5280), GeneralizedTime outside. */
+#define UTCTIME_FIRST  (-631152000LL)    /* 1950-01-01 */
+#define UTCTIME_END    2524608000LL      /* 2050-01-01 */
+
+static char *
+put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
 static void
 dw_time(derw *w, int64_t t)
 {
 	tm_utc u;
-	char s[20];
+	char s[16], *p = s;
 
-	time_split(t, &u);
-	if (u.year >= 1950 && u.year < 2050) {
-		snprintf(s, sizeof s, "%02d%02u%02u%02u%02u%02uZ", u.year % 100,
-			u.mon, u.day, u.hour, u.min, u.sec);
-		dw_tlv(w, 0x17, s, 13);
-	} else {
-		snprintf(s, sizeof s, "%04d%02u%02u%02u%02u%02uZ", u.year,
-			u.mon, u.day, u.hour, u.min, u.sec);
-		dw_tlv(w, 0x18, s, 15);
+	if (w->buf == NULL) {           /* sizing: no need to format */
+		w->len += t >= UTCTIME_FIRST && t < UTCTIME_END ? 15 : 17;
+		return;
 	}
+	time_split(t, &u);
+	if (t < UTCTIME_FIRST || t >= UTCTIME_END) {
+		p = put2(p, (unsigned)(u.year / 100));
+	}
+	p = put2(p, (unsigned)(u.year % 100));
+	p = put2(p, u.mon);
+	p = put2(p, u.day);
+	p = put2(p, u.hour);
+	p = put2(p, u.min);
+	p = put2(p, u.sec);
+	*p++ = 'Z';
+	dw_tlv(w, p - s == 13 ? 0x17 : 0x18, s, (size_t)(p - s));
 }
 
 #endif /* HOSTCA_NO_MAIN */
@@ -3341,10 +3374,7 @@ tlv_size(size_t content)
 static size_t
 time_size(int64_t t)
 {
-	tm_utc u;
-
-	time_split(t, &u);
-	return (u.year >= 1950 && u.year < 2050) ? 15 : 17;
+	return t >= UTCTIME_FIRST && t < UTCTIME_END ? 15 : 17;
 }
 
 /* Content length of one revokedCertificates entry. */
@@ -5522,17 +5552,42 @@ ix_find(const ca_ctx *ca, int ix, const char *key, size_t klen)
 	return NULL;
 }
 
-/* A fixed-width decimal field. */
+/* A fixed-width decimal field (zero-padded). */
 static int64_t
 ix_num(const char *p, size_t n)
 {
-	char b[24];
+	int64_t v = 0;
+	int neg = 0;
 
-	if (n >= sizeof b)
-		return -1;
-	memcpy(b, p, n);
-	b[n] = 0;
-	return strtoll(b, NULL, 10);
+	for (; n > 0; n--, p++) {
+		if (*p == '-')
+			neg = 1;
+		else if (*p >= '0' && *p <= '9')
+			v = v * 10 + (*p - '0');
+	}
+	return neg ? -v : v;
+}
+
+/* An index key back into a serial (leading zero bytes dropped). */
+static int
+ix_serial(const char *k, unsigned char out[20], size_t *len)
+{
+	size_t i, z = 0;
+	int seen = 0;
+
+	for (i = 0; i < 20; i++) {
+		int a = k[2 * i], b = k[2 * i + 1];
+		a = a >= '0' && a <= '9' ? a - '0' : a >= 'A' && a <= 'F' ? a - 'A' + 10 : -1;
+		b = b >= '0' && b <= '9' ? b - '0' : b >= 'A' && b <= 'F' ? b - 'A' + 10 : -1;
+		if (a < 0 || b < 0)
+			return -1;
+		if (!seen && a == 0 && b == 0 && i < 19)
+			continue;
+		seen = 1;
+		out[z++] = (unsigned char)(a << 4 | b);
+	}
+	*len = z;
+	return 0;
 }
 
 /* Serial as its index key: 40 hex digits, zero-padded. */
@@ -6787,14 +6842,10 @@ ca_build_crl(ca_ctx *ca, size_t *len)
 	/* Revocations in the index, unless memory has the certificate. */
 	for (i = 0; i < nix; i++) {
 		const char *r = ix_rec(ca, IX_REVOKED, i);
-		char k[41];
-		if (ix_num(r + 57, 12) < ca->crl_this)
-			continue;
-		memcpy(k, r, 40);
-		k[40] = 0;
-		if (serial_parse(k, e[n].serial, &e[n].serial_len) < 0
-			|| imap_get(&ca->by_serial, e[n].serial, e[n].serial_len, key_serial, ca)
-				!= SIZE_MAX)
+		if (ix_num(r + 57, 12) < ca->crl_this
+			|| ix_serial(r, e[n].serial, &e[n].serial_len) < 0
+			|| (ca->ncerts > 0 && imap_get(&ca->by_serial, e[n].serial,
+				e[n].serial_len, key_serial, ca) != SIZE_MAX))
 			continue;
 		e[n].when = ix_num(r + 41, 12);
 		e[n].reason = (int)ix_num(r + 54, 2);
