@@ -34,6 +34,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2430,6 +2431,32 @@ enc_signed(derw *w, const void *ctx)
 	dw_close(w);
 }
 
+/* Signs an encoded body; the signed object in a fresh allocation. */
+static unsigned char *
+signed_build(const unsigned char *body, size_t n, const hostca_key *key,
+	size_t *out_len)
+{
+	signed_obj o;
+	unsigned char *out, sig[512];
+
+	o.body = body;
+	o.body_len = n;
+	o.alg = key_sig_alg(key);
+	o.sig = sig;
+	o.sig_len = key_sign(key, body, n, sig);
+	out = NULL;
+	if (o.sig_len > 0 && (n = der_encode2(NULL, enc_signed, &o)) > 0
+		&& (out = malloc(n)) != NULL) {
+		if (der_encode2(out, enc_signed, &o) != n) {
+			free(out);
+			out = NULL;
+		} else {
+			*out_len = n;
+		}
+	}
+	return out;
+}
+
 /*
  * Encodes a body with fn/ctx, signs it with key and returns the whole
  * signed object in a fresh allocation (NULL on error).
@@ -4531,6 +4558,10 @@ typedef struct {
 	size_t new_certs, new_hosts; /* not in the index */
 	int index_ok;                /* the fold is complete enough to index */
 	int unclean;                 /* the last writer did not finish */
+	/* batch signing: events applied now, written once signed (7c) */
+	int defer;
+	struct deferred { char *line; size_t cert; } *dq;
+	size_t ndq, dq_cap;
 } ca_ctx;
 
 static const unsigned char *
@@ -5026,7 +5057,7 @@ ca_apply_issue(ca_ctx *ca, const jline *l, const char *line, int src,
 			}
 		}
 	}
-	if (c->b64 == NULL && c->der == NULL && c->b64_len == 0) {
+	if (c->b64 == NULL && c->der == NULL && c->b64_len == 0 && !ca->defer) {
 		free(c->names);
 		return -1;
 	}
@@ -5371,6 +5402,33 @@ journal_add(ca_ctx *ca, const char *event, const char *fields)
 	int n;
 	jline l;
 
+	if (ca->defer) {
+		/* Applied now (the next request's decision depends on it),
+		 * written by journal_flush_deferred once the certificate is
+		 * signed. */
+		struct deferred *d;
+		if (grow((void **)&ca->dq, &ca->dq_cap, ca->ndq + 1, sizeof *ca->dq) < 0
+			|| (line = malloc(need)) == NULL)
+			return -1;
+		n = snprintf(line, need, "%llu %lld %s%s%s", (unsigned long long)ca->seq + 1,
+			(long long)g.now, event, *fields ? " " : "", fields);
+		if (n < 0 || (size_t)n >= need || (work = malloc((size_t)n + 1)) == NULL) {
+			free(line);
+			return -1;
+		}
+		memcpy(work, line, (size_t)n + 1);
+		if (jline_parse(&l, work) < 0 || ca_apply(ca, &l, work, SRC_NEW, 0) < 0) {
+			free(work);
+			free(line);
+			return -1;
+		}
+		free(work);
+		d = &ca->dq[ca->ndq++];
+		d->line = line;
+		d->cert = SIZE_MAX;
+		ca->seq++;
+		return 0;
+	}
 	if (grow((void **)&ca->pend, &ca->pend_cap, ca->pend_len + need, 1) < 0)
 		return -1;
 	line = ca->pend + ca->pend_len;
@@ -5394,6 +5452,50 @@ journal_add(ca_ctx *ca, const char *event, const char *fields)
 	memcpy(ca->head, h, 32);
 	ca->seq++;
 	return 0;
+}
+
+/*
+ * Writes the deferred events into the queue, in order, each issue event
+ * now with its signed certificate, and chains their hashes.
+ */
+static int
+journal_flush_deferred(ca_ctx *ca)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < ca->ndq; i++) {
+		struct deferred *d = &ca->dq[i];
+		size_t ll = strlen(d->line), need, n;
+		cert_rec *c = d->cert != SIZE_MAX ? &ca->certs[d->cert] : NULL;
+		unsigned char h[32];
+		char hex[65], *line;
+
+		if (r == 0 && c != NULL && c->der == NULL)
+			r = -1;               /* a certificate that was not signed */
+		need = ll + (c && c->der ? c->der_len / 3 * 4 + 16 : 0) + 80;
+		if (r == 0 && grow((void **)&ca->pend, &ca->pend_cap, ca->pend_len + need, 1) < 0)
+			r = -1;
+		if (r == 0) {
+			line = ca->pend + ca->pend_len;
+			memcpy(line, d->line, ll);
+			n = ll;
+			if (c != NULL) {
+				memcpy(line + n, " cert=", 6);
+				n += 6;
+				n += b64_encode(line + n, c->der, c->der_len);
+				c->line_off = ca->jsize + ca->pend_len;
+			}
+			chain_hash(ca->head, line, n, h);
+			hex_encode(hex, h, 32, 0, 0);
+			n += (size_t)snprintf(line + n, need - n, " h=%s\n", hex);
+			ca->pend_len += n;
+			memcpy(ca->head, h, 32);
+		}
+		free(d->line);
+	}
+	ca->ndq = 0;
+	return r;
 }
 
 /*
@@ -6659,6 +6761,9 @@ ca_free(ca_ctx *ca)
 	snap_close(ca);
 	if (ca->jfd >= 0)
 		close(ca->jfd);
+	for (i = 0; i < ca->ndq; i++)
+		free(ca->dq[i].line);
+	free(ca->dq);
 	for (i = 0; i < ca->nname_keys; i++)
 		free(ca->name_keys[i].name);
 	free(ca->name_keys);
@@ -7155,6 +7260,11 @@ typedef struct {
 	int kind;
 	char token[MAX_TOKEN_NAME + 1];
 	size_t superseded;
+	int pre;                    /* csr decoded already (pre_err, pre_why) */
+	int pre_err;
+	char pre_why[WHY_CAP];
+	unsigned char *tbs;         /* deferred: the body to sign */
+	size_t tbs_len;
 	csr_info csr;
 } sign_result;
 
@@ -7193,7 +7303,16 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 	int tokerr = -1, err;
 	csr_info *c = &res->csr;
 
-	memset(res, 0, sizeof *res - sizeof res->csr);
+	{
+		/* keep what the caller decoded already */
+		int pre = res->pre, pre_err = res->pre_err;
+		char pre_why[WHY_CAP];
+		memcpy(pre_why, res->pre_why, sizeof pre_why);
+		memset(res, 0, offsetof(sign_result, csr));
+		res->pre = pre;
+		res->pre_err = pre_err;
+		memcpy(res->pre_why, pre_why, sizeof pre_why);
+	}
 	res->status = R_REFUSED;
 	res->cert = SIZE_MAX;
 	why[0] = 0;
@@ -7206,8 +7325,10 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 	ci = ca_find_req(ca, req);
 	if (ci != SIZE_MAX) {
 		cert_rec *cr = &ca->certs[ci];
-		memset(c, 0, sizeof *c);
-		csr_decode(c, der, len, why);
+		if (!res->pre) {
+			memset(c, 0, sizeof *c);
+			csr_decode(c, der, len, why);
+		}
 		res->status = R_AGAIN;
 		res->cert = ci;
 		res->kind = cr->kind;
@@ -7215,7 +7336,13 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 		strcpy(res->claim, c->hostid[0] ? c->hostid : cr->hostid);
 		return;
 	}
-	if ((err = csr_decode(c, der, len, why)) < 0) {
+	if (res->pre) {
+		err = res->pre_err;
+		strcpy(why, res->pre_why);
+	} else {
+		err = csr_decode(c, der, len, why);
+	}
+	if (err < 0) {
 		set_why(res->why, "%s", why);
 		return;
 	}
@@ -7380,7 +7507,18 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 		t.hostid = res->hostid;
 		t.names = c->names;
 		t.nnames = c->nnames;
-		if ((cert = cert_build(&t, &ca->key, &cl)) == NULL) {
+		if (ca->defer) {
+			/* batch: the body now, the signature later (in parallel) */
+			cert = NULL;
+			cl = 0;
+			res->tbs_len = der_encode2(NULL, enc_tbs, &t);
+			if (res->tbs_len == 0 || (res->tbs = malloc(res->tbs_len)) == NULL
+				|| der_encode2(res->tbs, enc_tbs, &t) != res->tbs_len) {
+				res->status = R_REFUSED;
+				set_why(res->why, "internal error: cannot build the certificate");
+				return;
+			}
+		} else if ((cert = cert_build(&t, &ca->key, &cl)) == NULL) {
 			res->status = R_REFUSED;
 			set_why(res->why, "internal error: cannot build the certificate");
 			return;
@@ -7388,7 +7526,8 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 		sup = malloc(41 * (hi != SIZE_MAX ? ca->hosts[hi].ncerts : 0) + 1);
 		names = names_join(c->names, c->nnames);
 		b64 = malloc(cl / 3 * 4 + 5);
-		fl = cl / 3 * 4 + 1024 + 4 * HOSTCA_MAX_NAMES * (HOSTCA_MAX_NAME_LEN + 1);
+		fl = cl / 3 * 4 + 1024 + 4 * HOSTCA_MAX_NAMES * (HOSTCA_MAX_NAME_LEN + 1)
+			+ 41 * (hi != SIZE_MAX ? ca->hosts[hi].ncerts : 0);
 		fields = malloc(fl);
 		if (sup == NULL || names == NULL || b64 == NULL || fields == NULL) {
 			res->status = R_REFUSED;
@@ -7407,21 +7546,26 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 				serial_hex(sup + strlen(sup), ca->certs[k].serial, ca->certs[k].serial_len);
 			}
 		}
-		b64_encode(b64, cert, cl);
+		if (cert != NULL)
+			b64_encode(b64, cert, cl);
 		serial_hex(sh, serial, sizeof serial);
 		hex_encode(fph, keyfp, 32, 0, 0);
 		hex_encode(rqh, req, 32, 0, 0);
+		/* cert= comes last: a deferred event gets it when signed */
 		snprintf(fields, fl, "serial=%s host=%s names=%s nb=%lld na=%lld keyfp=%s"
-			" req=%s token=%s kind=%s%s%s cert=%s", sh, res->hostid, names,
+			" req=%s token=%s kind=%s%s%s%s%s", sh, res->hostid, names,
 			(long long)t.nb, (long long)t.na, fph, rqh,
 			res->token[0] ? res->token : "-", kind_names[res->kind],
-			nsup ? " supersedes=" : "", nsup ? sup : "", b64);
+			nsup ? " supersedes=" : "", nsup ? sup : "",
+			cert != NULL ? " cert=" : "", cert != NULL ? b64 : "");
 		if (journal_add(ca, "issue", fields) < 0) {
 			res->status = R_REFUSED;
 			set_why(res->why, "cannot record the certificate");
 		} else {
 			res->cert = ca->ncerts - 1;
 			res->superseded = nsup;
+			if (ca->defer)
+				ca->dq[ca->ndq - 1].cert = res->cert;
 		}
 out:
 		free(cert);
@@ -8360,10 +8504,156 @@ ca_sign_csr(const char *file, const char *token, const char *out)
 
 typedef struct {
 	char name[256];        /* entry name in requests/ (only used with the dirfd) */
-	sign_result *res;
-	int read_error;
+	sign_result *res;      /* while its chunk is handled */
+	int read_error, status, skip;
+	size_t cert;
+	char claim[HOSTCA_UUID_LEN + 1], hostid[HOSTCA_UUID_LEN + 1];
 	unsigned char req[32];
+	unsigned char *der;    /* the request, while its chunk is handled */
+	size_t der_len;
 } media_item;
+
+/* ---- Work on both cores ----
+ *
+ * par_for(n, fn, ctx) calls fn(ctx, i) for every i < n on as many threads
+ * as there are processors (at most 8), the calling thread included. The
+ * functions given to it touch only their own item.
+ */
+#include <pthread.h>
+
+typedef struct {
+	size_t next, n;
+	pthread_mutex_t mu;
+	void (*fn)(void *ctx, size_t i);
+	void *ctx;
+} par_job;
+
+static void *
+par_worker(void *arg)
+{
+	par_job *j = arg;
+	size_t i;
+
+	for (;;) {
+		pthread_mutex_lock(&j->mu);
+		i = j->next++;
+		pthread_mutex_unlock(&j->mu);
+		if (i >= j->n)
+			return NULL;
+		j->fn(j->ctx, i);
+	}
+}
+
+static void
+par_for(size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
+{
+	pthread_t th[8];
+	par_job j;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nt = cpus > 1 ? (cpus > 8 ? 8 : (size_t)cpus) : 1, k, started = 0;
+
+	if (nt > n)
+		nt = n;
+	j.next = 0;
+	j.n = n;
+	j.fn = fn;
+	j.ctx = ctx;
+	pthread_mutex_init(&j.mu, NULL);
+	for (k = 1; k < nt; k++) {
+		if (pthread_create(&th[started], NULL, par_worker, &j) != 0)
+			break;
+		started++;
+	}
+	par_worker(&j);
+	for (k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&j.mu);
+}
+
+typedef struct {
+	ca_ctx *ca;
+	media_item *items;
+	int dfd;
+} batch_ctx;
+
+/* Phase 1 (parallel): read, unwrap and verify one request. */
+static void
+batch_read(void *vctx, size_t i)
+{
+	static const char *const banners[] = { "CERTIFICATE REQUEST",
+		"NEW CERTIFICATE REQUEST" };
+	batch_ctx *b = vctx;
+	media_item *it = &b->items[i];
+	sign_result *res = it->res;
+	unsigned char *data = NULL, *der = NULL;
+	size_t dl, k;
+	char banner[64];
+	long got = HOSTCA_ERR_PEM;
+
+	res->pre = 1;
+	res->pre_err = HOSTCA_ERR_PEM;
+	if (file_read_at(b->dfd, it->name, MAX_PEM_FILE, &data, &dl) < 0) {
+		set_why(res->pre_why, "%s", read_errstr(errno));
+		it->read_error = 1;
+		return;
+	}
+	if ((der = malloc(dl + 1)) != NULL) {
+		/* the first CSR block; other blocks are ignored */
+		for (k = 0; k < MAX_PEM_BLOCKS; k++) {
+			got = hostca_pem_decode(data, dl, k, banner, der, dl);
+			if (got < 0)
+				break;
+			if (strcmp(banner, banners[0]) == 0 || strcmp(banner, banners[1]) == 0)
+				break;
+			if (strcmp(banner, "CERTIFICATE") == 0) {
+				got = HOSTCA_ERR_NOT_CSR;
+				break;
+			}
+		}
+		if (k == MAX_PEM_BLOCKS)
+			got = HOSTCA_ERR_PEM;
+	}
+	free(data);
+	if (got <= 0) {
+		set_why(res->pre_why, "%s", got == HOSTCA_ERR_NOT_CSR
+			? "holds a certificate, not a certificate request"
+			: dl == 0 ? "empty file" : got == HOSTCA_ERR_LIMIT ? "too large"
+			: "no CERTIFICATE REQUEST PEM block (or a damaged one)");
+		free(der);
+		it->read_error = 1;
+		return;
+	}
+	it->der = der;
+	it->der_len = (size_t)got;
+	{
+		br_sha256_context h;
+		br_sha256_init(&h);
+		br_sha256_update(&h, der, it->der_len);
+		br_sha256_out(&h, it->req);
+	}
+	res->pre_err = csr_decode(&res->csr, der, it->der_len, res->pre_why);
+}
+
+/* Phase 3 (parallel): sign a certificate whose body phase 2 built. */
+static void
+batch_sign(void *vctx, size_t i)
+{
+	batch_ctx *b = vctx;
+	media_item *it = &b->items[i];
+	sign_result *res = it->res;
+	cert_rec *c;
+	size_t n;
+	unsigned char *cert;
+
+	if (res == NULL || res->tbs == NULL || res->cert == SIZE_MAX)
+		return;
+	c = &b->ca->certs[res->cert];
+	cert = signed_build(res->tbs, res->tbs_len, &b->ca->key, &n);
+	if (cert != NULL) {
+		c->der = cert;
+		c->der_len = n;
+	}
+}
 
 static int
 name_cmp(const void *a, const void *b)
@@ -8428,18 +8718,19 @@ media_put_ca(ca_ctx *ca, const char *media)
 	return r;
 }
 
+#define BATCH_CHUNK 256     /* requests decided, signed and written per round */
+
 static int
 ca_sign_media(const char *media, int list, const char *only)
 {
-	static const char *const banners[] = { "CERTIFICATE REQUEST",
-		"NEW CERTIFICATE REQUEST" };
 	ca_ctx ca;
 	media_item *items = NULL;
-	size_t n = 0, cap = 0, i, issued = 0, again = 0, refused = 0;
+	size_t n = 0, cap = 0, i, c0, issued = 0, again = 0, refused = 0;
 	int dfd = -1, r, rc = 0, progress;
 	DIR *d;
 	struct dirent *de;
 	char onlyid[HOSTCA_UUID_LEN + 1] = "";
+	batch_ctx bc;
 
 	if (only != NULL) {
 		if (!hostca_uuid_check(only)) {
@@ -8473,6 +8764,8 @@ ca_sign_media(const char *media, int list, const char *only)
 		if (strlen(de->d_name) >= sizeof items[n].name)
 			continue;
 		strcpy(items[n].name, de->d_name);
+		items[n].cert = SIZE_MAX;
+		items[n].status = R_REFUSED;
 		n++;
 	}
 	if (n > 1)
@@ -8485,134 +8778,135 @@ ca_sign_media(const char *media, int list, const char *only)
 	if (list && g.json)
 		putchar('[');
 	progress = isatty(2) && n > 50 && !g.quiet;
-	for (i = 0; i < n; i++) {
-		media_item *it = &items[i];
-		unsigned char *data = NULL, *der = NULL;
-		size_t dl, k;
-		char banner[64], sname[300], label[320];
-		long got = HOSTCA_ERR_PEM;
-
-		safe_text(sname, sizeof sname, it->name);
-		snprintf(label, sizeof label, "requests/%s", sname);
-		if (progress && i % 25 == 0)
-			fprintf(stderr, "\rhostca: %s: %zu/%zu", g.cmd, i, n);
-		if ((it->res = malloc(sizeof *it->res)) == NULL) {
-			rc = EXIT_USAGE;
-			break;
-		}
-		memset(it->res, 0, sizeof *it->res);
-		it->res->status = R_REFUSED;
-		it->res->cert = SIZE_MAX;
-		if (file_read_at(dirfd(d), it->name, MAX_PEM_FILE, &data, &dl) < 0) {
-			set_why(it->res->why, "%s", read_errstr(errno));
-			it->read_error = 1;
-		} else {
-			if ((der = malloc(dl + 1)) != NULL) {
-				/* the first CSR block; other blocks are ignored */
-				for (k = 0; k < MAX_PEM_BLOCKS; k++) {
-					got = hostca_pem_decode(data, dl, k, banner, der, dl);
-					if (got < 0)
-						break;
-					if (strcmp(banner, banners[0]) == 0 || strcmp(banner, banners[1]) == 0)
-						break;
-					if (strcmp(banner, "CERTIFICATE") == 0) {
-						got = HOSTCA_ERR_NOT_CSR;
-						break;
-					}
-				}
+	bc.ca = &ca;
+	bc.items = items;
+	bc.dfd = dirfd(d);
+	/*
+	 * Rounds of BATCH_CHUNK requests: (1) read and verify in parallel;
+	 * (2) decide in order -- each decision sees the ones before it, and
+	 * its event is applied at once but written later; (3) sign in
+	 * parallel; (4) write the round's events, now with their
+	 * certificates, and commit. Then the answers go to the media.
+	 */
+	for (c0 = 0; c0 < n && rc == 0; c0 += BATCH_CHUNK) {
+		size_t cn = n - c0 < BATCH_CHUNK ? n - c0 : BATCH_CHUNK;
+		bc.items = items + c0;
+		for (i = 0; i < cn; i++) {
+			if ((items[c0 + i].res = calloc(1, sizeof(sign_result))) == NULL) {
+				rc = EXIT_USAGE;
+				break;
 			}
-			if (got == HOSTCA_ERR_NOT_CSR)
-				set_why(it->res->why, "holds a certificate, not a certificate request");
-			else if (got <= 0 || k == MAX_PEM_BLOCKS)
-				set_why(it->res->why, "%s", dl == 0 ? "empty file"
-					: got == HOSTCA_ERR_LIMIT ? "too large"
-					: "no CERTIFICATE REQUEST PEM block (or a damaged one)");
-			else {
-				br_sha256_context h;
-				br_sha256_init(&h);
-				br_sha256_update(&h, der, (size_t)got);
-				br_sha256_out(&h, it->req);
-				if (onlyid[0]) {
-					csr_info *c = malloc(sizeof *c);
-					char why[WHY_CAP];
-					int match = c != NULL && csr_decode(c, der, (size_t)got, why) == 0
-						&& strcmp(c->hostid, onlyid) == 0;
-					free(c);
-					if (!match) {
-						free(it->res);
-						it->res = NULL;
-						free(data);
-						free(der);
+		}
+		if (rc != 0)
+			break;
+		par_for(cn, batch_read, &bc);
+		ca.defer = !list;
+		for (i = c0; i < c0 + cn; i++) {
+			media_item *it = &items[i];
+			sign_result *res = it->res;
+			char sname[300], label[320];
+
+			safe_text(sname, sizeof sname, it->name);
+			snprintf(label, sizeof label, "requests/%s", sname);
+			if (progress && i % 25 == 0)
+				fprintf(stderr, "\rhostca: %s: %zu/%zu", g.cmd, i, n);
+			if (onlyid[0] && (res->pre_err < 0 || strcmp(res->csr.hostid, onlyid) != 0)) {
+				it->skip = 1;
+				continue;
+			}
+			if (it->read_error) {
+				res->status = R_REFUSED;
+				res->cert = SIZE_MAX;
+				set_why(res->why, "%s", res->pre_why);
+			} else {
+				ca_sign_one(&ca, it->der, it->der_len, NULL, list, res);
+			}
+			if (res->status == R_REFUSED) {
+				refused++;
+				if (!list && !it->read_error)
+					ca_record_refusal(&ca, res);
+			} else if (res->status == R_AGAIN) {
+				again++;
+			} else {
+				issued++;
+			}
+			it->status = res->status;
+			it->cert = res->cert;
+			strcpy(it->claim, res->claim);
+			strcpy(it->hostid, res->hostid);
+			if (list) {
+				const sign_result *sr = res;
+				char kt[16], fp[65];
+				unsigned char kfp[32];
+				const hostname *nm = sr->csr.names;
+				size_t j;
+				int ok = sr->status != R_REFUSED && sr->csr.pub.kind != 0;
+				if (ok) {
+					pubkey_fingerprint(&sr->csr.pub, kfp);
+					hex_encode(fp, kfp, 32, 0, 0);
+					pubkey_type_name(kt, &sr->csr.pub);
+				}
+				if (g.json) {
+					printf("%s{\"file\":", i ? "," : "");
+					json_str(sname);
+					printf(",\"status\":\"%s\",\"host\":", sr->status == R_REFUSED
+						? "refused" : sr->status == R_AGAIN ? "issued-already"
+						: "would-issue");
+					json_str(sr->hostid);
+					printf(",\"kind\":\"%s\",\"names\":[", sr->kind ? kind_names[sr->kind] : "");
+					for (j = 0; ok && j < sr->csr.nnames; j++) {
+						if (j)
+							putchar(',');
+						json_str(nm[j].text);
+					}
+					printf("],\"key_type\":\"%s\",\"key_sha256\":\"%s\",\"token\":",
+						ok ? kt : "", ok ? fp : "");
+					json_str(sr->token);
+					printf(",\"why\":");
+					json_str(sr->status == R_REFUSED ? sr->why : "");
+					printf("}");
+				} else {
+					printf("%s\n", label);
+					if (sr->status == R_REFUSED) {
+						printf("  REFUSED: %s\n", sr->why);
 						continue;
 					}
+					printf("  host:    %s%s\n", sr->hostid[0] ? sr->hostid
+						: "(new, assigned at signing)",
+						sr->claim[0] && strcmp(sr->claim, sr->hostid) ? " (request says " : "");
+					if (sr->claim[0] && strcmp(sr->claim, sr->hostid))
+						printf("           %s)\n", sr->claim);
+					printf("  names:  ");
+					for (j = 0; j < sr->csr.nnames; j++)
+						printf(" %s", nm[j].text);
+					printf("%s\n", sr->csr.nnames ? "" : " (none)");
+					printf("  key:     %s SHA256:%s\n", kt, fp);
+					printf("  action:  %s%s%s%s\n", sr->status == R_AGAIN
+						? "already issued: will be handed back" : "issue ",
+						sr->status == R_AGAIN ? "" : kind_names[sr->kind],
+						sr->token[0] ? ", token " : "", sr->token);
 				}
-				ca_sign_one(&ca, der, (size_t)got, NULL, list, it->res);
-			}
-		}
-		free(data);
-		free(der);
-		if (it->res->status == R_REFUSED) {
-			refused++;
-			if (!list && !it->read_error)
-				ca_record_refusal(&ca, it->res);
-		} else if (it->res->status == R_AGAIN) {
-			again++;
-		} else {
-			issued++;
-		}
-		if (list) {
-			const sign_result *s = it->res;
-			char kt[16], fp[65];
-			unsigned char kfp[32];
-			hostname *nm = (hostname *)s->csr.names;
-			size_t j;
-			int ok = s->status != R_REFUSED && s->csr.pub.kind != 0;
-			if (ok) {
-				pubkey_fingerprint(&s->csr.pub, kfp);
-				hex_encode(fp, kfp, 32, 0, 0);
-				pubkey_type_name(kt, &s->csr.pub);
-			}
-			if (g.json) {
-				printf("%s{\"file\":", i ? "," : "");
-				json_str(sname);
-				printf(",\"status\":\"%s\",\"host\":", s->status == R_REFUSED
-					? "refused" : s->status == R_AGAIN ? "issued-already"
-					: "would-issue");
-				json_str(s->hostid);
-				printf(",\"kind\":\"%s\",\"names\":[", s->kind ? kind_names[s->kind] : "");
-				for (j = 0; ok && j < s->csr.nnames; j++) {
-					if (j)
-						putchar(',');
-					json_str(nm[j].text);
-				}
-				printf("],\"key_type\":\"%s\",\"key_sha256\":\"%s\",\"token\":",
-					ok ? kt : "", ok ? fp : "");
-				json_str(s->token);
-				printf(",\"why\":");
-				json_str(s->status == R_REFUSED ? s->why : "");
-				printf("}");
 			} else {
-				printf("%s\n", label);
-				if (s->status == R_REFUSED) {
-					printf("  REFUSED: %s\n", s->why);
-					continue;
-				}
-				printf("  host:    %s%s\n", s->hostid[0] ? s->hostid : "(new, assigned at signing)",
-					s->claim[0] && strcmp(s->claim, s->hostid) ? " (request says " : "");
-				if (s->claim[0] && strcmp(s->claim, s->hostid))
-					printf("           %s)\n", s->claim);
-				printf("  names:  ");
-				for (j = 0; j < s->csr.nnames; j++)
-					printf(" %s", nm[j].text);
-				printf("%s\n", s->csr.nnames ? "" : " (none)");
-				printf("  key:     %s SHA256:%s\n", kt, fp);
-				printf("  action:  %s%s%s%s\n", s->status == R_AGAIN
-					? "already issued: will be handed back" : "issue ",
-					s->status == R_AGAIN ? "" : kind_names[s->kind],
-					s->token[0] ? ", token " : "", s->token);
+				describe_result(&ca, res, label, 0);
 			}
-		} else {
-			describe_result(&ca, it->res, label, 0);
+		}
+		if (!list) {
+			par_for(cn, batch_sign, &bc);
+			ca.defer = 0;
+			/* Durable first: the certificates and the token uses. */
+			if (journal_flush_deferred(&ca) < 0 || journal_commit(&ca) < 0) {
+				msg(g.cmd, "cannot record this round of certificates; nothing of it"
+					" was written");
+				rc = EXIT_USAGE;
+			}
+		}
+		for (i = c0; i < c0 + cn; i++) {
+			if (items[i].res != NULL)
+				free(items[i].res->tbs);
+			free(items[i].res);
+			items[i].res = NULL;
+			free(items[i].der);
+			items[i].der = NULL;
 		}
 	}
 	if (progress)
@@ -8626,11 +8920,8 @@ ca_sign_media(const char *media, int list, const char *only)
 			issued + again + refused == 1 ? "" : "s", issued, again, refused);
 		goto done;
 	}
-	/* Durable first: the certificates and the token uses. */
-	if (journal_commit(&ca) < 0) {
-		rc = EXIT_USAGE;
+	if (rc != 0)
 		goto done;
-	}
 	if (ca.crl_dirty && ca_publish_crl(&ca, ca.crl_days) < 0) {
 		rc = EXIT_USAGE;
 		goto done;
@@ -8662,11 +8953,11 @@ ca_sign_media(const char *media, int list, const char *only)
 			char *pem;
 			size_t pl;
 			const char *rid;
-			if (it->res == NULL || it->res->status == R_REFUSED)
+			if (it->skip || it->status == R_REFUSED)
 				continue;
 			/* the file name comes from a validated host ID, never from media */
-			rid = it->res->claim[0] ? it->res->claim : it->res->hostid;
-			if (!hostca_uuid_check(rid) || ca_response_pem(&ca, it->res->cert, &pem, &pl) < 0) {
+			rid = it->claim[0] ? it->claim : it->hostid;
+			if (!hostca_uuid_check(rid) || ca_response_pem(&ca, it->cert, &pem, &pl) < 0) {
 				rc = EXIT_USAGE;
 				continue;
 			}
@@ -8696,9 +8987,9 @@ ca_sign_media(const char *media, int list, const char *only)
 			media_item *it = &items[i];
 			char hx[65];
 			const char *rid;
-			if (it->res == NULL || it->res->status == R_REFUSED || tmps[i][0] == 0)
+			if (it->skip || it->status == R_REFUSED || tmps[i][0] == 0)
 				continue;
-			rid = it->res->claim[0] ? it->res->claim : it->res->hostid;
+			rid = it->claim[0] ? it->claim : it->hostid;
 			snprintf(fname, sizeof fname, "%s.pem", rid);
 			path_join(path, sizeof path, rdir, fname);
 			if (rename(tmps[i], path) < 0) {
@@ -8729,8 +9020,6 @@ ca_sign_media(const char *media, int list, const char *only)
 	sync();
 	note(g.cmd, "%zu issued, %zu handed back again, %zu refused", issued, again, refused);
 done:
-	for (i = 0; i < n; i++)
-		free(items[i].res);
 	free(items);
 	if (rc == 0 && refused > 0)
 		rc = EXIT_REFUSED;
