@@ -1,6 +1,9 @@
 # hostca — one C file, one dependency (BearSSL).
 CC      ?= cc
-CFLAGS  ?= -O2 -g
+CFLAGS  ?= -Os -g
+# Small: no unwind tables (C), unused functions dropped, no page padding.
+SMALL    = -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections
+LDSMALL  = -Wl,--gc-sections -Wl,-z,noseparate-code
 WARN     = -std=c99 -Wall -Wextra -pedantic
 LDLIBS   = -lbearssl -lpthread
 PREFIX  ?= /usr/local
@@ -11,12 +14,18 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 BUILD_PKGS = libbearssl-dev
 TEST_PKGS  = openssl gnutls-bin python3-cryptography faketime
 
-.PHONY: all deps deps-build test test-release test-asan demo install clean bench fuzz check-deps
+.PHONY: all deps deps-build test demo install clean bench fuzz static
 
 all: hostca
 
 hostca: hostca.c hostca.h
-	$(CC) $(WARN) $(CFLAGS) -o $@ hostca.c $(LDLIBS)
+	$(CC) $(WARN) $(CFLAGS) $(SMALL) $(LDSMALL) -o $@ hostca.c $(LDLIBS)
+
+# Static (Debian's libbearssl.a is built with fortify: glibc, not musl).
+hostca-static: hostca.c hostca.h
+	$(CC) $(WARN) $(CFLAGS) $(SMALL) $(LDSMALL) -static -o $@ hostca.c $(LDLIBS)
+
+static: hostca-static
 
 # Same program with the test hooks (fixed clock, seeded RNG, fault points).
 hostca-test: hostca.c hostca.h
@@ -26,7 +35,7 @@ hostca-asan: hostca.c hostca.h
 	$(CC) $(WARN) -O1 -g $(SAN) -DHOSTCA_TEST_HOOKS -o $@ hostca.c $(LDLIBS)
 
 hostca.o: hostca.c hostca.h
-	$(CC) $(WARN) $(CFLAGS) -DHOSTCA_NO_MAIN -c -o $@ hostca.c
+	$(CC) $(WARN) $(CFLAGS) $(SMALL) -DHOSTCA_NO_MAIN -c -o $@ hostca.c
 
 tests/example: tests/example.c hostca.o
 	$(CC) $(WARN) $(CFLAGS) -I. -o $@ tests/example.c hostca.o $(LDLIBS)
@@ -57,5 +66,5 @@ install: hostca
 	install -m 0644 hostca.1 $(DESTDIR)$(PREFIX)/share/man/man1/hostca.1
 
 clean:
-	rm -f hostca hostca-test hostca-asan hostca.o tests/example
+	rm -f hostca hostca-test hostca-asan hostca-static hostca.o tests/example
 	rm -rf tests/out

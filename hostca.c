@@ -11021,7 +11021,7 @@ wipe_file(const char *path)
 
 	if (fd >= 0) {
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-			static const unsigned char zero[4096];
+			static unsigned char zero[4096];   /* .bss, not in the binary */
 			off_t left = st.st_size;
 			while (left > 0) {
 				size_t n = left > (off_t)sizeof zero ? sizeof zero : (size_t)left;
