@@ -114,6 +114,23 @@ hostca_strerror(int err)
 	return "unknown error";
 }
 
+
+/*
+ * Working memory of the library: malloc and free, unless the application
+ * gives its own pair (a static pool on a device). The largest single
+ * request is about 16 KiB (an X.509 decoding context, or a certificate
+ * being encoded); a request for a certificate holds at most three at once.
+ */
+static void *(*mem_alloc)(size_t) = malloc;
+static void (*mem_free)(void *) = free;
+
+HOSTCA_API void
+hostca_set_allocator(void *(*alloc)(size_t), void (*release)(void *))
+{
+	mem_alloc = alloc != NULL ? alloc : malloc;
+	mem_free = release != NULL ? release : free;
+}
+
 /* ======================================================================
  * 2. Bytes: wiping, hex, base64, random
  * ====================================================================== */
@@ -205,6 +222,8 @@ hex_decode(unsigned char *out, size_t cap, const char *s)
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+#ifndef HOSTCA_NO_MAIN /* the CA and the CLI only */
+
 /* Base64 without line breaks; out must hold 4*ceil(len/3)+1 bytes. */
 static size_t
 b64_encode(char *out, const void *data, size_t len)
@@ -231,6 +250,8 @@ b64_encode(char *out, const void *data, size_t len)
 	out[o] = 0;
 	return o;
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 static int
 b64_value(int c)
@@ -671,13 +692,13 @@ der_encode2(void *dest, derw_fn fn, const void *ctx)
 	derw *w;
 	size_t n;
 
-	w = malloc(sizeof *w);
+	w = mem_alloc(sizeof *w);
 	if (w == NULL)
 		return 0;
 	memset(w, 0, sizeof *w);
 	fn(w, ctx);
 	if (w->err || w->sp != 0) {
-		free(w);
+		mem_free(w);
 		return 0;
 	}
 	n = w->len;
@@ -689,7 +710,7 @@ der_encode2(void *dest, derw_fn fn, const void *ctx)
 		if (w->err || w->len != n)
 			n = 0;
 	}
-	free(w);
+	mem_free(w);
 	return n;
 }
 
@@ -1868,18 +1889,18 @@ key_generate(hostca_key *k, int type, rng_state *rng)
 		br_rsa_public_key pk;
 		unsigned char *priv, pub[BR_RSA_KBUF_PUB_SIZE(4096)];
 		int err;
-		priv = malloc(BR_RSA_KBUF_PRIV_SIZE(4096));
+		priv = mem_alloc(BR_RSA_KBUF_PRIV_SIZE(4096));
 		if (priv == NULL)
 			return HOSTCA_ERR_NOMEM;
 		if (!br_rsa_keygen_get_default()(&rng->drbg.vtable, &sk, priv, &pk,
 			pub, bits, 65537)) {
 			hostca_wipe(priv, BR_RSA_KBUF_PRIV_SIZE(4096));
-			free(priv);
+			mem_free(priv);
 			return HOSTCA_ERR_KEY;
 		}
 		err = key_from_rsa(k, &sk, pk.n, pk.nlen, 65537);
 		hostca_wipe(priv, BR_RSA_KBUF_PRIV_SIZE(4096));
-		free(priv);
+		mem_free(priv);
 		return err;
 	}
 }
@@ -1936,7 +1957,7 @@ hostca_key_decode(hostca_key *k, const void *der, size_t len)
 	memset(k, 0, sizeof *k);
 	if (len == 0 || len > HOSTCA_MAX_DER)
 		return HOSTCA_ERR_KEY;
-	dc = malloc(sizeof *dc);
+	dc = mem_alloc(sizeof *dc);
 	if (dc == NULL)
 		return HOSTCA_ERR_NOMEM;
 	br_skey_decoder_init(dc);
@@ -1959,7 +1980,7 @@ hostca_key_decode(hostca_key *k, const void *der, size_t len)
 		}
 	}
 	hostca_wipe(dc, sizeof *dc);
-	free(dc);
+	mem_free(dc);
 	return err;
 }
 
@@ -2431,6 +2452,8 @@ enc_signed(derw *w, const void *ctx)
 	dw_close(w);
 }
 
+#ifndef HOSTCA_NO_MAIN /* the CA only */
+
 /* Signs an encoded body; the signed object in a fresh allocation. */
 static unsigned char *
 signed_build(const unsigned char *body, size_t n, const hostca_key *key,
@@ -2446,9 +2469,9 @@ signed_build(const unsigned char *body, size_t n, const hostca_key *key,
 	o.sig_len = key_sign(key, body, n, sig);
 	out = NULL;
 	if (o.sig_len > 0 && (n = der_encode2(NULL, enc_signed, &o)) > 0
-		&& (out = malloc(n)) != NULL) {
+		&& (out = mem_alloc(n)) != NULL) {
 		if (der_encode2(out, enc_signed, &o) != n) {
-			free(out);
+			mem_free(out);
 			out = NULL;
 		} else {
 			*out_len = n;
@@ -2456,6 +2479,8 @@ signed_build(const unsigned char *body, size_t n, const hostca_key *key,
 	}
 	return out;
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 /*
  * Encodes a body with fn/ctx, signs it with key and returns the whole
@@ -2469,10 +2494,10 @@ sign_object(derw_fn fn, const void *ctx, const hostca_key *key, size_t *out_len)
 	size_t n;
 
 	n = der_encode2(NULL, fn, ctx);
-	if (n == 0 || (body = malloc(n)) == NULL)
+	if (n == 0 || (body = mem_alloc(n)) == NULL)
 		return NULL;
 	if (der_encode2(body, fn, ctx) != n) {
-		free(body);
+		mem_free(body);
 		return NULL;
 	}
 	o.body = body;
@@ -2482,15 +2507,15 @@ sign_object(derw_fn fn, const void *ctx, const hostca_key *key, size_t *out_len)
 	o.sig_len = key_sign(key, body, n, sig);
 	out = NULL;
 	if (o.sig_len > 0 && (n = der_encode2(NULL, enc_signed, &o)) > 0
-		&& (out = malloc(n)) != NULL) {
+		&& (out = mem_alloc(n)) != NULL) {
 		if (der_encode2(out, enc_signed, &o) != n) {
-			free(out);
+			mem_free(out);
 			out = NULL;
 		} else {
 			*out_len = n;
 		}
 	}
-	free(body);
+	mem_free(body);
 	return out;
 }
 
@@ -2871,7 +2896,7 @@ csr_build(const hostca_key *key, const char *hostid, const hostname *names,
 	p.names = names;
 	p.nnames = nnames;
 	bl[n] = der_encode2(NULL, enc_attr_extreq, &p);
-	if (bl[n] == 0 || (blob[n] = malloc(bl[n])) == NULL)
+	if (bl[n] == 0 || (blob[n] = mem_alloc(bl[n])) == NULL)
 		goto done;
 	der_encode2(blob[n++], enc_attr_extreq, &p);
 	ap.oid = OID_NONCE;
@@ -2879,7 +2904,7 @@ csr_build(const hostca_key *key, const char *hostid, const hostname *names,
 	ap.v = nonce;
 	ap.len = 16;
 	bl[n] = der_encode2(NULL, enc_attr, &ap);
-	if (bl[n] == 0 || (blob[n] = malloc(bl[n])) == NULL)
+	if (bl[n] == 0 || (blob[n] = mem_alloc(bl[n])) == NULL)
 		goto done;
 	der_encode2(blob[n++], enc_attr, &ap);
 	if (challenge != NULL) {
@@ -2888,7 +2913,7 @@ csr_build(const hostca_key *key, const char *hostid, const hostname *names,
 		ap.v = challenge;
 		ap.len = strlen(challenge);
 		bl[n] = der_encode2(NULL, enc_attr, &ap);
-		if (bl[n] == 0 || (blob[n] = malloc(bl[n])) == NULL)
+		if (bl[n] == 0 || (blob[n] = mem_alloc(bl[n])) == NULL)
 			goto done;
 		der_encode2(blob[n++], enc_attr, &ap);
 	}
@@ -2913,7 +2938,7 @@ done:
 	for (i = 0; i < 3; i++) {
 		if (blob[i] != NULL) {
 			hostca_wipe(blob[i], bl[i]);   /* may hold the token */
-			free(blob[i]);
+			mem_free(blob[i]);
 		}
 	}
 	return out;
@@ -2944,7 +2969,7 @@ hostca_csr_encode(void *dest, const hostca_key *key, const char *hostid,
 		return 0;
 	if (dest != NULL)
 		memcpy(dest, der, n);
-	free(der);
+	mem_free(der);
 	return n;
 }
 
@@ -3351,7 +3376,7 @@ hostca_cert_info_decode(hostca_cert_info *info, const void *der, size_t len)
 	int err;
 
 	memset(info, 0, sizeof *info);
-	if ((c = malloc(sizeof *c)) == NULL)
+	if ((c = mem_alloc(sizeof *c)) == NULL)
 		return HOSTCA_ERR_NOMEM;
 	err = cert_decode(c, der, len, why);
 	if (err == 0) {
@@ -3366,7 +3391,7 @@ hostca_cert_info_decode(hostca_cert_info *info, const void *der, size_t len)
 		pubkey_fingerprint(&c->pub, info->key_fp);
 		info->is_ca = c->is_ca;
 	}
-	free(c);
+	mem_free(c);
 	return err;
 }
 
@@ -3744,7 +3769,7 @@ chain_check(const x509_info *cert, const x509_info *ca, int64_t now, char *why)
 		ta.pkey.key.rsa.e = (unsigned char *)ca->pub.e;
 		ta.pkey.key.rsa.elen = ca->pub.elen;
 	}
-	if ((xc = malloc(sizeof *xc)) == NULL)
+	if ((xc = mem_alloc(sizeof *xc)) == NULL)
 		return HOSTCA_ERR_NOMEM;
 	br_x509_minimal_init_full(xc, &ta, 1);
 	days = now >= 0 ? now / 86400 : (now - 86399) / 86400;
@@ -3755,7 +3780,7 @@ chain_check(const x509_info *cert, const x509_info *ca, int64_t now, char *why)
 	xc->vtable->append(&xc->vtable, cert->der, cert->der_len);
 	xc->vtable->end_cert(&xc->vtable);
 	err = xc->vtable->end_chain(&xc->vtable);
-	free(xc);
+	mem_free(xc);
 	if (err == 0)
 		return 0;
 	if (err == BR_ERR_X509_EXPIRED) {
@@ -3794,10 +3819,10 @@ cert_decode_alloc(x509_info **out, const void *der, size_t len, char *why)
 {
 	int err;
 
-	if ((*out = malloc(sizeof **out)) == NULL)
+	if ((*out = mem_alloc(sizeof **out)) == NULL)
 		return HOSTCA_ERR_NOMEM;
 	if ((err = cert_decode(*out, der, len, why)) < 0) {
-		free(*out);
+		mem_free(*out);
 		*out = NULL;
 	}
 	return err;
@@ -3840,8 +3865,8 @@ cert_verify_full(const void *cert, size_t cert_len, const void *ca, size_t ca_le
 		}
 	}
 done:
-	free(c);
-	free(a);
+	mem_free(c);
+	mem_free(a);
 	return err;
 }
 
@@ -3876,7 +3901,7 @@ hostca_crl_check(const void *crl, size_t crl_len, const void *ca, size_t ca_len,
 		*this_update = cl.this_update;
 		*next_update = cl.next_update;
 	}
-	free(a);
+	mem_free(a);
 	return err;
 }
 
@@ -3921,8 +3946,8 @@ hostca_response_check(const void *cert, size_t cert_len, const void *ca,
 		&& (err = cert_decode_alloc(&c, cert, cert_len, why)) == 0)
 		err = response_check(c, a, key, hostid, allow_adopt,
 			now > time_floor ? now : time_floor, why);
-	free(c);
-	free(a);
+	mem_free(c);
+	mem_free(a);
 	return err;
 }
 
@@ -8453,7 +8478,7 @@ ca_sign_csr(const char *file, const char *token, const char *out)
 		free(der);
 		return EXIT_REFUSED;
 	}
-	if ((res = malloc(sizeof *res)) == NULL) {
+	if ((res = calloc(1, sizeof *res)) == NULL) {
 		free(der);
 		return EXIT_USAGE;
 	}
@@ -8551,6 +8576,10 @@ par_for(size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
 	par_job j;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nt = cpus > 1 ? (cpus > 8 ? 8 : (size_t)cpus) : 1, k, started = 0;
+	const char *e = getenv("HOSTCA_THREADS");
+
+	if (e != NULL && atoi(e) >= 1 && atoi(e) <= 8)
+		nt = (size_t)atoi(e);
 
 	if (nt > n)
 		nt = n;
@@ -10657,6 +10686,30 @@ cmd_host_install(int argc, char **argv)
 		|| (err = cert_decode_alloc(&c, cert, cl, why)) < 0) {
 		msg(g.cmd, "response: %s", why);
 		goto out;
+	}
+	/*
+	 * A device without a clock reads 1970: the newest time it has seen
+	 * is its floor. The response itself counts, once the pinned CA's
+	 * signature on it is checked, and so does a CRL of that CA.
+	 */
+	if (c->issuer_len == a->subject_len && memcmp(c->issuer, a->subject, a->subject_len) == 0
+		&& sig_verify(&a->pub, c->sig_alg, c->tbs, c->tbs_len, c->sig, c->sig_len) == 0
+		&& c->nb > h.floor)
+		h.floor = c->nb;
+	path_join(p, sizeof p, media, "crl.pem");
+	if (path_exists(p)) {
+		unsigned char *cd;
+		size_t cdl;
+		crl_info ci;
+		int sq = g.quiet;
+		g.quiet = 1;
+		if (pem_file_load(p, lb, MAX_CRL_FILE, &cd, &cdl, NULL) == 0) {
+			if (crl_decode(&ci, cd, cdl, why) == 0 && crl_verify_sig(&ci, a, why) == 0
+				&& ci.this_update > h.floor)
+				h.floor = ci.this_update;
+			free(cd);
+		}
+		g.quiet = sq;
 	}
 	strcpy(id, h.hostid);
 	err = HOSTCA_ERR_KEY_MISMATCH;

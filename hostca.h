@@ -17,10 +17,11 @@
  *     write exactly that many bytes. A return of 0 is an error.
  *   - Parsers take (buf, len); they never read past len, never allocate,
  *     and accept strict DER only (no BER, no trailing bytes).
- *   - Nothing here keeps global state, prints or exits. The caller owns
- *     every buffer it passes. Working memory (a few kilobytes for DER
- *     encoding and decoding) comes from malloc and is freed before the
- *     call returns.
+ *   - Nothing here prints or exits. The caller owns every buffer it
+ *     passes. Working memory (a few kilobytes for DER encoding and
+ *     decoding) comes from the allocator (hostca_set_allocator, malloc by
+ *     default) and is freed before the call returns; nothing is kept
+ *     between calls.
  *   - Times are seconds since 1970-01-01T00:00:00Z (int64_t).
  */
 #ifndef HOSTCA_H
@@ -68,6 +69,16 @@ extern "C" {
 
 /* Returns a constant sentence for a HOSTCA_ERR_* code (never NULL). */
 HOSTCA_API const char *hostca_strerror(int err);
+
+/*
+ * The library's working memory comes from malloc/free unless this sets
+ * another pair (NULL restores the default). Call it once, before any
+ * other function, e.g. to serve the library from a static pool: each
+ * call allocates at most a few blocks of at most 16 KiB and frees them
+ * all before it returns.
+ */
+HOSTCA_API void hostca_set_allocator(void *(*alloc)(size_t),
+	void (*release)(void *));
 
 /* ---- Limits (also the limits of the CLI) ------------------------------- */
 

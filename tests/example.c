@@ -4,10 +4,11 @@
  * Built against hostca.c compiled with -DHOSTCA_NO_MAIN (the library):
  *
  *   example request DIR [NAME...]    key, host ID and a CSR into DIR
- *   example install DIR CA CERT [CRL] [--now T]
+ *   example install DIR CA CERT [CRL] [--now T] [--pool]
  *                                     check a response (and CRL) for the
  *                                     key in DIR; T = the device clock
- *                                     (0 = a device without a clock)
+ *                                     (0 = a device without a clock);
+ *                                     --pool: no malloc, a static arena
  *
  * Files are handled here with stdio; the library itself does no I/O.
  */
@@ -19,6 +20,37 @@
 #include "hostca.h"
 
 static unsigned char buf[65536];
+
+/*
+ * A device without malloc: the library's working memory from a static
+ * arena. Bump allocation; when every block is freed (the library frees
+ * all before it returns) the arena starts over. Peak use is reported.
+ */
+static unsigned char arena[96 * 1024];
+static size_t arena_top, arena_live, arena_peak;
+
+static void *
+pool_alloc(size_t n)
+{
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (n > sizeof arena - arena_top)
+		return NULL;
+	p = arena + arena_top;
+	arena_top += n;
+	arena_live++;
+	if (arena_top > arena_peak)
+		arena_peak = arena_top;
+	return p;
+}
+
+static void
+pool_free(void *p)
+{
+	if (p != NULL && --arena_live == 0)
+		arena_top = 0;
+}
 
 static long
 slurp(const char *path, unsigned char *dst, size_t cap)
@@ -172,16 +204,27 @@ main(int argc, char **argv)
 	if (argc >= 5 && strcmp(argv[1], "install") == 0) {
 		long long now = (long long)time(NULL);
 		const char *crl = NULL;
-		int i;
+		int i, pool = 0, r;
 		for (i = 5; i < argc; i++) {
 			if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
 				now = atoll(argv[++i]);
+			else if (strcmp(argv[i], "--pool") == 0)
+				pool = 1;
 			else
 				crl = argv[i];
 		}
-		return do_install(argv[2], argv[3], argv[4], crl, now);
+		if (pool)
+			hostca_set_allocator(pool_alloc, pool_free);
+		r = do_install(argv[2], argv[3], argv[4], crl, now);
+		if (pool) {
+			printf("static pool: peak %zu bytes, %zu blocks still live\n",
+				arena_peak, arena_live);
+			if (arena_live != 0)
+				r = 1;
+		}
+		return r;
 	}
 	fprintf(stderr, "usage: example request DIR [NAME...]\n"
-		"       example install DIR CA.pem CERT.pem [CRL.pem] [--now T]\n");
+		"       example install DIR CA.pem CERT.pem [CRL.pem] [--now T] [--pool]\n");
 	return 2;
 }

@@ -6,6 +6,14 @@
  */
 #include "fixture.h"
 
+/* ca_apply gained a source and a line offset (SRC_JOURNAL: as loaded). */
+#ifdef SRC_JOURNAL
+#define APPLY(ca, l, line, persistent, off) \
+	ca_apply(ca, l, line, (persistent) ? SRC_JOURNAL : SRC_NEW, off)
+#else
+#define APPLY(ca, l, line, persistent, off) ca_apply(ca, l, line, persistent)
+#endif
+
 static void
 fold(const uint8_t *data, size_t size, int persistent)
 {
@@ -27,7 +35,7 @@ fold(const uint8_t *data, size_t size, int persistent)
 		line[len] = 0;
 		memcpy(work, line, len + 1);
 		if (jline_parse(&l, work) < 0 || l.seq != ca->seq + 1
-			|| ca_apply(ca, &l, line, persistent) < 0)
+			|| APPLY(ca, &l, line, persistent, pos) < 0)
 			break;
 		ca->seq = l.seq;
 		pos += len + 1;
