@@ -3670,7 +3670,7 @@ crl_decode(crl_info *c, const unsigned char *der, size_t len, char *why)
 				dr_enter(&b, 0x30, &bs);
 				while (dr_more(&bs)) {
 					dr_get(&bs, &e);
-					if (e.tag == 0x80 && e.len <= sizeof c->aki) {
+					if (e.tag == 0x80 && e.len > 0 && e.len <= sizeof c->aki) {
 						memcpy(c->aki, e.v, e.len);
 						c->aki_len = e.len;
 					}
@@ -4867,9 +4867,13 @@ jline_parse(jline *l, char *work)
 			l->event = tok;
 		} else {
 			char *eq = strchr(tok, '=');
+			size_t k;
 			if (eq == NULL || l->n >= MAX_FIELDS)
 				return -1;
 			*eq = 0;
+			for (k = 0; k < l->n; k++)
+				if (strcmp(l->k[k], tok) == 0)
+					return -1;      /* a key twice: not a line we wrote */
 			l->k[l->n] = tok;
 			l->v[l->n] = eq + 1;
 			l->voff[l->n] = (size_t)(eq + 1 - work);
