@@ -5599,8 +5599,10 @@ journal_commit(ca_ctx *ca)
 	fault_point("journal-committed");
 	ca->jsize += ca->pend_len;
 	ca->pend_len = 0;
+	/* The entries are durable now; a head record that cannot be written
+	 * (a full disk) is only behind, and the next writer renews it. */
 	if (ca_write_head(ca) < 0)
-		return -1;
+		msg("warning", "journal.head is behind the journal; the next command renews it");
 	/* Renew the index now and then (a cache: failing is not an error). */
 	if (ca->index_ok && ca->seq - ca->snap.seq >= index_every() && snap_write(ca) == 0)
 		ca->index_ok = 0;   /* once per command */
