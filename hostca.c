@@ -2146,6 +2146,32 @@ name_decode(const unsigned char *der, size_t len, char *cn, size_t cn_cap,
 	return 0;
 }
 
+/* 1 when a Name's string values hold control characters (or NUL, DEL). */
+static int
+name_has_ctrl(const unsigned char *der, size_t len)
+{
+	derr r, seq, set, atv;
+	derel oid, val;
+	size_t i;
+
+	dr_init(&r, der, len);
+	dr_enter(&r, 0x30, &seq);
+	while (dr_more(&seq)) {
+		dr_enter(&seq, 0x31, &set);
+		while (dr_more(&set)) {
+			dr_enter(&set, 0x30, &atv);
+			dr_expect(&atv, 0x06, &oid);
+			dr_get(&atv, &val);
+			if (atv.err)
+				return 1;
+			for (i = 0; i < val.len; i++)
+				if (val.v[i] < 0x20 || val.v[i] == 0x7f)
+					return 1;
+		}
+	}
+	return seq.err != 0;
+}
+
 /* ---- Host names (SAN entries) ---- */
 
 #define HN_DNS 1
@@ -2717,6 +2743,14 @@ csr_decode(csr_info *c, const unsigned char *der, size_t len, char *why)
 	if (err < 0) {
 		set_why(why, "malformed subject name");
 		return err;
+	}
+	if (name_has_ctrl(subj.raw, subj.raw_len)) {
+		set_why(why, "the subject has control characters (a forged request?)");
+		return HOSTCA_ERR_NAME;
+	}
+	if (c->has_cn && strpbrk(c->cn, "/\\") != NULL) {
+		set_why(why, "the common name has a path separator");
+		return HOSTCA_ERR_NAME;
 	}
 	/* Attributes. */
 	dr_init(&r, attrs.v, attrs.len);
