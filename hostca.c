@@ -6695,9 +6695,96 @@ key_store(const char *path, const hostca_key *k, const char *pass, rng_state *rn
 	return r;
 }
 
+/*
+ * The public point that an EC PKCS#8 key carries next to its scalar
+ * (ECPrivateKey's optional publicKey [1]); 0 and *qlen when found.
+ */
+static int
+pkcs8_ec_point(const unsigned char *der, size_t len, const unsigned char **q,
+	size_t *qlen)
+{
+	derr r, s, a, ek, e;
+	derel ver, oct, el;
+
+	dr_init(&r, der, len);
+	dr_enter(&r, 0x30, &s);
+	dr_expect(&s, 0x02, &ver);
+	dr_enter(&s, 0x30, &a);
+	dr_expect(&s, 0x04, &oct);
+	if (s.err)
+		return -1;
+	dr_init(&e, oct.v, oct.len);
+	dr_enter(&e, 0x30, &ek);
+	while (dr_more(&ek)) {
+		if (dr_get(&ek, &el) < 0)
+			return -1;
+		if (el.tag == 0xa1) {
+			derr b;
+			derel bits;
+			dr_init(&b, el.v, el.len);
+			dr_expect(&b, 0x03, &bits);
+			if (b.err || der_bits_whole(&bits, q, qlen) < 0)
+				return -1;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Decodes a private key. For an EC key whose file carries the same public
+ * point as hint (the CA certificate), that point is taken as it is: this
+ * spares a scalar multiplication on every CA command. A key file whose
+ * point differs (or has none) gets its point computed, and the caller's
+ * check that it belongs to the certificate then fails loudly.
+ */
+static int
+key_decode_hint(hostca_key *k, const unsigned char *der, size_t len,
+	const pubkey *hint)
+{
+	const unsigned char *q;
+	size_t ql;
+	br_skey_decoder_context *dc;
+	int err = HOSTCA_ERR_KEY;
+
+	if (hint == NULL || hint->kind != PK_EC || pkcs8_ec_point(der, len, &q, &ql) < 0
+		|| ql != hint->qlen || memcmp(q, hint->q, ql) != 0)
+		return hostca_key_decode(k, der, len);
+	if ((dc = malloc(sizeof *dc)) == NULL)
+		return HOSTCA_ERR_NOMEM;
+	br_skey_decoder_init(dc);
+	br_skey_decoder_push(dc, der, len);
+	memset(k, 0, sizeof *k);
+	if (br_skey_decoder_last_error(dc) == 0
+		&& br_skey_decoder_key_type(dc) == BR_KEYTYPE_EC) {
+		const br_ec_private_key *sk = br_skey_decoder_get_ec(dc);
+		if (sk->curve == hint->curve) {
+			k->type = sk->curve == BR_EC_secp256r1 ? HOSTCA_KEY_EC_P256
+				: sk->curve == BR_EC_secp384r1 ? HOSTCA_KEY_EC_P384
+				: HOSTCA_KEY_EC_P521;
+			if (key_push(k, 0, sk->x, sk->xlen) == 0 && key_push(k, 1, q, ql) == 0)
+				err = 0;
+		}
+	}
+	hostca_wipe(dc, sizeof *dc);
+	free(dc);
+	if (err < 0)
+		hostca_key_wipe(k);
+	return err;
+}
+
 /* Loads a private key file; asks for the passphrase when encrypted. */
 static int
+key_load_hint(const char *path, hostca_key *k, const pubkey *hint);
+
+static int
 key_load(const char *path, hostca_key *k)
+{
+	return key_load_hint(path, k, NULL);
+}
+
+static int
+key_load_hint(const char *path, hostca_key *k, const pubkey *hint)
 {
 	unsigned char *data, *der;
 	size_t len, dl;
@@ -6748,7 +6835,7 @@ key_load(const char *path, hostca_key *k)
 		free(der);
 		return EXIT_USAGE;
 	}
-	err = hostca_key_decode(k, der, dl);
+	err = key_decode_hint(k, der, dl, hint);
 	hostca_wipe(der, dl);
 	free(der);
 	if (err < 0) {
@@ -6938,7 +7025,7 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 		pubkey pk;
 		unsigned char a[32], b[32];
 		path_join(path, sizeof path, ca->dir, "ca.key");
-		if ((r = key_load(path, &ca->key)) != 0)
+		if ((r = key_load_hint(path, &ca->key, &ca->ca.pub)) != 0)
 			return r;
 		key_pubkey(&ca->key, &pk);
 		if (pubkey_fingerprint(&pk, a) < 0 || pubkey_fingerprint(&ca->ca.pub, b) < 0
