@@ -9908,6 +9908,32 @@ cmd_ca_check(int argc, char **argv)
 			msg(path, "readable by others (mode %03o): chmod 600", (unsigned)st.st_mode & 0777);
 			bad = 1;
 		}
+		/* The key belongs to ca.pem: its public half computed from the
+		 * private one (commands trust the point the file carries). An
+		 * encrypted key is checked by every command that unlocks it. */
+		{
+			static const char *const kb[] = { "PRIVATE KEY", NULL };
+			unsigned char *kd = NULL, fa[32], fb[32];
+			size_t kl;
+			char banner[64];
+			hostca_key k;
+			int sq = g.quiet;
+			g.quiet = 1;
+			if (pem_file_load(path, NULL, MAX_PEM_FILE, &kd, &kl, banner) == 0
+				&& strcmp(banner, kb[0]) == 0) {
+				if (hostca_key_decode(&k, kd, kl) < 0 || hostca_key_fingerprint(&k, fa) < 0
+					|| pubkey_fingerprint(&ca.ca.pub, fb) < 0 || !ct_equal(fa, fb, 32)) {
+					msg(path, "this key does not belong to ca.pem");
+					bad = 1;
+				}
+				hostca_key_wipe(&k);
+			}
+			if (kd != NULL) {
+				hostca_wipe(kd, kl);
+				free(kd);
+			}
+			g.quiet = sq;
+		}
 	}
 	/* crl.pem: signed by the CA, the latest number. */
 	{
