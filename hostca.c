@@ -2146,6 +2146,8 @@ name_decode(const unsigned char *der, size_t len, char *cn, size_t cn_cap,
 	return 0;
 }
 
+#ifndef HOSTCA_NO_MAIN /* the CA only: reading requests */
+
 /* 1 when a Name's string values hold control characters (or NUL, DEL). */
 static int
 name_has_ctrl(const unsigned char *der, size_t len)
@@ -2171,6 +2173,8 @@ name_has_ctrl(const unsigned char *der, size_t len)
 	}
 	return seq.err != 0;
 }
+
+#endif /* HOSTCA_NO_MAIN */
 
 /* ---- Host names (SAN entries) ---- */
 
@@ -2595,6 +2599,32 @@ dw_ext_close(derw *w)
 	dw_close(w);
 }
 
+/*
+ * Reads one Extension strictly: critical, when present, is TRUE (DER
+ * leaves out the default FALSE); the value is strict DER as well.
+ */
+static int
+dr_extension(derr *r, derel *oid, int *critical, derel *val)
+{
+	derr ext;
+	derel crit;
+
+	*critical = 0;
+	dr_enter(r, 0x30, &ext);
+	dr_expect(&ext, 0x06, oid);
+	if (dr_peek(&ext) == 0x01) {
+		dr_get(&ext, &crit);
+		if (crit.len != 1 || crit.v[0] != 0xff)
+			ext.err = HOSTCA_ERR_DER;
+		*critical = 1;
+	}
+	dr_expect(&ext, 0x04, val);
+	dr_end(&ext);
+	if (r->err || ext.err || der_check_tree(val->v, val->len, 2) < 0)
+		return -1;
+	return 0;
+}
+
 /* ---- Certificate requests (PKCS#10) ---- */
 
 typedef struct {
@@ -2620,22 +2650,13 @@ typedef struct {
 static int
 csr_extensions(csr_info *c, const derel *exts, char *why)
 {
-	derr r, ext;
-	derel oid, crit, val;
-	int err, seen_san = 0;
+	derr r;
+	derel oid, val;
+	int err, seen_san = 0, critical;
 
 	dr_init(&r, exts->v, exts->len);
 	while (dr_more(&r)) {
-		dr_enter(&r, 0x30, &ext);
-		dr_expect(&ext, 0x06, &oid);
-		if (dr_peek(&ext) == 0x01) {
-			dr_get(&ext, &crit);
-			if (crit.len != 1 || crit.v[0] != 0xff)  /* DEFAULT FALSE */
-				ext.err = HOSTCA_ERR_DER;
-		}
-		dr_expect(&ext, 0x04, &val);
-		dr_end(&ext);
-		if (ext.err || der_check_tree(val.v, val.len, 2) < 0) {
+		if (dr_extension(&r, &oid, &critical, &val) < 0) {
 			set_why(why, "malformed extension in the request");
 			return HOSTCA_ERR_DER;
 		}
@@ -3148,8 +3169,8 @@ enc_tbs(derw *w, const void *ctx)
 static int
 cert_extensions(x509_info *c, const derel *exts, char *why)
 {
-	derr r, s, ext;
-	derel oid, crit, val;
+	derr r, s;
+	derel oid, val;
 	int critical, err;
 	unsigned seen = 0;
 
@@ -3158,18 +3179,7 @@ cert_extensions(x509_info *c, const derel *exts, char *why)
 	dr_end(&r);
 	while (dr_more(&s)) {
 		unsigned bit = 0;
-		dr_enter(&s, 0x30, &ext);
-		dr_expect(&ext, 0x06, &oid);
-		critical = 0;
-		if (dr_peek(&ext) == 0x01) {
-			dr_get(&ext, &crit);
-			if (crit.len != 1 || crit.v[0] != 0xff)
-				ext.err = HOSTCA_ERR_DER;
-			critical = 1;
-		}
-		dr_expect(&ext, 0x04, &val);
-		dr_end(&ext);
-		if (ext.err || der_check_tree(val.v, val.len, 2) < 0) {
+		if (dr_extension(&s, &oid, &critical, &val) < 0) {
 			set_why(why, "malformed certificate extension");
 			return HOSTCA_ERR_DER;
 		}
@@ -3571,7 +3581,7 @@ static int
 crl_entry_decode(derr *r, const unsigned char **serial, size_t *serial_len,
 	int64_t *when, int *reason)
 {
-	derr e, exts, ext, ov;
+	derr e, exts, ov;
 	derel s, t, oid, val, en;
 
 	*reason = -1;
@@ -3583,13 +3593,8 @@ crl_entry_decode(derr *r, const unsigned char **serial, size_t *serial_len,
 	if (dr_more(&e)) {
 		dr_enter(&e, 0x30, &exts);
 		while (dr_more(&exts)) {
-			dr_enter(&exts, 0x30, &ext);
-			dr_expect(&ext, 0x06, &oid);
-			if (dr_peek(&ext) == 0x01)
-				dr_get(&ext, &val);
-			dr_expect(&ext, 0x04, &val);
-			dr_end(&ext);
-			if (ext.err)
+			int critical;
+			if (dr_extension(&exts, &oid, &critical, &val) < 0)
 				return -1;
 			if (oid_is(&oid, OID_CRL_REASON)) {
 				uint32_t x;
@@ -3669,23 +3674,17 @@ crl_decode(crl_info *c, const unsigned char *der, size_t len, char *why)
 		}
 	}
 	if (dr_peek(&r) == 0xa0) {
-		derr x, xs, ext;
-		derel oid, crit, val;
+		derr x, xs;
+		derel oid, val;
 		dr_enter(&r, 0xa0, &x);
 		dr_enter(&x, 0x30, &xs);
 		dr_end(&x);
 		while (dr_more(&xs)) {
-			int critical = 0;
-			dr_enter(&xs, 0x30, &ext);
-			dr_expect(&ext, 0x06, &oid);
-			if (dr_peek(&ext) == 0x01) {
-				dr_get(&ext, &crit);
-				critical = 1;
+			int critical;
+			if (dr_extension(&xs, &oid, &critical, &val) < 0) {
+				set_why(why, "malformed CRL extension");
+				return HOSTCA_ERR_DER;
 			}
-			dr_expect(&ext, 0x04, &val);
-			dr_end(&ext);
-			if (ext.err)
-				break;
 			if (oid_is(&oid, OID_CRL_NUMBER)) {
 				derr nv;
 				const unsigned char *nb;
