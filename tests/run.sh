@@ -127,6 +127,16 @@ if [ $# -eq 0 ] && [ "${T_NOCROSS:-}" != 1 ] && [ -x "$REPO/hostca-arm64" ] \
 elif [ $# -eq 0 ]; then
 	echo "# arm64 pass skipped (no current ./hostca-arm64 or no qemu-aarch64)"
 fi
+# A representative subset under valgrind (memcheck): any error or definite
+# leak is exit 99, which no test accepts.
+if [ $# -eq 0 ] && [ "${T_NOVALGRIND:-}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
+	for b in hostca hostca-test; do
+		printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "%s" "$@"\n' "$BIN/$b" >"$BIN/vg-$b"
+		chmod +x "$BIN/vg-$b"
+	done
+	FILES="tests/t_golden.sh tests/t_example.sh tests/t_hostile.sh tests/t_verify.sh"
+	T_SLOW=0 pass "[valgrind] " "$BIN/vg-hostca" "$BIN/vg-hostca-test"
+fi
 if [ $# -eq 0 ] && [ -f tests/fuzz/run.sh ]; then
 	sh tests/fuzz/run.sh smoke 2>&1 | while IFS= read -r line; do
 		echo "$line"
