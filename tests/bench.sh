@@ -193,7 +193,7 @@ bench_footprint() {
 	ob=$(command -v openssl)
 	lc=$(ldd "$ob" | awk '/libcrypto/ { print $3 }')
 	line "openssl binary + libcrypto, bytes" "$(( $(wc -c <"$ob") + $(wc -c <"$lc") ))"
-	rss() { { /usr/bin/time -f %M "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1; }
+	rss() { /usr/bin/time -f %M -o "$R/rss.txt" "$@" >/dev/null 2>&1; cat "$R/rss.txt"; }
 	"$H" -q -C "$R/ca" ca init --name FP --security medium >/dev/null
 	line "peak RSS KB: hostca host request" "$(rss "$H" -q -H "$R/h" host request --media "$R/m" --name fp.example)"
 	"$H" -q -C "$R/ca" ca sign --media "$R/m"
