@@ -11,7 +11,7 @@ DESTDIR ?=
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Packages: the build needs libbearssl-dev; the tests use the peers.
-BUILD_PKGS = libbearssl-dev
+BUILD_PKGS = gcc libc6-dev make libbearssl-dev
 TEST_PKGS  = openssl gnutls-bin python3-cryptography faketime
 
 .PHONY: all deps deps-build test demo install clean bench fuzz static cross-deps cross-test

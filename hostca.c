@@ -2813,6 +2813,10 @@ csr_decode(csr_info *c, const unsigned char *der, size_t len, char *why)
 		return HOSTCA_ERR_DER;
 	}
 	/* The CN: a host ID, a host name, or neither (ignored). */
+	if (c->has_cn && strchr(c->cn, '*') != NULL) {
+		set_why(why, "wildcard names are not issued (common name '%s')", c->cn);
+		return HOSTCA_ERR_NAME;
+	}
 	if (c->has_cn) {
 		char tmp[HOSTCA_MAX_NAME_LEN + 1];
 		hostname h;
@@ -7607,6 +7611,20 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 		set_why(res->why, "%s", tokwhy);
 		return;
 	}
+	/* A key revoked as compromised is never certified again. */
+	if (hi != SIZE_MAX) {
+		for (i = ca->hosts[hi].last; i != SIZE_MAX; i = ca->certs[i].prev_of_host) {
+			const cert_rec *cr = &ca->certs[i];
+			char sh[41], t[32];
+			if (cr->revoked && cr->reason == 1 && ct_equal(cr->keyfp, keyfp, 32)) {
+				serial_hex(sh, cr->serial, cr->serial_len);
+				set_why(res->why, "this key was revoked as compromised (certificate %s,"
+					" %s): the host needs a new key (hostca host request --new-key"
+					" ...)", sh, time_iso(t, cr->rev_at));
+				return;
+			}
+		}
+	}
 	/* Names: one holder each. */
 	for (i = 0; i < c->nnames; i++) {
 		size_t holder = ca_name_holder(ca, &c->names[i]);
@@ -7884,7 +7902,7 @@ static int
 parse_duration(const char *what, const char *s, int64_t *out)
 {
 	if (duration_parse(s, out) < 0) {
-		msg(g.cmd, "%s: '%s' is not a duration (like 30s, 90m, 24h, 7d)", what, s);
+		msg(g.cmd, "%s: '%s' is not a positive duration (like 30s, 90m, 24h, 7d)", what, s);
 		return -1;
 	}
 	return 0;
@@ -8343,8 +8361,9 @@ cmd_token_create(int argc, char **argv)
 		}
 	}
 	if (ca_find_token(&ca, name) != SIZE_MAX) {
-		msg(g.cmd, "a token named '%s' exists already (names are unique;"
-			" 'hostca token cleanup' forgets expired ones)", name);
+		msg(g.cmd, "a token named '%s' exists already (names are unique; expired,"
+			" used-up and deleted tokens keep their names until"
+			" 'hostca token cleanup')", name);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
 	for (i = 0; i < TOKEN_LETTERS; i++)
@@ -8835,8 +8854,13 @@ media_check(const char *media)
 {
 	struct stat st;
 
-	if (lstat(media, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		msg(media, "not a media directory (%s)", errno ? strerror(errno) : "not a directory");
+	if (lstat(media, &st) < 0) {
+		msg(media, "no such media directory (%s): is the stick mounted?", strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		msg(media, "not a media directory (%s)", S_ISLNK(st.st_mode)
+			? "a symbolic link: give the real path" : "not a directory");
 		return -1;
 	}
 	return 0;
@@ -9081,6 +9105,16 @@ ca_sign_media(const char *media, int list, const char *only)
 		rc = EXIT_USAGE;
 		goto done;
 	}
+	/* Never carry an expired CRL out: hosts that check it would refuse
+	 * every certificate. */
+	if (ca.crl_next <= g.now) {
+		if (ca_publish_crl(&ca, ca.crl_days) < 0) {
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		note(g.cmd, "the CRL had expired: published CRL #%llu for the media",
+			(unsigned long long)ca.crl_number);
+	}
 	/*
 	 * Then the answers. Each is written to a temporary file; one sync()
 	 * makes them all durable before any is renamed into place (so a
@@ -9299,7 +9333,8 @@ cmd_ca_revoke(int argc, char **argv)
 			return ca_close(&ca, EXIT_USAGE);
 		}
 		if ((k = ca_find_serial(&ca, s, sl)) == SIZE_MAX) {
-			msg(g.cmd, "no certificate with serial %s was issued by this CA", serial);
+			msg(g.cmd, "no certificate with serial %s was issued by this CA"
+				" ('hostca ca list' shows them)", serial);
 			free(list);
 			return ca_close(&ca, EXIT_REFUSED);
 		}
@@ -10022,10 +10057,17 @@ cmd_ca_check(int argc, char **argv)
 			used, used == 1 ? "" : "s");
 	if (check_index(&ca))
 		bad = 1;
-	if (!bad)
-		printf("%s: consistent: %zu journal entries, %zu certificates (%zu revoked),"
-			" %zu hosts, %zu tokens, CRL #%llu\n", ca.dir, n, ca.ncerts, ca.nrevoked,
-			ca.nhosts, ca.ntokens, (unsigned long long)ca.crl_number);
+	if (g.json)
+		printf("{\"consistent\":%s,\"entries\":%zu,\"certificates\":%zu,"
+			"\"revoked\":%zu,\"hosts\":%zu,\"tokens\":%zu,\"crl_number\":%llu}\n",
+			bad ? "false" : "true", n, ca.ncerts, ca.nrevoked, ca.nhosts, ca.ntokens,
+			(unsigned long long)ca.crl_number);
+	else if (!bad)
+		printf("%s: consistent: %zu journal entr%s, %zu certificate%s (%zu revoked),"
+			" %zu host%s, %zu token%s, CRL #%llu\n", ca.dir, n, n == 1 ? "y" : "ies",
+			ca.ncerts, ca.ncerts == 1 ? "" : "s", ca.nrevoked, ca.nhosts,
+			ca.nhosts == 1 ? "" : "s", ca.ntokens, ca.ntokens == 1 ? "" : "s",
+			(unsigned long long)ca.crl_number);
 	return ca_close(&ca, bad ? EXIT_REFUSED : 0);
 }
 
@@ -10174,7 +10216,7 @@ cmd_verify(int argc, char **argv)
 	return (r == HOSTCA_ERR_CRL && crl_f) ? EXIT_REFUSED : EXIT_REFUSED;
 }
 
-static void
+static int
 show_cert(const unsigned char *der, size_t len, int first)
 {
 	x509_info *c = malloc(sizeof *c);
@@ -10184,11 +10226,11 @@ show_cert(const unsigned char *der, size_t len, int first)
 	size_t i;
 
 	if (c == NULL)
-		return;
+		return -1;
 	if (cert_decode(c, der, len, why) < 0) {
 		msg("certificate", "%s", why);
 		free(c);
-		return;
+		return -1;
 	}
 	serial_hex(sh, c->serial, c->serial_len);
 	br_sha256_init(&s);
@@ -10231,9 +10273,10 @@ show_cert(const unsigned char *der, size_t len, int first)
 		}
 	}
 	free(c);
+	return 0;
 }
 
-static void
+static int
 show_csr(const unsigned char *der, size_t len, int first)
 {
 	csr_info *c = malloc(sizeof *c);
@@ -10243,11 +10286,11 @@ show_csr(const unsigned char *der, size_t len, int first)
 	int err;
 
 	if (c == NULL)
-		return;
+		return -1;
 	if ((err = csr_decode(c, der, len, why)) < 0) {
-		msg("request", "%s", why);
+		msg("request", "refused by hostca: %s", why);
 		free(c);
-		return;
+		return -1;
 	}
 	pubkey_fingerprint(&c->pub, k);
 	hex_encode(kfp, k, 32, 0, 0);
@@ -10275,9 +10318,10 @@ show_csr(const unsigned char *der, size_t len, int first)
 			c->has_challenge ? "present (not shown)" : "none");
 	}
 	free(c);
+	return 0;
 }
 
-static void
+static int
 show_crl(const unsigned char *der, size_t len, int first)
 {
 	crl_info c;
@@ -10287,7 +10331,7 @@ show_crl(const unsigned char *der, size_t len, int first)
 
 	if (crl_decode(&c, der, len, why) < 0) {
 		msg("CRL", "%s", why);
-		return;
+		return -1;
 	}
 	hex_encode(num, c.number, c.number_len, 1, 0);
 	time_iso(t1, c.this_update);
@@ -10316,6 +10360,7 @@ show_crl(const unsigned char *der, size_t len, int first)
 	}
 	if (g.json)
 		printf("]}");
+	return 0;
 }
 
 static int
@@ -10323,9 +10368,9 @@ cmd_show(int argc, char **argv)
 {
 	char *pos[1], banner[64];
 	unsigned char *data, *der;
-	size_t len, i, shown = 0;
+	size_t len, i, shown = 0, printed = 0, failed = 0;
 	long n;
-	int npos;
+	int npos, k;
 	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
 
 	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
@@ -10348,15 +10393,21 @@ cmd_show(int argc, char **argv)
 		n = hostca_pem_decode(data, len, i, banner, der, len);
 		if (n <= 0)
 			break;
-		if (!g.json && shown)
+		if (!g.json && printed)
 			putchar('\n');
 		if (strcmp(banner, "CERTIFICATE") == 0)
-			show_cert(der, (size_t)n, shown == 0);
+			k = show_cert(der, (size_t)n, printed == 0);
 		else if (strcmp(banner, "CERTIFICATE REQUEST") == 0
 			|| strcmp(banner, "NEW CERTIFICATE REQUEST") == 0)
-			show_csr(der, (size_t)n, shown == 0);
+			k = show_csr(der, (size_t)n, printed == 0);
 		else if (strcmp(banner, "X509 CRL") == 0)
-			show_crl(der, (size_t)n, shown == 0);
+			k = show_crl(der, (size_t)n, printed == 0);
+		else
+			k = 1;
+		if (k == 0)
+			printed++;
+		else if (k < 0)
+			failed++;
 		else if (strstr(banner, "PRIVATE KEY") != NULL) {
 			if (!g.json)
 				printf("%s (not shown)\n", banner);
@@ -10377,6 +10428,7 @@ cmd_show(int argc, char **argv)
 			show_csr(data, len, 1), shown++;
 		else if (crl_decode(&cl, data, len, why) == 0)
 			show_crl(data, len, 1), shown++;
+		printed = shown;
 		free(c);
 		free(x);
 	}
@@ -10388,7 +10440,7 @@ cmd_show(int argc, char **argv)
 		msg(pos[0], "no certificate, request or CRL found");
 		return EXIT_REFUSED;
 	}
-	return 0;
+	return failed ? EXIT_REFUSED : 0;
 }
 
 /* ======================================================================
@@ -10620,6 +10672,10 @@ cmd_host_request(int argc, char **argv)
 		hostca_wipe(letters, sizeof letters);
 		token = tbuf;
 	}
+	if (media_check(media) < 0) {
+		hostca_wipe(tbuf, sizeof tbuf);
+		return EXIT_USAGE;     /* before any identity is made */
+	}
 	if (mkdir_ok(g.host_dir, 0700) < 0) {
 		msg(g.host_dir, "cannot create: %s", strerror(errno));
 		return EXIT_USAGE;
@@ -10691,8 +10747,16 @@ media_read_response(const char *media, const char *hostid, unsigned char **cert,
 	snprintf(fname, sizeof fname, "responses/%s.pem", hostid);
 	path_join(path, sizeof path, media, fname);
 	if (file_read(path, MAX_PEM_FILE, &data, &len) < 0) {
-		msg(path, "%s", errno == ENOENT ? "no response for this host on the media"
-			" (has the CA signed the request?)" : read_errstr(errno));
+		char rq[PATH_MAX], rn[64];
+		snprintf(rn, sizeof rn, "requests/%s.pem", hostid);
+		path_join(rq, sizeof rq, media, rn);
+		if (errno == ENOENT && path_exists(rq))
+			msg(path, "no response for this host: its request is still on the media,"
+				" so the CA has not signed it yet or refused it (the CA operator sees"
+				" why with 'hostca ca sign --media DIR --list')");
+		else
+			msg(path, "%s", errno == ENOENT ? "no response for this host on the media"
+				" (has the CA signed the request?)" : read_errstr(errno));
 		return EXIT_USAGE;
 	}
 	*cert = malloc(len + 1);
@@ -10826,8 +10890,10 @@ cmd_host_install(int argc, char **argv)
 				goto out;
 			}
 		} else if (!tofu) {
-			msg(g.cmd, "first install: check the CA fingerprint with the CA's operator"
-				" and give --ca-fingerprint %s (or --trust-on-first-use)", fp);
+			msg(g.cmd, "first install: give --ca-fingerprint with the fingerprint that"
+				" the CA's operator reads out to you ('hostca ca show' prints it on the"
+				" CA machine), or --trust-on-first-use if you accept whatever CA is"
+				" on this media");
 			r = EXIT_USAGE;
 			goto out;
 		}
@@ -11119,6 +11185,7 @@ cmd_host_status(int argc, char **argv)
 	host_ctx h;
 	x509_info *c = NULL, *a = NULL;
 	int64_t now, w, days = 0;
+	char crl_state[160];
 	size_t i;
 	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
 
@@ -11176,9 +11243,22 @@ cmd_host_status(int argc, char **argv)
 		}
 	}
 	usable = err == 0;
+	/* An expired CRL: the certificate may be fine, but peers that check
+	 * the CRL refuse it; say so, and what to do. */
+	crl_state[0] = 0;
+	if (h.crl != NULL) {
+		crl_info ci;
+		char t[32];
+		if (crl_decode(&ci, h.crl, h.crl_len, why) == 0 && ci.next_update < now) {
+			snprintf(crl_state, sizeof crl_state, "expired on %s: get a fresh one"
+				" (hostca ca crl on the CA, then hostca host update)",
+				time_iso(t, ci.next_update));
+			msg("warning", "the CRL %s", crl_state);
+		}
+	}
 	if (g.json) {
-		printf("{\"host\":\"%s\",\"usable\":%s,\"state\":", h.hostid,
-			usable ? "true" : "false");
+		printf("{\"host\":\"%s\",\"usable\":%s,\"crl_expired\":%s,\"state\":",
+			h.hostid, usable ? "true" : "false", crl_state[0] ? "true" : "false");
 		json_str(state);
 		if (c != NULL) {
 			serial_hex(sh, c->serial, c->serial_len);
@@ -11210,6 +11290,8 @@ cmd_host_status(int argc, char **argv)
 			printf("CA:        %s\n", fp);
 		if (h.crl == NULL && h.cert != NULL)
 			printf("CRL:       none seen yet (hostca host update --media DIR)\n");
+		else if (crl_state[0])
+			printf("CRL:       %s\n", crl_state);
 	}
 	free(c);
 	free(a);
@@ -11400,8 +11482,21 @@ main(int argc, char **argv)
 			break;
 		}
 	}
+	if (c == N_COMMANDS && (strcmp(argv[i], "ca") == 0 || strcmp(argv[i], "token") == 0
+		|| strcmp(argv[i], "host") == 0)
+		&& (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0
+			|| strcmp(argv[i + 1], "-h") == 0)) {
+		/* a group alone, or with --help: its commands */
+		int any = i + 1 < argc;
+		fprintf(any ? stdout : stderr, "usage: hostca [global options] %s COMMAND\n\n",
+			argv[i]);
+		for (c = 0; c < N_COMMANDS; c++)
+			if (commands[c].group && strcmp(commands[c].group, argv[i]) == 0)
+				fprintf(any ? stdout : stderr, "  %s\n", commands[c].usage);
+		return any ? 0 : EXIT_USAGE;
+	}
 	if (c == N_COMMANDS) {
-		msg("hostca", "unknown command '%s%s%s' (see hostca --help)", argv[i],
+		fprintf(stderr, "hostca: unknown command '%s%s%s' (see hostca --help)\n", argv[i],
 			i + 1 < argc && (strcmp(argv[i], "ca") == 0 || strcmp(argv[i], "token") == 0
 				|| strcmp(argv[i], "host") == 0) ? " " : "",
 			i + 1 < argc && (strcmp(argv[i], "ca") == 0 || strcmp(argv[i], "token") == 0

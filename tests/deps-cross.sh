@@ -8,6 +8,7 @@ done
 [ -z "$need" ] && exit 0
 [ "$(id -u)" = 0 ] || { echo "deps-cross: missing$need (not root)" >&2; exit 2; }
 export DEBIAN_FRONTEND=noninteractive
+echo "deps: installing$need (arm64 cross build)" >&2
 dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 || exit 2
 apt-get install -y -q $need >/dev/null 2>&1 || {
 	apt-get update -q >/dev/null 2>&1
