@@ -1,6 +1,7 @@
 # hostca — one C file, one dependency (BearSSL).
 CC      ?= cc
 CFLAGS  ?= -Os -g
+FUZZ_SECONDS ?= 600
 # Small: no unwind tables (C), unused functions dropped, no page padding.
 SMALL    = -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections
 LDSMALL  = -Wl,--gc-sections -Wl,-z,noseparate-code
@@ -75,6 +76,10 @@ demo: deps
 bench: deps
 	$(MAKE) hostca
 	@sh tests/bench.sh
+
+# libFuzzer harnesses (clang): each parser that reads media, 10 minutes each.
+fuzz:
+	@sh tests/fuzz/run.sh long $(FUZZ_SECONDS)
 
 install: hostca
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1

@@ -6618,8 +6618,12 @@ key_decrypt(const unsigned char *enc, size_t len, const char *pass,
 	dr_end(&kdf);
 	dr_expect(&kp, 0x04, &salt);
 	dr_get(&kp, &iter);
-	if (dr_peek(&kp) == 0x02)
-		dr_get(&kp, &e);            /* keyLength: must say 32 */
+	if (dr_peek(&kp) == 0x02) {
+		uint32_t kl;                /* keyLength: must say 32 */
+		dr_get(&kp, &e);
+		if (der_small(&e, 0x02, &kl) < 0 || kl != 32)
+			return HOSTCA_ERR_KEY;
+	}
 	if (dr_peek(&kp) == 0x30) {
 		dr_enter(&kp, 0x30, &prf);
 		dr_expect(&prf, 0x06, &oid);
@@ -6634,7 +6638,7 @@ key_decrypt(const unsigned char *enc, size_t len, const char *pass,
 	dr_end(&es);
 	if (r.err || s.err || a.err || ps.err || kdf.err || kp.err || es.err
 		|| !oid_is(&oid, OID_AES256_CBC) || ivel.len != 16
-		|| der_small(&iter, 0x02, &it) < 0 || it == 0 || it > 100000000
+		|| der_small(&iter, 0x02, &it) < 0 || it == 0 || it > 10 * PBKDF2_ITERATIONS
 		|| ct.len == 0 || ct.len % 16 != 0 || salt.len == 0 || salt.len > 64)
 		return HOSTCA_ERR_KEY;
 	if ((pt = malloc(ct.len)) == NULL)

@@ -6,10 +6,20 @@
  */
 #include "fixture.h"
 
+static char dir[64];
+
+static void
+cleanup(void)
+{
+	char path[PATH_MAX];
+
+	unlink(path_join(path, sizeof path, dir, "journal"));
+	rmdir(dir);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char dir[64];
 	char path[PATH_MAX], *out;
 	unsigned char prev[32];
 	size_t pos = 0, o = 0;
@@ -21,6 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			snprintf(dir, sizeof dir, "/tmp/hostca-fuzz-%ld", (long)getpid()),
 			mkdir(dir, 0700);
 		g.quiet = 1;
+		atexit(cleanup);
 	}
 	if (size > 1 << 16 || (out = malloc(size * 68 + 68)) == NULL)
 		return 0;
