@@ -3490,6 +3490,51 @@ crl_entry_content(const crl_entry *e)
 }
 
 /*
+ * One revokedCertificates entry (a short-form SEQUENCE: its content is
+ * under 128 bytes):
+ *   SEQUENCE { INTEGER serial, UTCTime|GeneralizedTime revocationDate,
+ *              [ SEQUENCE { SEQUENCE { OID reasonCode (2.5.29.21),
+ *                                      OCTET STRING { ENUMERATED r } } } ] }
+ */
+static size_t
+crl_entry_write(unsigned char *o, const crl_entry *e)
+{
+	unsigned char *p = o;
+	size_t sl = e->serial_len + (e->serial[0] & 0x80 ? 1 : 0);
+	tm_utc u;
+	int gen = e->when < UTCTIME_FIRST || e->when >= UTCTIME_END;
+
+	*p++ = 0x30;
+	*p++ = (unsigned char)crl_entry_content(e);
+	*p++ = 0x02;
+	*p++ = (unsigned char)sl;
+	if (sl > e->serial_len)
+		*p++ = 0;
+	memcpy(p, e->serial, e->serial_len);
+	p += e->serial_len;
+	time_split(e->when, &u);
+	*p++ = gen ? 0x18 : 0x17;
+	*p++ = gen ? 15 : 13;
+	if (gen)
+		p = (unsigned char *)put2((char *)p, (unsigned)(u.year / 100));
+	p = (unsigned char *)put2((char *)p, (unsigned)(u.year % 100));
+	p = (unsigned char *)put2((char *)p, u.mon);
+	p = (unsigned char *)put2((char *)p, u.day);
+	p = (unsigned char *)put2((char *)p, u.hour);
+	p = (unsigned char *)put2((char *)p, u.min);
+	p = (unsigned char *)put2((char *)p, u.sec);
+	*p++ = 'Z';
+	if (e->reason != 0) {
+		static const unsigned char ext[] = { 0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03,
+			0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01 };
+		memcpy(p, ext, sizeof ext);
+		p += sizeof ext;
+		*p++ = (unsigned char)e->reason;
+	}
+	return (size_t)(p - o);
+}
+
+/*
  * TBSCertList ::= SEQUENCE {
  *     version INTEGER (1),                     -- v2
  *     signature AlgorithmIdentifier, issuer Name,
@@ -3522,18 +3567,12 @@ enc_crl_tbs(derw *w, const void *ctx)
 		for (i = 0; i < p->n; i++)
 			total += tlv_size(crl_entry_content(&p->entries[i]));
 		dw_header(w, 0x30, total);
-		for (i = 0; i < p->n; i++) {
-			const crl_entry *e = &p->entries[i];
-			dw_header(w, 0x30, crl_entry_content(e));
-			dw_uint(w, e->serial, e->serial_len);
-			dw_time(w, e->when);
-			if (e->reason != 0) {
-				dw_header(w, 0x30, tlv_size(5 + tlv_size(3)));
-				dw_header(w, 0x30, 5 + tlv_size(3));
-				dw_oid(w, OID_CRL_REASON);
-				dw_header(w, 0x04, 3);
-				dw_small_int(w, 0x0a, (uint32_t)e->reason);
-			}
+		if (w->buf == NULL) {
+			w->len += total;        /* sizing: nothing to write */
+		} else {
+			/* Entries are written byte by byte: a CRL has 100,000. */
+			for (i = 0; i < p->n; i++)
+				w->len += crl_entry_write(w->buf + w->len, &p->entries[i]);
 		}
 	}
 	dw_open(w, 0xa0);
