@@ -74,7 +74,7 @@
 #define PBKDF2_ITERATIONS 600000
 #define INDEX_EVERY       1000      /* journal entries between index renewals */
 
-#define HOSTCA_PRIVATE static
+#define MKSTEMP_X "XX" "XX" "XX"    /* the six characters mkstemp() replaces */
 
 static const struct { int code; const char *name, *text; } err_table[] = {
 	{ HOSTCA_OK, "OK", "success" },
@@ -2482,8 +2482,6 @@ enc_signed(derw *w, const void *ctx)
 	dw_close(w);
 }
 
-#ifndef HOSTCA_NO_MAIN /* the CA only */
-
 /* Signs an encoded body; the signed object in a fresh allocation. */
 static unsigned char *
 signed_build(const unsigned char *body, size_t n, const hostca_key *key,
@@ -2510,7 +2508,6 @@ signed_build(const unsigned char *body, size_t n, const hostca_key *key,
 	return out;
 }
 
-#endif /* HOSTCA_NO_MAIN */
 
 /*
  * Encodes a body with fn/ctx, signs it with key and returns the whole
@@ -2519,32 +2516,13 @@ signed_build(const unsigned char *body, size_t n, const hostca_key *key,
 static unsigned char *
 sign_object(derw_fn fn, const void *ctx, const hostca_key *key, size_t *out_len)
 {
-	signed_obj o;
-	unsigned char *body, *out, sig[512];
+	unsigned char *body, *out;
 	size_t n;
 
 	n = der_encode2(NULL, fn, ctx);
 	if (n == 0 || (body = mem_alloc(n)) == NULL)
 		return NULL;
-	if (der_encode2(body, fn, ctx) != n) {
-		mem_free(body);
-		return NULL;
-	}
-	o.body = body;
-	o.body_len = n;
-	o.alg = key_sig_alg(key);
-	o.sig = sig;
-	o.sig_len = key_sign(key, body, n, sig);
-	out = NULL;
-	if (o.sig_len > 0 && (n = der_encode2(NULL, enc_signed, &o)) > 0
-		&& (out = mem_alloc(n)) != NULL) {
-		if (der_encode2(out, enc_signed, &o) != n) {
-			mem_free(out);
-			out = NULL;
-		} else {
-			*out_len = n;
-		}
-	}
+	out = der_encode2(body, fn, ctx) == n ? signed_build(body, n, key, out_len) : NULL;
 	mem_free(body);
 	return out;
 }
@@ -4121,13 +4099,13 @@ tmp_write(char *tmp, size_t tcap, const char *path, const void *data,
 {
 	int fd, e;
 
-	/* ".<name>.tmp-XXXXXX": readers of media skip names that start
+	/* ".<name>.tmp-" and six random characters: readers of media skip names that start
 	 * with a dot, so a half-written file never looks like a request. */
 	const char *base = strrchr(path, '/');
 	size_t dl = base ? (size_t)(base - path) + 1 : 0;
 
 	base = base ? base + 1 : path;
-	if ((size_t)snprintf(tmp, tcap, "%.*s.%s.tmp-XXXXXX", (int)dl, path, base) >= tcap) {
+	if ((size_t)snprintf(tmp, tcap, "%.*s.%s.tmp-" MKSTEMP_X, (int)dl, path, base) >= tcap) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -6089,7 +6067,7 @@ ix_out_open(ix_out *o, const char *path)
 
 	o->err = 0;
 	o->f = NULL;
-	if ((size_t)snprintf(o->tmp, sizeof o->tmp, "%s.tmp-XXXXXX", path) >= sizeof o->tmp
+	if ((size_t)snprintf(o->tmp, sizeof o->tmp, "%s.tmp-" MKSTEMP_X, path) >= sizeof o->tmp
 		|| (fd = mkstemp(o->tmp)) < 0)
 		return -1;
 	if (fchmod(fd, 0600) < 0 || (o->f = fdopen(fd, "w")) == NULL) {
@@ -8032,7 +8010,7 @@ cmd_ca_init(int argc, char **argv)
 		}
 	}
 	path_dir(parent, sizeof parent, g.ca_dir);
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.init-XXXXXX", g.ca_dir) >= sizeof tmp
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.init-" MKSTEMP_X, g.ca_dir) >= sizeof tmp
 		|| mkdtemp(tmp) == NULL) {
 		msg(g.ca_dir, "cannot create a directory next to it: %s", strerror(errno));
 		return EXIT_USAGE;
