@@ -3475,7 +3475,8 @@ crl_entry_content(const crl_entry *e)
  *                                      OCTET STRING { ENUMERATED r } } } ] }
  */
 static size_t
-crl_entry_write(unsigned char *o, const crl_entry *e)
+crl_entry_write(unsigned char *o, const crl_entry *e, int64_t *last_when,
+	unsigned char last_text[15])
 {
 	unsigned char *p = o;
 	size_t sl = e->serial_len + (e->serial[0] & 0x80 ? 1 : 0);
@@ -3490,18 +3491,25 @@ crl_entry_write(unsigned char *o, const crl_entry *e)
 		*p++ = 0;
 	memcpy(p, e->serial, e->serial_len);
 	p += e->serial_len;
-	time_split(e->when, &u);
 	*p++ = gen ? 0x18 : 0x17;
 	*p++ = gen ? 15 : 13;
-	if (gen)
-		p = (unsigned char *)put2((char *)p, (unsigned)(u.year / 100));
-	p = (unsigned char *)put2((char *)p, (unsigned)(u.year % 100));
-	p = (unsigned char *)put2((char *)p, u.mon);
-	p = (unsigned char *)put2((char *)p, u.day);
-	p = (unsigned char *)put2((char *)p, u.hour);
-	p = (unsigned char *)put2((char *)p, u.min);
-	p = (unsigned char *)put2((char *)p, u.sec);
-	*p++ = 'Z';
+	if (e->when != *last_when) {
+		/* revocations often come in batches: format each second once */
+		unsigned char *q = last_text;
+		time_split(e->when, &u);
+		if (gen)
+			q = (unsigned char *)put2((char *)q, (unsigned)(u.year / 100));
+		q = (unsigned char *)put2((char *)q, (unsigned)(u.year % 100));
+		q = (unsigned char *)put2((char *)q, u.mon);
+		q = (unsigned char *)put2((char *)q, u.day);
+		q = (unsigned char *)put2((char *)q, u.hour);
+		q = (unsigned char *)put2((char *)q, u.min);
+		q = (unsigned char *)put2((char *)q, u.sec);
+		*q = 'Z';
+		*last_when = e->when;
+	}
+	memcpy(p, last_text, gen ? 15 : 13);
+	p += gen ? 15 : 13;
 	if (e->reason != 0) {
 		static const unsigned char ext[] = { 0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03,
 			0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01 };
@@ -3549,8 +3557,11 @@ enc_crl_tbs(derw *w, const void *ctx)
 			w->len += total;        /* sizing: nothing to write */
 		} else {
 			/* Entries are written byte by byte: a CRL has 100,000. */
+			int64_t last_when = INT64_MIN;
+			unsigned char last_text[15];
 			for (i = 0; i < p->n; i++)
-				w->len += crl_entry_write(w->buf + w->len, &p->entries[i]);
+				w->len += crl_entry_write(w->buf + w->len, &p->entries[i],
+					&last_when, last_text);
 		}
 	}
 	dw_open(w, 0xa0);
@@ -5762,12 +5773,19 @@ ix_serial(const char *k, unsigned char out[20], size_t *len)
 	size_t i, z = 0;
 	int seen = 0;
 
+	/* the index writes uppercase hex only: anything else is damage */
+	static const signed char val[128] = {
+		['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+		['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['A'] = 11, ['B'] = 12,
+		['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16 };
+
 	for (i = 0; i < 20; i++) {
-		int a = k[2 * i], b = k[2 * i + 1];
-		a = a >= '0' && a <= '9' ? a - '0' : a >= 'A' && a <= 'F' ? a - 'A' + 10 : -1;
-		b = b >= '0' && b <= '9' ? b - '0' : b >= 'A' && b <= 'F' ? b - 'A' + 10 : -1;
-		if (a < 0 || b < 0)
+		unsigned char ca = (unsigned char)k[2 * i], cb = (unsigned char)k[2 * i + 1];
+		int a, b;
+		if (ca >= 128 || cb >= 128 || val[ca] == 0 || val[cb] == 0)
 			return -1;
+		a = val[ca] - 1;
+		b = val[cb] - 1;
 		if (!seen && a == 0 && b == 0 && i < 19)
 			continue;
 		seen = 1;
