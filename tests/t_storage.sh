@@ -67,6 +67,24 @@ check_eq "the token used 24 times of 24, not more" "$(hc -C kc token list --json
 check_eq "24 responses on the media" "$(ls km/responses | wc -l | tr -d ' ')" "24"
 expect_exit 0 "ca audit --verify after the kills" -- hc -C kc ca audit --verify
 
+section "a crash at each durable write point of token create"
+hct -C tc ca init --name Token-Crash-CA >/dev/null 2>&1
+for point in journal-append:1 journal-committed:1 atomic-rename:1; do
+	n=tok-$(echo "$point" | tr -dc 'a-z')
+	HOSTCA_FAULT=$point "$HOSTCA_T" -q -C tc token create --name "$n" >/dev/null 2>&1
+	expect_exit 0 "token create killed at $point: ca check clean" -- hct -C tc ca check
+	c=$(hct -C tc token list --json 2>/dev/null | "$PY" -c 'import json,sys; print(sum(1 for t in json.load(sys.stdin) if t["name"] == sys.argv[1]))' "$n")
+	# at most once: before the commit there is no token, after it there is one
+	check "token create killed at $point: the token exists at most once ($c)" test "${c:-9}" -le 1
+	run "$HOSTCA_T" -q -C tc token create --name "$n"
+	if [ "$c" = 1 ]; then
+		check_eq "token create killed at $point: the re-run says it exists" "$RC" 1
+	else
+		check_eq "token create killed at $point: the re-run creates it" "$RC" 0
+	fi
+done
+expect_exit 0 "token create crashes: audit --verify" -- hct -C tc ca audit --verify
+
 section "a full disk and read-only media (mounts need root)"
 if mkdir -p small && mount -t tmpfs -o size=160k tmpfs small 2>/dev/null; then
 	hc -C small/ca ca init --name Full-CA --security medium >/dev/null 2>&1
