@@ -25,6 +25,15 @@ valid_count() {
 killed() { [ "$1" -ge 128 ]; }
 
 section "crashes during ca sign --media (table: point and passage)"
+# after_crash WHAT CADIR: the next command notices and recovers; the CA is
+# consistent, its history intact, its CRL whole and signed.
+after_crash() {
+	hc -C "$2" ca list >/dev/null 2>&1
+	expect_exit 0 "$1: ca check after the crash" -- hc -C "$2" ca check
+	expect_exit 0 "$1: ca audit --verify after the crash" -- hc -C "$2" ca audit --verify
+	peer_crl "$1: crl.pem still whole and signed" "$2/ca.pem" "$2/crl.pem"
+}
+
 while read -r point n; do
 	[ -z "$point" ] && continue
 	c=ca-$point-$n m=m-$point-$n
@@ -33,11 +42,7 @@ while read -r point n; do
 	rc=$?
 	san_check "$W/crash.err" "hostca-test with HOSTCA_FAULT=$point:$n"
 	what="$point:$n ($(killed $rc && echo crashed || echo "ran through, exit $rc"))"
-	# the next command notices and recovers; the CA is consistent
-	hc -C "$c" ca list >/dev/null 2>&1
-	expect_exit 0 "$what: ca check after the crash" -- hc -C "$c" ca check
-	expect_exit 0 "$what: ca audit --verify after the crash" -- hc -C "$c" ca audit --verify
-	peer_crl "$what: crl.pem still whole and signed" "$c/ca.pem" "$c/crl.pem"
+	after_crash "$what" "$c"
 	# the stick may be yanked: put the request back, as the operator would
 	mkdir -p "$m/requests"
 	[ -s "$m/requests/$ID.pem" ] || cp "stick/requests/$ID.pem" "$m/requests/$ID.pem"
@@ -76,10 +81,7 @@ while read -r point n; do
 	rc=$?
 	san_check "$W/crash.err" "hostca-test with HOSTCA_FAULT=$point:$n"
 	what="revoke $point:$n ($(killed $rc && echo crashed || echo "ran through, exit $rc"))"
-	hc -C "$c" ca list >/dev/null 2>&1
-	expect_exit 0 "$what: ca check after the crash" -- hc -C "$c" ca check
-	expect_exit 0 "$what: ca audit --verify after the crash" -- hc -C "$c" ca audit --verify
-	peer_crl "$what: crl.pem still whole and signed" "$c/ca.pem" "$c/crl.pem"
+	after_crash "$what" "$c"
 	# finish the job: revoke again (may say "already revoked"), then a fresh CRL
 	hc -C "$c" ca revoke --serial "$S" --reason keyCompromise >/dev/null 2>&1
 	expect_exit 0 "$what: ca crl after recovery" -- hc -C "$c" ca crl
