@@ -56,6 +56,13 @@ cross-test: cross-deps
 tests/example: tests/example.c hostca.o
 	$(CC) $(WARN) $(CFLAGS) -I. -o $@ tests/example.c hostca.o $(LDLIBS)
 
+# hostca's P-256 verifier against BearSSL's (tests/t_p256.sh).
+tests/p256check: tests/p256check.c hostca.c hostca.h
+	$(CC) $(WARN) $(CFLAGS) -o $@ tests/p256check.c $(LDLIBS)
+
+tests/p256check-asan: tests/p256check.c hostca.c hostca.h
+	$(CC) $(WARN) -O1 -g $(SAN) -o $@ tests/p256check.c $(LDLIBS)
+
 # Install only what is missing (apt-get, as root on Debian).
 deps:
 	@sh tests/deps.sh $(BUILD_PKGS) $(TEST_PKGS)
@@ -64,7 +71,7 @@ deps-build:
 	@sh tests/deps.sh $(BUILD_PKGS)
 
 test: deps
-	$(MAKE) hostca hostca-test hostca-asan tests/example
+	$(MAKE) hostca hostca-test hostca-asan tests/example tests/p256check tests/p256check-asan
 	@if sh tests/deps-cross.sh; then $(MAKE) -s hostca-arm64 hostca-test-arm64; \
 	else echo "# arm64 cross build skipped: its packages did not install"; fi
 	@sh tests/run.sh
@@ -88,5 +95,5 @@ install: hostca
 	install -m 0644 hostca.1 $(DESTDIR)$(PREFIX)/share/man/man1/hostca.1
 
 clean:
-	rm -f hostca hostca-test hostca-asan hostca-static hostca-arm64 hostca-test-arm64 hostca.o tests/example
+	rm -f hostca hostca-test hostca-asan hostca-static hostca-arm64 hostca-test-arm64 hostca.o tests/example tests/p256check tests/p256check-asan
 	rm -rf tests/out

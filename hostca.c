@@ -1256,6 +1256,561 @@ set_why(char *why, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* ---- P-256 verification in variable time ----
+ *
+ * Checking a signature handles only public values -- the key, the
+ * signature, the hash -- so it need not run in constant time. BearSSL's
+ * point multiplication is constant time, as signing needs, and so costs
+ * several times more than a verifier must. Here u1*G + u2*Q is computed
+ * with both scalars in width-5 NAF and one shared run of doublings, on
+ * Jacobian points whose coordinates are Montgomery-form numbers of four
+ * 64-bit limbs; the result is compared with r without an inversion.
+ * Signing stays with BearSSL. Compilers without a 128-bit integer type,
+ * and builds with HOSTCA_NO_FAST_P256, verify with BearSSL alone; both
+ * paths are compared on random and edge-case input by tests/p256check.c.
+ */
+#if defined(__SIZEOF_INT128__) && !defined(HOSTCA_NO_FAST_P256)
+#define HAVE_FAST_P256 1
+
+__extension__ typedef unsigned __int128 u128;
+
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+typedef uint64_t fe[4];          /* little-endian 64-bit limbs */
+
+/* The field prime p and the group order n (SEC 2), least significant
+ * limb first; n0 is -1/n mod 2^64 (for p it is 1). */
+#define P256_P0 UINT64_C(0xFFFFFFFFFFFFFFFF)
+#define P256_P1 UINT64_C(0x00000000FFFFFFFF)
+#define P256_P2 UINT64_C(0x0000000000000000)
+#define P256_P3 UINT64_C(0xFFFFFFFF00000001)
+#define P256_N0 UINT64_C(0xF3B9CAC2FC632551)
+#define P256_N1 UINT64_C(0xBCE6FAADA7179E84)
+#define P256_N2 UINT64_C(0xFFFFFFFFFFFFFFFF)
+#define P256_N3 UINT64_C(0xFFFFFFFF00000000)
+#define P256_NINV UINT64_C(0xCCD1C8AAEE00BC4F)
+
+static const fe p256_p = { P256_P0, P256_P1, P256_P2, P256_P3 };
+static const fe p256_n = { P256_N0, P256_N1, P256_N2, P256_N3 };
+
+/* The curve's b and the generator, big-endian as in SEC 2. */
+static const unsigned char p256_b[32] = {
+	0x5A, 0xC6, 0x35, 0xD8, 0xAA, 0x3A, 0x93, 0xE7, 0xB3, 0xEB, 0xBD, 0x55,
+	0x76, 0x98, 0x86, 0xBC, 0x65, 0x1D, 0x06, 0xB0, 0xCC, 0x53, 0xB0, 0xF6,
+	0x3B, 0xCE, 0x3C, 0x3E, 0x27, 0xD2, 0x60, 0x4B };
+static const unsigned char p256_g[65] = { 0x04,
+	0x6B, 0x17, 0xD1, 0xF2, 0xE1, 0x2C, 0x42, 0x47, 0xF8, 0xBC, 0xE6, 0xE5,
+	0x63, 0xA4, 0x40, 0xF2, 0x77, 0x03, 0x7D, 0x81, 0x2D, 0xEB, 0x33, 0xA0,
+	0xF4, 0xA1, 0x39, 0x45, 0xD8, 0x98, 0xC2, 0x96,
+	0x4F, 0xE3, 0x42, 0xE2, 0xFE, 0x1A, 0x7F, 0x9B, 0x8E, 0xE7, 0xEB, 0x4A,
+	0x7C, 0x0F, 0x9E, 0x16, 0x2B, 0xCE, 0x33, 0x57, 0x6B, 0x31, 0x5E, 0xCE,
+	0xCB, 0xB6, 0x40, 0x68, 0x37, 0xBF, 0x51, 0xF5 };
+
+typedef struct {
+	fe x, y, z;              /* Jacobian, Montgomery form; z = 0: infinity */
+} p256_pt;
+
+typedef struct {
+	fe p_one, p_rr;          /* 2^256 and 2^512 mod p */
+	fe n_one, n_rr;          /* the same mod n */
+	fe b;                    /* b in Montgomery form */
+} p256_ctx;
+
+static void
+fe_decode(fe r, const unsigned char *b)
+{
+	int i, j;
+
+	for (i = 0; i < 4; i++) {
+		r[i] = 0;
+		for (j = 0; j < 8; j++)
+			r[i] = (r[i] << 8) | b[(3 - i) * 8 + j];
+	}
+}
+
+static int
+fe_is_zero(const fe a)
+{
+	return (a[0] | a[1] | a[2] | a[3]) == 0;
+}
+
+static int
+fe_equal(const fe a, const fe b)
+{
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
+}
+
+/* r = a - b mod 2^256; returns the borrow (0 or 1). */
+static ALWAYS_INLINE uint64_t
+fe_sub_raw(fe r, const fe a, const fe b)
+{
+	u128 z;
+
+	z = (u128)a[0] - b[0];
+	r[0] = (uint64_t)z;
+	z = (u128)a[1] - b[1] - (uint64_t)(z >> 127);
+	r[1] = (uint64_t)z;
+	z = (u128)a[2] - b[2] - (uint64_t)(z >> 127);
+	r[2] = (uint64_t)z;
+	z = (u128)a[3] - b[3] - (uint64_t)(z >> 127);
+	r[3] = (uint64_t)z;
+	return (uint64_t)(z >> 127);
+}
+
+/* r = a + b mod 2^256; returns the carry. */
+static ALWAYS_INLINE uint64_t
+fe_add_raw(fe r, const fe a, const fe b)
+{
+	u128 z;
+
+	z = (u128)a[0] + b[0];
+	r[0] = (uint64_t)z;
+	z = (u128)a[1] + b[1] + (uint64_t)(z >> 64);
+	r[1] = (uint64_t)z;
+	z = (u128)a[2] + b[2] + (uint64_t)(z >> 64);
+	r[2] = (uint64_t)z;
+	z = (u128)a[3] + b[3] + (uint64_t)(z >> 64);
+	r[3] = (uint64_t)z;
+	return (uint64_t)(z >> 64);
+}
+
+/* a < m */
+static int
+fe_below(const fe a, const fe m)
+{
+	fe t;
+
+	return fe_sub_raw(t, a, m) != 0;
+}
+
+/* r = a + b mod m, for a, b < m */
+static void
+fe_add(fe r, const fe a, const fe b, const fe m)
+{
+	fe s, d;
+	uint64_t c = fe_add_raw(s, a, b);
+
+	if (fe_sub_raw(d, s, m) == 0 || c)
+		memcpy(r, d, sizeof d);
+	else
+		memcpy(r, s, sizeof s);
+}
+
+/* r = a - b mod m, for a, b < m */
+static void
+fe_sub(fe r, const fe a, const fe b, const fe m)
+{
+	if (fe_sub_raw(r, a, b))
+		fe_add_raw(r, r, m);
+}
+
+/*
+ * r = a * b / 2^256 mod m, for a, b < m: the Montgomery product, one
+ * limb of b at a time, each round adding the multiple of m that clears
+ * the low limb (CIOS). Inlined with the modulus as constants.
+ */
+#define MONT_ROUND(bi) do { \
+	z = (u128)a[0] * (bi) + t0; t0 = (uint64_t)z; c = (uint64_t)(z >> 64); \
+	z = (u128)a[1] * (bi) + t1 + c; t1 = (uint64_t)z; c = (uint64_t)(z >> 64); \
+	z = (u128)a[2] * (bi) + t2 + c; t2 = (uint64_t)z; c = (uint64_t)(z >> 64); \
+	z = (u128)a[3] * (bi) + t3 + c; t3 = (uint64_t)z; c = (uint64_t)(z >> 64); \
+	z = (u128)t4 + c; t4 = (uint64_t)z; t5 = (uint64_t)(z >> 64); \
+	q = t0 * m0; \
+	z = (u128)q * m_0 + t0; c = (uint64_t)(z >> 64); \
+	z = (u128)q * m_1 + t1 + c; t0 = (uint64_t)z; c = (uint64_t)(z >> 64); \
+	z = (u128)q * m_2 + t2 + c; t1 = (uint64_t)z; c = (uint64_t)(z >> 64); \
+	z = (u128)q * m_3 + t3 + c; t2 = (uint64_t)z; c = (uint64_t)(z >> 64); \
+	z = (u128)t4 + c; t3 = (uint64_t)z; t4 = t5 + (uint64_t)(z >> 64); \
+} while (0)
+
+static ALWAYS_INLINE void
+mont_mul(fe r, const fe a, const fe b, uint64_t m_0, uint64_t m_1,
+	uint64_t m_2, uint64_t m_3, uint64_t m0)
+{
+	uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5, c, q;
+	uint64_t b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
+	u128 z;
+
+	MONT_ROUND(b0);
+	MONT_ROUND(b1);
+	MONT_ROUND(b2);
+	MONT_ROUND(b3);
+	/* t < 2m: subtract m once if t >= m */
+	z = (u128)t0 - m_0;
+	b0 = (uint64_t)z;
+	z = (u128)t1 - m_1 - (uint64_t)(z >> 127);
+	b1 = (uint64_t)z;
+	z = (u128)t2 - m_2 - (uint64_t)(z >> 127);
+	b2 = (uint64_t)z;
+	z = (u128)t3 - m_3 - (uint64_t)(z >> 127);
+	b3 = (uint64_t)z;
+	if ((uint64_t)(z >> 127) == 0 || t4) {
+		t0 = b0;
+		t1 = b1;
+		t2 = b2;
+		t3 = b3;
+	}
+	r[0] = t0;
+	r[1] = t1;
+	r[2] = t2;
+	r[3] = t3;
+}
+#undef MONT_ROUND
+
+static void
+fp_mul(fe r, const fe a, const fe b)
+{
+	mont_mul(r, a, b, P256_P0, P256_P1, P256_P2, P256_P3, 1);
+}
+
+static void
+fn_mul(fe r, const fe a, const fe b)
+{
+	mont_mul(r, a, b, P256_N0, P256_N1, P256_N2, P256_N3, P256_NINV);
+}
+
+#define fp_sqr(r, a) fp_mul(r, a, a)
+#define fp_add(r, a, b) fe_add(r, a, b, p256_p)
+#define fp_sub(r, a, b) fe_sub(r, a, b, p256_p)
+
+/* one = 2^256 mod m (m > 2^255), rr = 2^512 mod m by doubling it. */
+static void
+mont_consts(fe one, fe rr, const fe m)
+{
+	static const fe zero = { 0, 0, 0, 0 };
+	int i;
+
+	fe_sub_raw(one, zero, m);
+	memcpy(rr, one, sizeof(fe));
+	for (i = 0; i < 256; i++)
+		fe_add(rr, rr, rr, m);
+}
+
+/* Decodes an uncompressed point and checks it is on the curve. */
+static int
+p256_decode(const p256_ctx *c, p256_pt *P, const unsigned char *q, size_t qlen)
+{
+	fe x, y, l, r, t;
+
+	if (qlen != 65 || q[0] != 0x04)
+		return -1;
+	fe_decode(x, q + 1);
+	fe_decode(y, q + 33);
+	if (!fe_below(x, p256_p) || !fe_below(y, p256_p))
+		return -1;
+	fp_mul(P->x, x, c->p_rr);
+	fp_mul(P->y, y, c->p_rr);
+	memcpy(P->z, c->p_one, sizeof P->z);
+	/* y^2 = x^3 - 3x + b */
+	fp_sqr(l, P->y);
+	fp_sqr(t, P->x);
+	fp_mul(r, t, P->x);
+	fp_sub(r, r, P->x);
+	fp_sub(r, r, P->x);
+	fp_sub(r, r, P->x);
+	fp_add(r, r, c->b);
+	return fe_equal(l, r) ? 0 : -1;
+}
+
+static void
+p256_init(p256_ctx *c)
+{
+	fe b;
+
+	mont_consts(c->p_one, c->p_rr, p256_p);
+	mont_consts(c->n_one, c->n_rr, p256_n);
+	fe_decode(b, p256_b);
+	fp_mul(c->b, b, c->p_rr);
+}
+
+/* R = 2P (a = -3: dbl-2001-b). P-256 has no point of order 2. */
+static void
+p256_double(p256_pt *R, const p256_pt *P)
+{
+	fe delta, gamma, beta, alpha, t1, t2, x3, y3, z3;
+
+	if (fe_is_zero(P->z)) {
+		*R = *P;
+		return;
+	}
+	fp_sqr(delta, P->z);
+	fp_sqr(gamma, P->y);
+	fp_mul(beta, P->x, gamma);
+	fp_sub(t1, P->x, delta);
+	fp_add(t2, P->x, delta);
+	fp_mul(alpha, t1, t2);
+	fp_add(t1, alpha, alpha);
+	fp_add(alpha, t1, alpha);       /* 3 (x - delta)(x + delta) */
+	fp_sqr(x3, alpha);
+	fp_add(t1, beta, beta);
+	fp_add(t1, t1, t1);             /* 4 beta */
+	fp_add(t2, t1, t1);             /* 8 beta */
+	fp_sub(x3, x3, t2);
+	fp_add(z3, P->y, P->z);
+	fp_sqr(z3, z3);
+	fp_sub(z3, z3, gamma);
+	fp_sub(z3, z3, delta);
+	fp_sub(t1, t1, x3);
+	fp_mul(y3, alpha, t1);
+	fp_sqr(t2, gamma);
+	fp_add(t2, t2, t2);
+	fp_add(t2, t2, t2);
+	fp_add(t2, t2, t2);             /* 8 gamma^2 */
+	fp_sub(y3, y3, t2);
+	memcpy(R->x, x3, sizeof x3);
+	memcpy(R->y, y3, sizeof y3);
+	memcpy(R->z, z3, sizeof z3);
+}
+
+/* R = P + Q; either may be infinity, and P = Q is handled
+ * (add-1998-cmo-2). */
+static void
+p256_add(p256_pt *R, const p256_pt *P, const p256_pt *Q)
+{
+	fe z1z1, z2z2, u1, u2, s1, s2, h, r, hh, hhh, v, x3, y3, z3;
+
+	if (fe_is_zero(P->z)) {
+		*R = *Q;
+		return;
+	}
+	if (fe_is_zero(Q->z)) {
+		*R = *P;
+		return;
+	}
+	fp_sqr(z1z1, P->z);
+	fp_sqr(z2z2, Q->z);
+	fp_mul(u1, P->x, z2z2);
+	fp_mul(u2, Q->x, z1z1);
+	fp_mul(s1, P->y, Q->z);
+	fp_mul(s1, s1, z2z2);
+	fp_mul(s2, Q->y, P->z);
+	fp_mul(s2, s2, z1z1);
+	fp_sub(h, u2, u1);
+	fp_sub(r, s2, s1);
+	if (fe_is_zero(h)) {
+		if (fe_is_zero(r))
+			p256_double(R, P);
+		else
+			memset(R, 0, sizeof *R);
+		return;
+	}
+	fp_sqr(hh, h);
+	fp_mul(hhh, h, hh);
+	fp_mul(v, u1, hh);
+	fp_sqr(x3, r);
+	fp_sub(x3, x3, hhh);
+	fp_sub(x3, x3, v);
+	fp_sub(x3, x3, v);
+	fp_sub(y3, v, x3);
+	fp_mul(y3, y3, r);
+	fp_mul(s1, s1, hhh);
+	fp_sub(y3, y3, s1);
+	fp_mul(z3, P->z, Q->z);
+	fp_mul(z3, z3, h);
+	memcpy(R->x, x3, sizeof x3);
+	memcpy(R->y, y3, sizeof y3);
+	memcpy(R->z, z3, sizeof z3);
+}
+
+/* Width-5 NAF of a scalar below 2^256: digits 0 or odd in [-15, 15],
+ * least significant first; returns the number of digits (<= 257). */
+static int
+p256_naf(signed char *d, const fe k)
+{
+	uint64_t v[5];
+	int i = 0, j, digit;
+
+	memcpy(v, k, 4 * sizeof v[0]);
+	v[4] = 0;
+	while ((v[0] | v[1] | v[2] | v[3] | v[4]) != 0) {
+		digit = 0;
+		if (v[0] & 1) {
+			digit = (int)(v[0] & 31);
+			if (digit >= 16)
+				digit -= 32;
+			if (digit > 0) {
+				v[0] -= (uint64_t)digit;        /* clears low bits only */
+			} else {
+				uint64_t add = (uint64_t)-digit;
+				for (j = 0; j < 5 && add; j++) {
+					v[j] += add;
+					add = v[j] < add;
+				}
+			}
+		}
+		d[i++] = (signed char)digit;
+		for (j = 0; j < 4; j++)
+			v[j] = (v[j] >> 1) | (v[j + 1] << 63);
+		v[4] >>= 1;
+	}
+	return i;
+}
+
+/* T[i] = (2i + 1) P for i < 8 */
+static void
+p256_odd_multiples(p256_pt T[8], const p256_pt *P)
+{
+	p256_pt P2;
+	int i;
+
+	T[0] = *P;
+	p256_double(&P2, P);
+	for (i = 1; i < 8; i++)
+		p256_add(&T[i], &T[i - 1], &P2);
+}
+
+static void
+p256_add_digit(p256_pt *R, const p256_pt T[8], int digit)
+{
+	static const fe zero = { 0, 0, 0, 0 };
+	p256_pt N;
+
+	if (digit > 0) {
+		p256_add(R, R, &T[digit >> 1]);
+	} else if (digit < 0) {
+		N = T[(-digit) >> 1];
+		fp_sub(N.y, zero, N.y);
+		p256_add(R, R, &N);
+	}
+}
+
+/* ECDSA over P-256: 1 when r || s (each rs_len bytes, big-endian) is a
+ * valid signature of hash under the public point q. */
+static int
+p256_verify_raw(const unsigned char *hash, size_t hash_len,
+	const unsigned char *q, size_t qlen,
+	const unsigned char *sig, size_t rs_len)
+{
+	p256_ctx c;
+	p256_pt Q, G, TQ[8], TG[8], R;
+	unsigned char buf[32];
+	signed char nq[260], ng[260];
+	fe r, s, e, w, u1, u2, t, zz, nm2;
+	int i, lq, lg;
+
+	if (rs_len == 0 || rs_len > 32)
+		return 0;
+	p256_init(&c);
+	memset(buf, 0, sizeof buf);
+	memcpy(buf + 32 - rs_len, sig, rs_len);
+	fe_decode(r, buf);
+	memcpy(buf + 32 - rs_len, sig + rs_len, rs_len);
+	fe_decode(s, buf);
+	if (fe_is_zero(r) || fe_is_zero(s) || !fe_below(r, p256_n) || !fe_below(s, p256_n))
+		return 0;
+	if (p256_decode(&c, &Q, q, qlen) < 0 || p256_decode(&c, &G, p256_g, 65) < 0)
+		return 0;
+	/* e: the leftmost 256 bits of the hash, reduced mod n */
+	memset(buf, 0, sizeof buf);
+	if (hash_len >= 32)
+		memcpy(buf, hash, 32);
+	else
+		memcpy(buf + 32 - hash_len, hash, hash_len);
+	fe_decode(e, buf);
+	if (!fe_below(e, p256_n))
+		fe_sub_raw(e, e, p256_n);
+	/* w = 1/s = s^(n-2) mod n, in Montgomery form */
+	fn_mul(t, s, c.n_rr);
+	memcpy(w, c.n_one, sizeof w);
+	memcpy(nm2, p256_n, sizeof nm2);
+	nm2[0] -= 2;                    /* n's low limb is above 2 */
+	for (i = 255; i >= 0; i--) {
+		fn_mul(w, w, w);
+		if ((nm2[i >> 6] >> (i & 63)) & 1)
+			fn_mul(w, w, t);
+	}
+	/* a plain number times a Montgomery one gives a plain product */
+	fn_mul(u1, e, w);
+	fn_mul(u2, r, w);
+	/* R = u1 G + u2 Q */
+	lg = p256_naf(ng, u1);
+	lq = p256_naf(nq, u2);
+	p256_odd_multiples(TG, &G);
+	p256_odd_multiples(TQ, &Q);
+	memset(&R, 0, sizeof R);
+	for (i = (lg > lq ? lg : lq) - 1; i >= 0; i--) {
+		p256_double(&R, &R);
+		if (i < lg)
+			p256_add_digit(&R, TG, ng[i]);
+		if (i < lq)
+			p256_add_digit(&R, TQ, nq[i]);
+	}
+	if (fe_is_zero(R.z))
+		return 0;
+	/* x(R) = X / Z^2 (mod p) must be r or r + n; no inversion needed */
+	fp_sqr(zz, R.z);
+	fp_mul(t, r, c.p_rr);
+	fp_mul(t, t, zz);
+	if (fe_equal(t, R.x))
+		return 1;
+	if (fe_add_raw(t, r, p256_n) == 0 && fe_below(t, p256_p)) {
+		fp_mul(t, t, c.p_rr);
+		fp_mul(t, t, zz);
+		if (fe_equal(t, R.x))
+			return 1;
+	}
+	return 0;
+}
+
+/* Is q an uncompressed point on P-256? */
+static int
+p256_point_ok(const unsigned char *q, size_t qlen)
+{
+	p256_ctx c;
+	p256_pt P;
+
+	p256_init(&c);
+	return p256_decode(&c, &P, q, qlen) == 0;
+}
+#endif
+
+/*
+ * ECDSA verification with BearSSL's calling convention (br_ecdsa_vrfy,
+ * signature in ASN.1), so the X.509 engine uses it too. P-256 goes to
+ * the code above; other curves to BearSSL.
+ */
+static uint32_t
+ecdsa_vrfy_asn1(const br_ec_impl *impl, const void *hash, size_t hash_len,
+	const br_ec_public_key *pk, const void *sig, size_t sig_len)
+{
+#ifdef HAVE_FAST_P256
+	if (pk->curve == BR_EC_secp256r1) {
+		unsigned char raw[132];
+		size_t rl;
+		if (sig_len > sizeof raw)
+			return 0;
+		memcpy(raw, sig, sig_len);
+		rl = br_ecdsa_asn1_to_raw(raw, sig_len);
+		if (rl == 0 || (rl & 1) != 0)
+			return 0;
+		return (uint32_t)p256_verify_raw(hash, hash_len, pk->q, pk->qlen,
+			raw, rl >> 1);
+	}
+#endif
+	return br_ecdsa_vrfy_asn1_get_default()(impl, hash, hash_len, pk, sig, sig_len);
+}
+
+/* Is q (uncompressed) a point on the curve? */
+static int
+ec_point_ok(int curve, const unsigned char *q, size_t qlen)
+{
+	unsigned char tmp[133], one = 1;
+
+#ifdef HAVE_FAST_P256
+	if (curve == BR_EC_secp256r1)
+		return p256_point_ok(q, qlen);
+#endif
+	/* BearSSL decodes (and checks) the point to multiply it by 1 */
+	if (qlen > sizeof tmp)
+		return 0;
+	memcpy(tmp, q, qlen);
+	return br_ec_get_default()->mul(tmp, qlen, &one, 1, curve) != 0;
+}
+
 /* ---- Public keys ---- */
 
 #define PK_EC   1
@@ -1460,15 +2015,10 @@ spki_decode(pubkey *pk, const unsigned char *der, size_t len, char *why)
 		memcpy(pk->q, v, vl);
 		pk->qlen = vl;
 		pk->kind = PK_EC;
-		/* The point must be on the curve: multiplying by 1 decodes it. */
-		{
-			unsigned char tmp[133], one = 1;
-			memcpy(tmp, v, vl);
-			if (!br_ec_get_default()->mul(tmp, vl, &one, 1, pk->curve)) {
-				set_why(why, "EC public key is not a point on P-%s",
-					curve_name(pk->curve));
-				return HOSTCA_ERR_KEY_TYPE;
-			}
+		if (!ec_point_ok(pk->curve, v, vl)) {
+			set_why(why, "EC public key is not a point on P-%s",
+				curve_name(pk->curve));
+			return HOSTCA_ERR_KEY_TYPE;
 		}
 		return 0;
 	}
@@ -1711,7 +2261,7 @@ sig_verify(const pubkey *pk, int alg, const void *data, size_t len,
 		k.curve = pk->curve;
 		k.q = (unsigned char *)pk->q;
 		k.qlen = pk->qlen;
-		if (!br_ecdsa_vrfy_asn1_get_default()(br_ec_get_default(), hash,
+		if (!ecdsa_vrfy_asn1(br_ec_get_default(), hash,
 			sig_algs[i].hash_len, &k, sig, sig_len))
 			return HOSTCA_ERR_SIGNATURE;
 		return 0;
@@ -3837,6 +4387,7 @@ chain_check(const x509_info *cert, const x509_info *ca, int64_t now, char *why)
 	if ((xc = mem_alloc(sizeof *xc)) == NULL)
 		return HOSTCA_ERR_NOMEM;
 	br_x509_minimal_init_full(xc, &ta, 1);
+	br_x509_minimal_set_ecdsa(xc, br_ec_get_default(), ecdsa_vrfy_asn1);
 	days = now >= 0 ? now / 86400 : (now - 86399) / 86400;
 	br_x509_minimal_set_time(xc, (uint32_t)(days + 719528),
 		(uint32_t)(now - days * 86400));

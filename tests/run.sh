@@ -35,10 +35,12 @@ fi
 # swap them under the tests.
 BIN=$ROOT/bin
 mkdir -p "$BIN"
-for b in hostca hostca-test hostca-asan tests/example; do
+for b in hostca hostca-test hostca-asan tests/example tests/p256check tests/p256check-asan; do
 	[ -x "$REPO/$b" ] && cp "$REPO/$b" "$BIN/$(basename "$b")"
 done
 [ -x "$BIN/example" ] && export T_EXAMPLE="$BIN/example"
+[ -x "$BIN/p256check" ] && export T_P256CHECK="$BIN/p256check"
+[ -x "$BIN/p256check-asan" ] && export T_P256CHECK_ASAN="$BIN/p256check-asan"
 
 record() { # ok|FAIL line
 	echo "$1" >>"$T_RESULTS"
