@@ -4,7 +4,12 @@ CFLAGS  ?= -Os -g
 FUZZ_SECONDS ?= 600
 # Small: no unwind tables (C), unused functions dropped, no page padding.
 SMALL    = -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections
-LDSMALL  = -Wl,--gc-sections -Wl,-z,noseparate-code
+LDSMALL  = -Wl,--gc-sections -Wl,-z,noseparate-code $(RELR)
+# Relative relocations packed (DT_RELR, binutils 2.38 and glibc 2.36 on):
+# 8 bytes of a PIE's pointer tables instead of 24 each, when the toolchain can.
+RELR    := $(shell printf 'int main(void){return 0;}\n' >/tmp/.hostca-relr.c && \
+	$(CC) -Wl,-z,pack-relative-relocs -o /tmp/.hostca-relr /tmp/.hostca-relr.c >/dev/null 2>&1 \
+	&& /tmp/.hostca-relr && echo -Wl,-z,pack-relative-relocs; rm -f /tmp/.hostca-relr /tmp/.hostca-relr.c)
 WARN     = -std=c99 -Wall -Wextra -pedantic
 LDLIBS   = -lbearssl -lpthread
 PREFIX  ?= /usr/local

@@ -1411,7 +1411,7 @@ fe_sub(fe r, const fe a, const fe b, const fe m)
 /*
  * r = a * b / 2^256 mod m, for a, b < m: the Montgomery product, one
  * limb of b at a time, each round adding the multiple of m that clears
- * the low limb (CIOS). Inlined with the modulus as constants.
+ * the low limb (CIOS); m0 is -1/m mod 2^64.
  */
 #define MONT_ROUND(bi) do { \
 	z = (u128)a[0] * (bi) + t0; t0 = (uint64_t)z; c = (uint64_t)(z >> 64); \
@@ -1427,10 +1427,10 @@ fe_sub(fe r, const fe a, const fe b, const fe m)
 	z = (u128)t4 + c; t3 = (uint64_t)z; t4 = t5 + (uint64_t)(z >> 64); \
 } while (0)
 
-static ALWAYS_INLINE void
-mont_mul(fe r, const fe a, const fe b, uint64_t m_0, uint64_t m_1,
-	uint64_t m_2, uint64_t m_3, uint64_t m0)
+static void
+mont_mul(fe r, const fe a, const fe b, const fe m, uint64_t m0)
 {
+	uint64_t m_0 = m[0], m_1 = m[1], m_2 = m[2], m_3 = m[3];
 	uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5, c, q;
 	uint64_t b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
 	u128 z;
@@ -1464,13 +1464,13 @@ mont_mul(fe r, const fe a, const fe b, uint64_t m_0, uint64_t m_1,
 static void
 fp_mul(fe r, const fe a, const fe b)
 {
-	mont_mul(r, a, b, P256_P0, P256_P1, P256_P2, P256_P3, 1);
+	mont_mul(r, a, b, p256_p, 1);
 }
 
 static void
 fn_mul(fe r, const fe a, const fe b)
 {
-	mont_mul(r, a, b, P256_N0, P256_N1, P256_N2, P256_N3, P256_NINV);
+	mont_mul(r, a, b, p256_n, P256_NINV);
 }
 
 #define fp_sqr(r, a) fp_mul(r, a, a)
@@ -7366,16 +7366,8 @@ key_decode_hint(hostca_key *k, const unsigned char *der, size_t len,
 	return err;
 }
 
-/* Loads a private key file; asks for the passphrase when encrypted. */
-static int
-key_load_hint(const char *path, hostca_key *k, const pubkey *hint);
-
-static int
-key_load(const char *path, hostca_key *k)
-{
-	return key_load_hint(path, k, NULL);
-}
-
+/* Loads a private key file; asks for the passphrase when encrypted.
+ * hint: see key_decode_hint(). */
 static int
 key_load_hint(const char *path, hostca_key *k, const pubkey *hint)
 {
@@ -11064,10 +11056,39 @@ host_free(host_ctx *h)
 	memset(h, 0, sizeof *h);
 }
 
-/* Loads what the host directory holds; missing files stay empty. */
+/*
+ * The host's keys. A key file carries its public point next to the
+ * scalar; when that point is the one in hint (the installed certificate,
+ * or the response being installed) it is taken as it is, which spares a
+ * scalar multiplication per command. Otherwise the point is computed, so
+ * a key that does not belong to the certificate still shows as such.
+ */
 static int
-host_load(host_ctx *h, int need_id)
+host_load_keys(host_ctx *h, const pubkey *hint)
 {
+	char p[PATH_MAX];
+
+	if (path_exists(hpath(h, p, "host.key"))) {
+		if (key_load_hint(p, &h->key, hint) != 0)
+			return EXIT_USAGE;
+		h->have_key = 1;
+	}
+	if (path_exists(hpath(h, p, "host.key.new"))) {
+		if (key_load_hint(p, &h->newkey, hint) != 0)
+			return EXIT_USAGE;
+		h->have_newkey = 1;
+	}
+	return 0;
+}
+
+/* Loads what the host directory holds; missing files stay empty. With
+ * keys 0 the keys wait for host_load_keys(). */
+static int
+host_load2(host_ctx *h, int need_id, int keys)
+{
+	pubkey certpub;
+	int have_certpub = 0;
+
 	static const char *const cb[] = { "CERTIFICATE", NULL };
 	static const char *const lb[] = { "X509 CRL", NULL };
 	char p[PATH_MAX], why[WHY_CAP];
@@ -11092,16 +11113,6 @@ host_load(host_ctx *h, int need_id)
 		msg(g.host_dir, "no host identity here: run 'hostca host request' first (or give -H DIR)");
 		return EXIT_USAGE;
 	}
-	if (path_exists(hpath(h, p, "host.key"))) {
-		if (key_load(p, &h->key) != 0)
-			return EXIT_USAGE;
-		h->have_key = 1;
-	}
-	if (path_exists(hpath(h, p, "host.key.new"))) {
-		if (key_load(p, &h->newkey) != 0)
-			return EXIT_USAGE;
-		h->have_newkey = 1;
-	}
 	if (path_exists(hpath(h, p, "ca.pem"))) {
 		x509_info *x;
 		if (pem_file_load(p, cb, MAX_PEM_FILE, &h->ca, &h->ca_len, NULL) != 0
@@ -11120,6 +11131,8 @@ host_load(host_ctx *h, int need_id)
 		}
 		if (x->nb > h->floor)
 			h->floor = x->nb;
+		certpub = x->pub;
+		have_certpub = 1;
 		free(x);
 	}
 	if (path_exists(hpath(h, p, "crl.pem"))) {
@@ -11132,7 +11145,13 @@ host_load(host_ctx *h, int need_id)
 		if (ci.this_update > h->floor)
 			h->floor = ci.this_update;
 	}
-	return 0;
+	return keys ? host_load_keys(h, have_certpub ? &certpub : NULL) : 0;
+}
+
+static int
+host_load(host_ctx *h, int need_id)
+{
+	return host_load2(h, need_id, 1);
 }
 
 /* Host time: the later of the clock and the newest time seen (for
@@ -11378,20 +11397,22 @@ media_read_response(const char *media, const char *hostid, unsigned char **cert,
  * Returns 1 if taken, 0 if not newer, -1 if refused. */
 static int
 host_take_crl(host_ctx *h, const unsigned char *ca, size_t al,
-	const unsigned char *crl, size_t cl, char *why)
+	const unsigned char *crl, size_t cl, int verified, char *why)
 {
 	x509_info *a;
 	crl_info n, o;
 	int err;
 
-	if ((err = cert_decode_alloc(&a, ca, al, why)) < 0)
+	if ((err = crl_decode(&n, crl, cl, why)) < 0)
 		return -1;
-	err = crl_decode(&n, crl, cl, why);
-	if (err == 0)
+	if (!verified) {
+		if ((err = cert_decode_alloc(&a, ca, al, why)) < 0)
+			return -1;
 		err = crl_verify_sig(&n, a, why);
-	free(a);
-	if (err < 0)
-		return -1;
+		free(a);
+		if (err < 0)
+			return -1;
+	}
 	if (h->crl != NULL && crl_decode(&o, h->crl, h->crl_len, why) == 0) {
 		int c = bignum_cmp(n.number, n.number_len, o.number, o.number_len);
 		if (c < 0) {
@@ -11410,7 +11431,8 @@ cmd_host_install(int argc, char **argv)
 {
 	static const char *const lb[] = { "X509 CRL", NULL };
 	const char *media = NULL, *fp_s = NULL;
-	int tofu = 0, npos, r, err, use_new = 0;
+	int tofu = 0, npos, r, err, use_new = 0, crl_ok = 0;
+	int64_t at;
 	char *pos[1], p[PATH_MAX], why[WHY_CAP], id[HOSTCA_UUID_LEN + 1], t[32], fp[100];
 	unsigned char *cert = NULL, *ca = NULL, *crl = NULL, want[32], have[32];
 	size_t cl = 0, al = 0, rl = 0;
@@ -11441,9 +11463,9 @@ cmd_host_install(int argc, char **argv)
 	}
 	if (media_check(media) < 0)
 		return EXIT_USAGE;
-	if ((r = host_load(&h, 1)) != 0)
+	if ((r = host_load2(&h, 1, 0)) != 0)
 		goto out;
-	if (!h.have_key) {
+	if (!path_exists(hpath(&h, p, "host.key"))) {
 		msg(g.host_dir, "no host key: run 'hostca host request' first");
 		r = EXIT_USAGE;
 		goto out;
@@ -11495,51 +11517,55 @@ cmd_host_install(int argc, char **argv)
 		msg(g.cmd, "response: %s", why);
 		goto out;
 	}
+	if ((r = host_load_keys(&h, &c->pub)) != 0)
+		goto out;
+	r = EXIT_REFUSED;
 	/*
 	 * A device without a clock reads 1970: the newest time it has seen
-	 * is its floor. The response itself counts, once the pinned CA's
-	 * signature on it is checked, and so does a CRL of that CA.
+	 * is its floor. A CRL of the pinned CA counts once its signature is
+	 * checked, and so does the response: it is checked at its own
+	 * notBefore at the earliest, which it passes only if the pinned CA
+	 * signed it.
 	 */
-	if (c->issuer_len == a->subject_len && memcmp(c->issuer, a->subject, a->subject_len) == 0
-		&& sig_verify(&a->pub, c->sig_alg, c->tbs, c->tbs_len, c->sig, c->sig_len) == 0
-		&& c->nb > h.floor)
-		h.floor = c->nb;
 	path_join(p, sizeof p, media, "crl.pem");
 	if (path_exists(p)) {
+		crl_info ci;
 		unsigned char *cd;
 		size_t cdl;
-		crl_info ci;
 		int sq = g.quiet;
 		g.quiet = 1;
 		if (pem_file_load(p, lb, MAX_CRL_FILE, &cd, &cdl, NULL) == 0) {
-			if (crl_decode(&ci, cd, cdl, why) == 0 && crl_verify_sig(&ci, a, why) == 0
-				&& ci.this_update > h.floor)
+			crl = cd;
+			rl = cdl;
+			crl_ok = crl_decode(&ci, crl, rl, why) == 0 && crl_verify_sig(&ci, a, why) == 0;
+			if (crl_ok && ci.this_update > h.floor)
 				h.floor = ci.this_update;
-			free(cd);
 		}
 		g.quiet = sq;
 	}
+	at = host_now(&h) > c->nb ? host_now(&h) : c->nb;
 	strcpy(id, h.hostid);
 	err = HOSTCA_ERR_KEY_MISMATCH;
 	if (h.have_newkey) {
-		err = response_check(c, a, &h.newkey, id, 1, host_now(&h), why);
+		err = response_check(c, a, &h.newkey, id, 1, at, why);
 		use_new = err == 0;
 	}
 	if (err == HOSTCA_ERR_KEY_MISMATCH) {
 		strcpy(id, h.hostid);
-		err = response_check(c, a, &h.key, id, 1, host_now(&h), why);
+		err = response_check(c, a, &h.key, id, 1, at, why);
 	}
 	if (err < 0) {
 		msg(g.cmd, "response refused: %s", why);
 		goto out;
 	}
+	if (c->nb > h.floor)
+		h.floor = c->nb;
 	/* The CRL on the media, if any, must not revoke the new certificate. */
-	path_join(p, sizeof p, media, "crl.pem");
 	if (path_exists(p)) {
 		int taken;
-		if (pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0)
+		if (crl == NULL && pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0)
 			goto out;
-		taken = host_take_crl(&h, pin, pin_len, crl, rl, why);
+		taken = host_take_crl(&h, pin, pin_len, crl, rl, crl_ok, why);
 		if (taken < 0) {
 			msg(p, "not taken: %s", why);
 			free(crl);
@@ -11737,7 +11763,7 @@ cmd_host_update(int argc, char **argv)
 		if (pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0) {
 			r = EXIT_REFUSED;
 		} else {
-			int taken = host_take_crl(&h, h.ca, h.ca_len, crl, rl, why);
+			int taken = host_take_crl(&h, h.ca, h.ca_len, crl, rl, 0, why);
 			if (taken < 0) {
 				msg(p, "refused: %s", why);
 				r = EXIT_REFUSED;
