@@ -1,9 +1,11 @@
 # hostca — one C file, one dependency (BearSSL).
 CC      ?= cc
-CFLAGS  ?= -Os -g
+# -Oz (gcc 12, clang) where the compiler has it; -Os elsewhere.
+OPT     := $(shell $(CC) -Oz -x c -c -o /dev/null /dev/null >/dev/null 2>&1 && echo -Oz || echo -Os)
+CFLAGS  ?= $(OPT) -g
 FUZZ_SECONDS ?= 600
 # Small: no unwind tables (C), unused functions dropped, no page padding.
-SMALL    = -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections
+SMALL    = -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections -fno-plt
 LDSMALL  = -Wl,--gc-sections -Wl,-z,noseparate-code $(RELR)
 # Relative relocations packed (DT_RELR, binutils 2.38 and glibc 2.36 on):
 # 8 bytes of a PIE's pointer tables instead of 24 each, when the toolchain can.

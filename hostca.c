@@ -76,42 +76,43 @@
 
 #define MKSTEMP_X "XX" "XX" "XX"    /* the six characters mkstemp() replaces */
 
-static const struct { int code; const char *name, *text; } err_table[] = {
-	{ HOSTCA_OK, "OK", "success" },
-	{ HOSTCA_ERR_NOMEM, "NOMEM", "out of memory" },
-	{ HOSTCA_ERR_IO, "IO", "read or write failed" },
-	{ HOSTCA_ERR_DER, "DER", "malformed: not strict DER" },
-	{ HOSTCA_ERR_PEM, "PEM", "no PEM block found, or a malformed one" },
-	{ HOSTCA_ERR_LIMIT, "LIMIT", "too large: exceeds a hostca limit" },
-	{ HOSTCA_ERR_KEY_TYPE, "KEY_TYPE", "unsupported key type" },
-	{ HOSTCA_ERR_SIG_ALG, "SIG_ALG", "unsupported signature algorithm" },
-	{ HOSTCA_ERR_SIGNATURE, "SIGNATURE", "signature does not verify" },
-	{ HOSTCA_ERR_NAME, "NAME", "a name is not acceptable" },
-	{ HOSTCA_ERR_NOT_CSR, "NOT_CSR", "not a certificate request (PKCS#10)" },
-	{ HOSTCA_ERR_EXPIRED, "EXPIRED", "expired" },
-	{ HOSTCA_ERR_NOT_YET_VALID, "NOT_YET_VALID", "not valid yet" },
-	{ HOSTCA_ERR_REVOKED, "REVOKED", "revoked" },
-	{ HOSTCA_ERR_UNTRUSTED, "UNTRUSTED", "not issued by the trusted CA" },
-	{ HOSTCA_ERR_KEY_MISMATCH, "KEY_MISMATCH", "certificate is for another key" },
-	{ HOSTCA_ERR_HOSTID, "HOSTID", "missing or wrong host ID" },
-	{ HOSTCA_ERR_RANDOM, "RANDOM", "no system random source" },
-	{ HOSTCA_ERR_ARG, "ARG", "invalid argument" },
-	{ HOSTCA_ERR_CRL, "CRL", "CRL invalid, from another CA, or not newer" },
-	{ HOSTCA_ERR_BUFFER, "BUFFER", "buffer too small" },
-	{ HOSTCA_ERR_KEY, "KEY", "private key invalid" },
-	{ HOSTCA_ERR_PASSPHRASE, "PASSPHRASE", "wrong passphrase (or corrupted key)" },
-	{ HOSTCA_ERR_NOT_CERT, "NOT_CERT", "not a certificate" },
-};
+/* hostca_strerror()'s texts, in the order of the codes 0, -1, -2, ... */
+static const char err_texts[] =
+	"success\0"	/* HOSTCA_OK */
+	"out of memory\0"	/* HOSTCA_ERR_NOMEM */
+	"read or write failed\0"	/* HOSTCA_ERR_IO */
+	"malformed: not strict DER\0"	/* HOSTCA_ERR_DER */
+	"no PEM block found, or a malformed one\0"	/* HOSTCA_ERR_PEM */
+	"too large: exceeds a hostca limit\0"	/* HOSTCA_ERR_LIMIT */
+	"unsupported key type\0"	/* HOSTCA_ERR_KEY_TYPE */
+	"unsupported signature algorithm\0"	/* HOSTCA_ERR_SIG_ALG */
+	"signature does not verify\0"	/* HOSTCA_ERR_SIGNATURE */
+	"a name is not acceptable\0"	/* HOSTCA_ERR_NAME */
+	"not a certificate request (PKCS#10)\0"	/* HOSTCA_ERR_NOT_CSR */
+	"expired\0"	/* HOSTCA_ERR_EXPIRED */
+	"not valid yet\0"	/* HOSTCA_ERR_NOT_YET_VALID */
+	"revoked\0"	/* HOSTCA_ERR_REVOKED */
+	"not issued by the trusted CA\0"	/* HOSTCA_ERR_UNTRUSTED */
+	"certificate is for another key\0"	/* HOSTCA_ERR_KEY_MISMATCH */
+	"missing or wrong host ID\0"	/* HOSTCA_ERR_HOSTID */
+	"no system random source\0"	/* HOSTCA_ERR_RANDOM */
+	"invalid argument\0"	/* HOSTCA_ERR_ARG */
+	"CRL invalid, from another CA, or not newer\0"	/* HOSTCA_ERR_CRL */
+	"buffer too small\0"	/* HOSTCA_ERR_BUFFER */
+	"private key invalid\0"	/* HOSTCA_ERR_KEY */
+	"wrong passphrase (or corrupted key)\0"	/* HOSTCA_ERR_PASSPHRASE */
+	"not a certificate";	/* HOSTCA_ERR_NOT_CERT */
 
 HOSTCA_API const char *
 hostca_strerror(int err)
 {
-	size_t i;
+	const char *t = err_texts;
 
-	for (i = 0; i < sizeof err_table / sizeof err_table[0]; i++)
-		if (err_table[i].code == err)
-			return err_table[i].text;
-	return "unknown error";
+	if (err > 0 || err < HOSTCA_ERR_NOT_CERT)
+		return "unknown error";
+	for (; err < 0; err++)
+		t += strlen(t) + 1;
+	return t;
 }
 
 
@@ -1382,9 +1383,12 @@ fe_add_raw(fe r, const fe a, const fe b)
 static int
 fe_below(const fe a, const fe m)
 {
-	fe t;
+	int i;
 
-	return fe_sub_raw(t, a, m) != 0;
+	for (i = 3; i >= 0; i--)
+		if (a[i] != m[i])
+			return a[i] < m[i];
+	return 0;
 }
 
 /* r = a + b mod m, for a, b < m */
@@ -1712,7 +1716,7 @@ p256_verify_raw(const unsigned char *hash, size_t hash_len,
 		memcpy(buf + 32 - hash_len, hash, hash_len);
 	fe_decode(e, buf);
 	if (!fe_below(e, p256_n))
-		fe_sub_raw(e, e, p256_n);
+		fe_sub(e, e, p256_n, p256_n);   /* e < 2n: no borrow, so e - n */
 	/* w = 1/s = s^(n-2) mod n, in Montgomery form */
 	fn_mul(t, s, c.n_rr);
 	memcpy(w, c.n_one, sizeof w);
@@ -2093,19 +2097,27 @@ spki_decode(pubkey *pk, const unsigned char *der, size_t len, char *why)
 	return HOSTCA_ERR_KEY_TYPE;
 }
 
+/* out = SHA-256(data) */
+static void
+sha256_once(unsigned char out[32], const void *data, size_t len)
+{
+	br_sha256_context h;
+
+	br_sha256_init(&h);
+	br_sha256_update(&h, data, len);
+	br_sha256_out(&h, out);
+}
+
 /* SHA-256 of the SPKI. */
 static int
 pubkey_fingerprint(const pubkey *pk, unsigned char out[32])
 {
 	unsigned char buf[1024];
 	size_t n = der_encode2(NULL, enc_spki, pk);
-	br_sha256_context h;
 
 	if (n == 0 || n > sizeof buf || der_encode2(buf, enc_spki, pk) != n)
 		return HOSTCA_ERR_ARG;
-	br_sha256_init(&h);
-	br_sha256_update(&h, buf, n);
-	br_sha256_out(&h, out);
+	sha256_once(out, buf, n);
 	return 0;
 }
 
@@ -4585,7 +4597,7 @@ fault_point(const char *name)
 
 	if (f == NULL || strncmp(f, name, n) != 0 || f[n] != ':')
 		return;
-	if (++count == atoi(f + n + 1))
+	if (++count == strtol(f + n + 1, NULL, 10))
 		kill(getpid(), SIGKILL);
 }
 #else
@@ -4866,17 +4878,48 @@ static struct {
 	const char *cmd;              /* "ca sign", for messages and the lock */
 } g;
 
+static void
+vmsg(const char *what, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "hostca: %s: ", what);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 /* hostca: <what>: <why> on stderr. */
 static void
 msg(const char *what, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "hostca: %s: ", what);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(what, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+/* The same about the command as a whole: "hostca: ca sign: ..." */
+static void
+cmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(g.cmd, fmt, ap);
+	va_end(ap);
+}
+
+/* strcat() */
+static void
+str_append(char *s, const char *t)
+{
+	strcpy(s + strlen(s), t);
+}
+
+/* msg(what, "DOING: <what errno says>"), for a failed system call. */
+static void
+msg_errno(const char *what, const char *doing)
+{
+	msg(what, "%s: %s", doing, strerror(errno));
 }
 
 /* Informational: silenced by -q. */
@@ -4887,11 +4930,22 @@ note(const char *what, const char *fmt, ...)
 
 	if (g.quiet)
 		return;
-	fprintf(stderr, "hostca: %s: ", what);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(what, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+/* The same about the command as a whole. */
+static void
+cnote(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (g.quiet)
+		return;
+	va_start(ap, fmt);
+	vmsg(g.cmd, fmt, ap);
+	va_end(ap);
 }
 
 #define EXIT_REFUSED 1
@@ -5544,8 +5598,8 @@ names_join(const hostname *names, size_t n)
 	s[0] = 0;
 	for (i = 0; i < n; i++) {
 		if (i)
-			strcat(s, ",");
-		strcat(s, names[i].text);
+			str_append(s, ",");
+		str_append(s, names[i].text);
 	}
 	return s;
 }
@@ -6005,7 +6059,7 @@ ca_journal_load(ca_ctx *ca, int repair)
 			int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0 || ftruncate(fd, (off_t)(ca->snap.off + good_end)) < 0
 				|| fsync(fd) < 0) {
-				msg(path, "cannot remove an interrupted entry: %s", strerror(errno));
+				msg_errno(path, "cannot remove an interrupted entry");
 				if (fd >= 0)
 					close(fd);
 				return EXIT_USAGE;
@@ -6161,7 +6215,7 @@ ca_write_head(ca_ctx *ca)
 	 * with a power cut is only behind (the next writer renews it); it can
 	 * never claim an entry the journal does not have. */
 	if (atomic_write_sync(path, line, (size_t)n, 0600, SYNC_NONE) < 0) {
-		msg(path, "cannot write: %s", strerror(errno));
+		msg_errno(path, "cannot write");
 		return -1;
 	}
 	return 0;
@@ -6174,8 +6228,8 @@ index_every(void)
 {
 #ifdef HOSTCA_TEST_HOOKS
 	const char *e = getenv("HOSTCA_INDEX_EVERY");
-	if (e != NULL && atoi(e) > 0)
-		return (uint64_t)atoi(e);
+	if (e != NULL && strtol(e, NULL, 10) > 0)
+		return (uint64_t)strtol(e, NULL, 10);
 #endif
 	return INDEX_EVERY;
 }
@@ -6194,7 +6248,7 @@ journal_commit(ca_ctx *ca)
 	path_join(path, sizeof path, ca->dir, "journal");
 	fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		msg(path, "cannot open for writing: %s", strerror(errno));
+		msg_errno(path, "cannot open for writing");
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -6209,7 +6263,7 @@ journal_commit(ca_ctx *ca)
 		return -1;
 	}
 	if (close(fd) < 0) {
-		msg(path, "cannot write: %s", strerror(errno));
+		msg_errno(path, "cannot write");
 		return -1;
 	}
 	fault_point("journal-committed");
@@ -6917,13 +6971,13 @@ ca_lock(ca_ctx *ca, int write)
 	const char *w = getenv("HOSTCA_LOCK_WAIT");
 
 	if (w != NULL && *w)
-		limit = atoi(w) * 10;
+		limit = (int)strtol(w, NULL, 10) * 10;
 	path_join(path, sizeof path, ca->dir, "lock");
 	ca->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (ca->lock_fd < 0 && !write && errno == EACCES)
 		return 0;               /* read-only media: readers go without */
 	if (ca->lock_fd < 0) {
-		msg(path, "cannot open the lock: %s", strerror(errno));
+		msg_errno(path, "cannot open the lock");
 		return -1;
 	}
 	for (;;) {
@@ -6933,7 +6987,7 @@ ca_lock(ca_ctx *ca, int write)
 		if (fcntl(ca->lock_fd, F_SETLK, &fl) == 0)
 			break;
 		if (errno != EACCES && errno != EAGAIN) {
-			msg(path, "cannot lock: %s", strerror(errno));
+			msg_errno(path, "cannot lock");
 			return -1;
 		}
 		if (waited >= limit) {
@@ -7596,12 +7650,7 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 		msg(path, "damaged CA certificate: %s", why);
 		return EXIT_USAGE;
 	}
-	{
-		br_sha256_context h;
-		br_sha256_init(&h);
-		br_sha256_update(&h, ca->ca_der, ca->ca_len);
-		br_sha256_out(&h, ca->ca_fp);
-	}
+	sha256_once(ca->ca_fp, ca->ca_der, ca->ca_len);
 	if (rng_open(&ca->rng) < 0) {
 		msg("random", "no system random source");
 		return EXIT_USAGE;
@@ -7746,7 +7795,7 @@ ca_write_crl_pem(ca_ctx *ca)
 	path_join(path, sizeof path, ca->dir, "crl.pem");
 	r = pem_write(path, "X509 CRL", der, len, 0644);
 	if (r < 0)
-		msg(path, "cannot write: %s", strerror(errno));
+		msg_errno(path, "cannot write");
 	free(der);
 	return r;
 }
@@ -8033,7 +8082,6 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 	const char *token_text, int dry, sign_result *res)
 {
 	unsigned char req[32], keyfp[32];
-	br_sha256_context h;
 	size_t ci, hi = SIZE_MAX, tok = SIZE_MAX, i;
 	const char *text;
 	char why[WHY_CAP], tokwhy[WHY_CAP];
@@ -8053,9 +8101,7 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 	res->status = R_REFUSED;
 	res->cert = SIZE_MAX;
 	why[0] = 0;
-	br_sha256_init(&h);
-	br_sha256_update(&h, der, len);
-	br_sha256_out(&h, req);
+	sha256_once(req, der, len);
 
 	/* The same request again (a re-run after a crash or a yanked stick):
 	 * hand back what was issued; spend nothing. */
@@ -8293,7 +8339,7 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 				if (!cert_is_valid(&ca->certs[k], g.now))
 					continue;
 				if (nsup++)
-					strcat(sup, ",");
+					str_append(sup, ",");
 				serial_hex(sup + strlen(sup), ca->certs[k].serial, ca->certs[k].serial_len);
 			}
 		}
@@ -8416,7 +8462,7 @@ opts_parse(int argc, char **argv, opt *opts, char **pos, int maxpos, int *npos)
 		const char *a = argv[i];
 		if (a[0] != '-' || a[1] == 0) {
 			if (*npos >= maxpos) {
-				msg(g.cmd, "unexpected argument '%s' (see hostca %s --help)", a, g.cmd);
+				cmsg("unexpected argument '%s' (see hostca %s --help)", a, g.cmd);
 				return -1;
 			}
 			pos[(*npos)++] = argv[i];
@@ -8435,11 +8481,11 @@ opts_parse(int argc, char **argv, opt *opts, char **pos, int maxpos, int *npos)
 			if (strcmp(o->name, a) == 0)
 				break;
 		if (o->name == NULL) {
-			msg(g.cmd, "unknown option '%s' (see hostca %s --help)", a, g.cmd);
+			cmsg("unknown option '%s' (see hostca %s --help)", a, g.cmd);
 			return -1;
 		}
 		if (o->seen && o->kind != O_MULTI) {
-			msg(g.cmd, "option %s given twice", a);
+			cmsg("option %s given twice", a);
 			return -1;
 		}
 		o->seen = 1;
@@ -8448,14 +8494,14 @@ opts_parse(int argc, char **argv, opt *opts, char **pos, int maxpos, int *npos)
 			continue;
 		}
 		if (i + 1 >= argc) {
-			msg(g.cmd, "option %s needs a value", a);
+			cmsg("option %s needs a value", a);
 			return -1;
 		}
 		if (o->kind == O_STR) {
 			*o->str = argv[++i];
 		} else {
 			if (*o->nmulti >= HOSTCA_MAX_NAMES) {
-				msg(g.cmd, "option %s given more than %d times", a, HOSTCA_MAX_NAMES);
+				cmsg("option %s given more than %d times", a, HOSTCA_MAX_NAMES);
 				return -1;
 			}
 			o->multi[(*o->nmulti)++] = argv[++i];
@@ -8473,7 +8519,7 @@ parse_uint(const char *what, const char *s, long min, long max, long *out)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || *end || end == s || v < min || v > max) {
-		msg(g.cmd, "%s must be a whole number from %ld to %ld, not '%s'", what, min, max, s);
+		cmsg("%s must be a whole number from %ld to %ld, not '%s'", what, min, max, s);
 		return -1;
 	}
 	*out = v;
@@ -8484,7 +8530,7 @@ static int
 parse_duration(const char *what, const char *s, int64_t *out)
 {
 	if (duration_parse(s, out) < 0) {
-		msg(g.cmd, "%s: '%s' is not a positive duration (like 30s, 90m, 24h, 7d)", what, s);
+		cmsg("%s: '%s' is not a positive duration (like 30s, 90m, 24h, 7d)", what, s);
 		return -1;
 	}
 	return 0;
@@ -8528,16 +8574,16 @@ cmd_ca_init(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if (name == NULL) {
-		msg(g.cmd, "--name NAME is required");
+		cmsg("--name NAME is required");
 		return EXIT_USAGE;
 	}
 	if (strlen(name) == 0 || strlen(name) > MAX_CA_NAME
 		|| !text_clean((const unsigned char *)name, strlen(name))) {
-		msg(g.cmd, "--name: 1 to %d printable characters", MAX_CA_NAME);
+		cmsg("--name: 1 to %d printable characters", MAX_CA_NAME);
 		return EXIT_USAGE;
 	}
 	if ((key_type = hostca_key_type_parse(keyname)) == 0) {
-		msg(g.cmd, "--key: '%s' is not one of ec-p256, ec-p384, ec-p521,"
+		cmsg("--key: '%s' is not one of ec-p256, ec-p384, ec-p521,"
 			" rsa-2048, rsa-3072, rsa-4096", keyname);
 		return EXIT_USAGE;
 	}
@@ -8547,7 +8593,7 @@ cmd_ca_init(int argc, char **argv)
 		if (strcmp(sec_s, security_names[security]) == 0)
 			break;
 	if (security > 3) {
-		msg(g.cmd, "--security: medium, high or very-high, not '%s'", sec_s);
+		cmsg("--security: medium, high or very-high, not '%s'", sec_s);
 		return EXIT_USAGE;
 	}
 	if (pf != NULL)
@@ -8573,7 +8619,7 @@ cmd_ca_init(int argc, char **argv)
 	path_dir(parent, sizeof parent, g.ca_dir);
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.init-" MKSTEMP_X, g.ca_dir) >= sizeof tmp
 		|| mkdtemp(tmp) == NULL) {
-		msg(g.ca_dir, "cannot create a directory next to it: %s", strerror(errno));
+		msg_errno(g.ca_dir, "cannot create a directory next to it");
 		return EXIT_USAGE;
 	}
 	memset(&ca, 0, sizeof ca);
@@ -8588,15 +8634,15 @@ cmd_ca_init(int argc, char **argv)
 		goto fail;
 	}
 	if (key_type >= HOSTCA_KEY_RSA_3072)
-		note(g.cmd, "generating a %s key; this can take a while", keyname);
+		cnote("generating a %s key; this can take a while", keyname);
 	if (key_generate(&ca.key, key_type, &ca.rng) < 0) {
-		msg(g.cmd, "key generation failed");
+		cmsg("key generation failed");
 		goto fail;
 	}
 	ca.have_key = 1;
 	path_join(path, sizeof path, tmp, "ca.key");
 	if (key_store(path, &ca.key, pass[0] ? pass : NULL, &ca.rng) < 0) {
-		msg(path, "cannot write: %s", strerror(errno));
+		msg_errno(path, "cannot write");
 		goto fail;
 	}
 	/* The CA certificate. */
@@ -8617,44 +8663,39 @@ cmd_ca_init(int argc, char **argv)
 	pubkey_keyid(&pk, t.ski);
 	t.aki = t.ski;
 	if ((cert = cert_build(&t, &ca.key, &cl)) == NULL) {
-		msg(g.cmd, "cannot build the CA certificate");
+		cmsg("cannot build the CA certificate");
 		goto fail;
 	}
 	path_join(path, sizeof path, tmp, "ca.pem");
 	if (pem_write(path, "CERTIFICATE", cert, cl, 0644) < 0) {
-		msg(path, "cannot write: %s", strerror(errno));
+		msg_errno(path, "cannot write");
 		goto fail;
 	}
 	ca.ca_der = cert;
 	ca.ca_len = cl;
 	cert = NULL;
 	if (cert_decode(&ca.ca, ca.ca_der, ca.ca_len, fields) < 0) {
-		msg(g.cmd, "internal error: the CA certificate does not parse: %s", fields);
+		cmsg("internal error: the CA certificate does not parse: %s", fields);
 		goto fail;
 	}
-	{
-		br_sha256_context h;
-		br_sha256_init(&h);
-		br_sha256_update(&h, ca.ca_der, ca.ca_len);
-		br_sha256_out(&h, ca.ca_fp);
-	}
+	sha256_once(ca.ca_fp, ca.ca_der, ca.ca_len);
 	hex_encode(fp, ca.ca_fp, 32, 0, 0);
 	snprintf(fields, sizeof fields, "name=%s key=%s security=%d cert-days=365"
 		" crl-days=7 token-valid=604800 backdate=3600 fp=%s",
 		esc(en, sizeof en, name), keyname, security, fp);
 	if (journal_add(&ca, "init", fields) < 0) {
-		msg(g.cmd, "internal error: init event");
+		cmsg("internal error: init event");
 		goto fail;
 	}
 	snprintf(fields, sizeof fields, "number=1 this=%lld next=%lld",
 		(long long)g.now, (long long)(g.now + 7 * 86400));
 	if (journal_add(&ca, "crl", fields) < 0) {
-		msg(g.cmd, "internal error: crl event");
+		cmsg("internal error: crl event");
 		goto fail;
 	}
 	path_join(path, sizeof path, tmp, "journal");
 	if (atomic_write(path, ca.pend, ca.pend_len, 0600) < 0) {
-		msg(path, "cannot write: %s", strerror(errno));
+		msg_errno(path, "cannot write");
 		goto fail;
 	}
 	if (ca_write_head(&ca) < 0)
@@ -8664,13 +8705,13 @@ cmd_ca_init(int argc, char **argv)
 	/* All or nothing: the finished directory takes the place of the
 	 * (absent or empty) target in one rename. */
 	if (rename(tmp, g.ca_dir) < 0) {
-		msg(g.ca_dir, "cannot create: %s", strerror(errno));
+		msg_errno(g.ca_dir, "cannot create");
 		goto fail;
 	}
 	fsync_dir(parent);
 	fingerprint_text(fp, ca.ca_fp);
 	printf("%s\n", fp);
-	note(g.cmd, "created CA '%s' (%s, security %s) in %s; read the fingerprint"
+	cnote("created CA '%s' (%s, security %s) in %s; read the fingerprint"
 		" above to each host's operator", name, keyname, security_names[security],
 		g.ca_dir);
 	r = 0;
@@ -8786,8 +8827,8 @@ config_value(ca_ctx *ca, size_t k, char *out)
 
 	switch (k) {
 	case 0: strcpy(out, security_names[ca->security]); break;
-	case 1: sprintf(out, "%lld", (long long)ca->cert_days); break;
-	case 2: sprintf(out, "%lld", (long long)ca->crl_days); break;
+	case 1: snprintf(out, 32, "%lld", (long long)ca->cert_days); break;
+	case 2: snprintf(out, 32, "%lld", (long long)ca->crl_days); break;
 	case 3: strcpy(out, duration_text(d, ca->token_valid)); break;
 	default: strcpy(out, ca->backdate ? duration_text(d, ca->backdate) : "0"); break;
 	}
@@ -8809,7 +8850,7 @@ cmd_ca_config(int argc, char **argv)
 		if (strcmp(pos[0], config_keys[k].key) == 0)
 			break;
 	if (npos > 0 && k == nk) {
-		msg(g.cmd, "unknown key '%s' (security, cert-days, crl-days, token-valid,"
+		cmsg("unknown key '%s' (security, cert-days, crl-days, token-valid,"
 			" backdate)", pos[0]);
 		return EXIT_USAGE;
 	}
@@ -8819,7 +8860,7 @@ cmd_ca_config(int argc, char **argv)
 				if (strcmp(pos[1], security_names[val]) == 0)
 					break;
 			if (val > 3) {
-				msg(g.cmd, "security: medium, high or very-high");
+				cmsg("security: medium, high or very-high");
 				return EXIT_USAGE;
 			}
 		} else if (k == 1 || k == 2) {
@@ -8832,7 +8873,7 @@ cmd_ca_config(int argc, char **argv)
 		} else if (parse_duration(pos[0], pos[1], &val) < 0) {
 			return EXIT_USAGE;
 		} else if ((k == 4 && val > 7 * 86400) || (k == 3 && val > 366 * 86400)) {
-			msg(g.cmd, "%s: at most %s", pos[0], k == 4 ? "7d" : "366d");
+			cmsg("%s: at most %s", pos[0], k == 4 ? "7d" : "366d");
 			return EXIT_USAGE;
 		}
 	}
@@ -8843,7 +8884,7 @@ cmd_ca_config(int argc, char **argv)
 		if (journal_add(&ca, "config", f) < 0 || journal_commit(&ca) < 0)
 			return ca_close(&ca, EXIT_USAGE);
 		config_value(&ca, k, v);
-		note(g.cmd, "%s is now %s", config_keys[k].key, v);
+		cnote("%s is now %s", config_keys[k].key, v);
 		return ca_close(&ca, 0);
 	}
 	if (g.json)
@@ -8893,29 +8934,29 @@ cmd_token_create(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if (!reissue && name == NULL) {
-		msg(g.cmd, "--name NAME is required (or --reissue --host HOST)");
+		cmsg("--name NAME is required (or --reissue --host HOST)");
 		return EXIT_USAGE;
 	}
 	if (!reissue && host != NULL) {
-		msg(g.cmd, "--host goes with --reissue");
+		cmsg("--host goes with --reissue");
 		return EXIT_USAGE;
 	}
 	if (reissue && (host == NULL || max_s != NULL)) {
-		msg(g.cmd, host == NULL ? "--reissue needs --host HOST"
+		cmsg(host == NULL ? "--reissue needs --host HOST"
 			: "a reissue token is single use: no --max-uses");
 		return EXIT_USAGE;
 	}
 	if (name != NULL && (strlen(name) == 0 || strlen(name) > MAX_TOKEN_NAME
 		|| strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			"0123456789-_.@") != strlen(name))) {
-		msg(g.cmd, "--name: 1 to %d letters, digits, '-', '_', '.', '@'", MAX_TOKEN_NAME);
+		cmsg("--name: 1 to %d letters, digits, '-', '_', '.', '@'", MAX_TOKEN_NAME);
 		return EXIT_USAGE;
 	}
 	if (max_s != NULL && parse_uint("--max-uses", max_s, 1, 1000000, &max) < 0)
 		return EXIT_USAGE;
 	if (strlen(reason) > MAX_REASON_TEXT
 		|| !text_clean((const unsigned char *)reason, strlen(reason))) {
-		msg(g.cmd, "--reason: at most %d printable characters", MAX_REASON_TEXT);
+		cmsg("--reason: at most %d printable characters", MAX_REASON_TEXT);
 		return EXIT_USAGE;
 	}
 	if ((r = ca_open_fast(&ca, 1, 0)) != 0)
@@ -8924,12 +8965,12 @@ cmd_token_create(int argc, char **argv)
 	if (valid_s != NULL && parse_duration("--valid", valid_s, &valid) < 0)
 		return ca_close(&ca, EXIT_USAGE);
 	if (valid > 366 * 86400) {
-		msg(g.cmd, "--valid: at most 366d");
+		cmsg("--valid: at most 366d");
 		return ca_close(&ca, EXIT_USAGE);
 	}
 	if (reissue) {
 		if ((hi = ca_resolve_host(&ca, host, why)) == SIZE_MAX) {
-			msg(g.cmd, "%s", why);
+			cmsg("%s", why);
 			return ca_close(&ca, EXIT_REFUSED);
 		}
 		if (name == NULL) {
@@ -8943,7 +8984,7 @@ cmd_token_create(int argc, char **argv)
 		}
 	}
 	if (ca_find_token(&ca, name) != SIZE_MAX) {
-		msg(g.cmd, "a token named '%s' exists already (names are unique; expired,"
+		cmsg("a token named '%s' exists already (names are unique; expired,"
 			" used-up and deleted tokens keep their names until"
 			" 'hostca token cleanup')", name);
 		return ca_close(&ca, EXIT_REFUSED);
@@ -8974,11 +9015,11 @@ cmd_token_create(int argc, char **argv)
 	hostca_wipe(letters, sizeof letters);
 	hostca_wipe(shown, sizeof shown);
 	if (reissue)
-		note(g.cmd, "reissue token '%s' for host %s, single use, valid until %s;"
+		cnote("reissue token '%s' for host %s, single use, valid until %s;"
 			" shown once, the CA keeps only its hash", name, ca.hosts[hi].hostid,
 			time_iso(t, g.now + valid));
 	else
-		note(g.cmd, "token '%s', %ld use%s, valid until %s; shown once, the CA keeps"
+		cnote("token '%s', %ld use%s, valid until %s; shown once, the CA keeps"
 			" only its hash", name, max, max > 1 ? "s" : "", time_iso(t, g.now + valid));
 	return ca_close(&ca, 0);
 }
@@ -9061,13 +9102,13 @@ cmd_token_show(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
 		return EXIT_USAGE;
 	if (npos != 1) {
-		msg(g.cmd, "which token? (hostca token show NAME)");
+		cmsg("which token? (hostca token show NAME)");
 		return EXIT_USAGE;
 	}
 	if ((r = ca_open(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
 	if ((i = ca_find_token(&ca, pos[0])) == SIZE_MAX) {
-		msg(g.cmd, "no token named '%s'", pos[0]);
+		cmsg("no token named '%s'", pos[0]);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
 	t = &ca.tokens[i];
@@ -9107,25 +9148,25 @@ cmd_token_delete(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
 		return EXIT_USAGE;
 	if (npos != 1) {
-		msg(g.cmd, "which token? (hostca token delete NAME)");
+		cmsg("which token? (hostca token delete NAME)");
 		return EXIT_USAGE;
 	}
 	if (strlen(reason) > MAX_REASON_TEXT
 		|| !text_clean((const unsigned char *)reason, strlen(reason))) {
-		msg(g.cmd, "--reason: at most %d printable characters", MAX_REASON_TEXT);
+		cmsg("--reason: at most %d printable characters", MAX_REASON_TEXT);
 		return EXIT_USAGE;
 	}
 	if ((r = ca_open_fast(&ca, 1, 0)) != 0)
 		return ca_close(&ca, r);
 	if ((i = ca_find_token(&ca, pos[0])) == SIZE_MAX || ca.tokens[i].deleted) {
-		msg(g.cmd, "no token named '%s'", pos[0]);
+		cmsg("no token named '%s'", pos[0]);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
 	snprintf(f, sizeof f, "name=%s reason=%s", esc(en, sizeof en, pos[0]),
 		esc(er, sizeof er, reason));
 	if (journal_add(&ca, "token-delete", f) < 0 || journal_commit(&ca) < 0)
 		return ca_close(&ca, EXIT_USAGE);
-	note(g.cmd, "token '%s' deleted: it authorizes nothing from now on", pos[0]);
+	cnote("token '%s' deleted: it authorizes nothing from now on", pos[0]);
 	return ca_close(&ca, 0);
 }
 
@@ -9155,7 +9196,7 @@ cmd_token_cleanup(int argc, char **argv)
 	}
 	if (journal_commit(&ca) < 0)
 		return ca_close(&ca, EXIT_USAGE);
-	note(g.cmd, "%zu expired, used-up or deleted token%s forgotten", n, n == 1 ? "" : "s");
+	cnote("%zu expired, used-up or deleted token%s forgotten", n, n == 1 ? "" : "s");
 	return ca_close(&ca, 0);
 }
 
@@ -9305,8 +9346,8 @@ par_for(size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
 	size_t nt = cpus > 1 ? (cpus > 8 ? 8 : (size_t)cpus) : 1, k, started = 0;
 	const char *e = getenv("HOSTCA_THREADS");
 
-	if (e != NULL && atoi(e) >= 1 && atoi(e) <= 8)
-		nt = (size_t)atoi(e);
+	if (e != NULL && strtol(e, NULL, 10) >= 1 && strtol(e, NULL, 10) <= 8)
+		nt = (size_t)strtol(e, NULL, 10);
 
 	if (nt > n)
 		nt = n;
@@ -9381,12 +9422,7 @@ batch_read(void *vctx, size_t i)
 	}
 	it->der = der;
 	it->der_len = (size_t)got;
-	{
-		br_sha256_context h;
-		br_sha256_init(&h);
-		br_sha256_update(&h, der, it->der_len);
-		br_sha256_out(&h, it->req);
-	}
+	sha256_once(it->req, der, it->der_len);
 	res->pre_err = csr_decode(&res->csr, der, it->der_len, res->pre_why);
 }
 
@@ -9459,7 +9495,7 @@ media_put_ca(ca_ctx *ca, const char *media)
 
 	path_join(path, sizeof path, media, "ca.pem");
 	if (pem_write_sync(path, "CERTIFICATE", ca->ca_der, ca->ca_len, 0644, SYNC_DATA) < 0) {
-		msg(path, "cannot write: %s", strerror(errno));
+		msg_errno(path, "cannot write");
 		return -1;
 	}
 	path_join(src, sizeof src, ca->dir, "crl.pem");
@@ -9470,10 +9506,10 @@ media_put_ca(ca_ctx *ca, const char *media)
 	path_join(path, sizeof path, media, "crl.pem");
 	r = atomic_write_sync(path, crl, cl, 0644, SYNC_DATA);
 	if (r < 0)
-		msg(path, "cannot write: %s", strerror(errno));
+		msg_errno(path, "cannot write");
 	free(crl);
 	if (r == 0 && fsync_dir(media) < 0) {
-		msg(media, "cannot sync: %s", strerror(errno));
+		msg_errno(media, "cannot sync");
 		r = -1;
 	}
 	return r;
@@ -9495,7 +9531,7 @@ ca_sign_media(const char *media, int list, const char *only)
 
 	if (only != NULL) {
 		if (!hostca_uuid_check(only)) {
-			msg(g.cmd, "--only takes a host ID (UUID)");
+			cmsg("--only takes a host ID (UUID)");
 			return EXIT_USAGE;
 		}
 		strcpy(onlyid, only);
@@ -9656,7 +9692,7 @@ ca_sign_media(const char *media, int list, const char *only)
 			ca.defer = 0;
 			/* Durable first: the certificates and the token uses. */
 			if (journal_flush_deferred(&ca) < 0 || journal_commit(&ca) < 0) {
-				msg(g.cmd, "cannot record this round of certificates; nothing of it"
+				cmsg("cannot record this round of certificates; nothing of it"
 					" was written");
 				rc = EXIT_USAGE;
 			}
@@ -9676,7 +9712,7 @@ ca_sign_media(const char *media, int list, const char *only)
 	if (list) {
 		if (g.json)
 			printf("]\n");
-		note(g.cmd, "%zu request%s: %zu to issue, %zu issued already, %zu refused;"
+		cnote("%zu request%s: %zu to issue, %zu issued already, %zu refused;"
 			" nothing was changed", issued + again + refused,
 			issued + again + refused == 1 ? "" : "s", issued, again, refused);
 		goto done;
@@ -9694,7 +9730,7 @@ ca_sign_media(const char *media, int list, const char *only)
 			rc = EXIT_USAGE;
 			goto done;
 		}
-		note(g.cmd, "the CRL had expired: published CRL #%llu for the media",
+		cnote("the CRL had expired: published CRL #%llu for the media",
 			(unsigned long long)ca.crl_number);
 	}
 	/*
@@ -9711,7 +9747,7 @@ ca_sign_media(const char *media, int list, const char *only)
 		size_t nt = 0;
 		path_join(rdir, sizeof rdir, media, "responses");
 		if (mkdir_ok(rdir, 0755) < 0) {
-			msg(rdir, "cannot create: %s", strerror(errno));
+			msg_errno(rdir, "cannot create");
 			rc = EXIT_USAGE;
 			goto done;
 		}
@@ -9748,7 +9784,7 @@ ca_sign_media(const char *media, int list, const char *only)
 		fault_point("media-synced");
 		if ((rfd = open_subdir(media, "requests", 0)) < 0
 			|| (pfd = open_subdir(media, "processed", 1)) < 0) {
-			msg(media, "cannot open requests/ or processed/: %s", strerror(errno));
+			msg_errno(media, "cannot open requests/ or processed/");
 			if (rfd >= 0)
 				close(rfd);
 			rfd = pfd = -1;
@@ -9764,7 +9800,7 @@ ca_sign_media(const char *media, int list, const char *only)
 			snprintf(fname, sizeof fname, "%s.pem", rid);
 			path_join(path, sizeof path, rdir, fname);
 			if (rename(tmps[i], path) < 0) {
-				msg(path, "cannot write: %s", strerror(errno));
+				msg_errno(path, "cannot write");
 				unlink(tmps[i]);
 				rc = EXIT_USAGE;
 				continue;
@@ -9789,7 +9825,7 @@ ca_sign_media(const char *media, int list, const char *only)
 	if (media_put_ca(&ca, media) < 0)
 		rc = EXIT_USAGE;
 	sync();
-	note(g.cmd, "%zu issued, %zu handed back again, %zu refused", issued, again, refused);
+	cnote("%zu issued, %zu handed back again, %zu refused", issued, again, refused);
 done:
 	free(items);
 	if (rc == 0 && refused > 0)
@@ -9817,19 +9853,19 @@ cmd_ca_sign(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if ((csr == NULL) == (media == NULL)) {
-		msg(g.cmd, "give either --csr FILE or --media DIR");
+		cmsg("give either --csr FILE or --media DIR");
 		return EXIT_USAGE;
 	}
 	if (media != NULL && (token || token_file || out)) {
-		msg(g.cmd, "--token, --token-file and --out go with --csr");
+		cmsg("--token, --token-file and --out go with --csr");
 		return EXIT_USAGE;
 	}
 	if (csr != NULL && (list || only)) {
-		msg(g.cmd, "--list and --only go with --media");
+		cmsg("--list and --only go with --media");
 		return EXIT_USAGE;
 	}
 	if (token && token_file) {
-		msg(g.cmd, "give --token or --token-file, not both");
+		cmsg("give --token or --token-file, not both");
 		return EXIT_USAGE;
 	}
 	if (media != NULL)
@@ -9891,11 +9927,11 @@ cmd_ca_revoke(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if ((host == NULL) == (serial == NULL)) {
-		msg(g.cmd, "give either --host HOST or --serial HEX");
+		cmsg("give either --host HOST or --serial HEX");
 		return EXIT_USAGE;
 	}
 	if ((reason = reason_parse(reason_s)) < 0) {
-		msg(g.cmd, "--reason: '%s' is not an RFC 5280 reason (unspecified,"
+		cmsg("--reason: '%s' is not an RFC 5280 reason (unspecified,"
 			" keyCompromise, cACompromise, affiliationChanged, superseded,"
 			" cessationOfOperation, certificateHold, privilegeWithdrawn,"
 			" aACompromise, or 0-10)", reason_s);
@@ -9910,18 +9946,18 @@ cmd_ca_revoke(int argc, char **argv)
 		unsigned char s[20];
 		size_t sl, k;
 		if (serial_parse(serial, s, &sl) < 0) {
-			msg(g.cmd, "--serial: '%s' is not a hex serial number", serial);
+			cmsg("--serial: '%s' is not a hex serial number", serial);
 			free(list);
 			return ca_close(&ca, EXIT_USAGE);
 		}
 		if ((k = ca_find_serial(&ca, s, sl)) == SIZE_MAX) {
-			msg(g.cmd, "no certificate with serial %s was issued by this CA"
+			cmsg("no certificate with serial %s was issued by this CA"
 				" ('hostca ca list' shows them)", serial);
 			free(list);
 			return ca_close(&ca, EXIT_REFUSED);
 		}
 		if (ca.certs[k].revoked) {
-			note(g.cmd, "certificate %s is revoked already (%s)", serial,
+			cnote("certificate %s is revoked already (%s)", serial,
 				reason_text(ca.certs[k].reason));
 			free(list);
 			return ca_close(&ca, 0);
@@ -9931,7 +9967,7 @@ cmd_ca_revoke(int argc, char **argv)
 	} else {
 		size_t hi = ca_resolve_host(&ca, host, why), k;
 		if (hi == SIZE_MAX) {
-			msg(g.cmd, "%s", why);
+			cmsg("%s", why);
 			free(list);
 			return ca_close(&ca, EXIT_REFUSED);
 		}
@@ -9939,11 +9975,11 @@ cmd_ca_revoke(int argc, char **argv)
 			if (!cert_is_valid(&ca.certs[k], g.now))
 				continue;
 			if (n++)
-				strcat(list, ",");
+				str_append(list, ",");
 			serial_hex(list + strlen(list), ca.certs[k].serial, ca.certs[k].serial_len);
 		}
 		if (n == 0) {
-			note(g.cmd, "host %s has no valid certificate: nothing to revoke",
+			cnote("host %s has no valid certificate: nothing to revoke",
 				ca.hosts[hi].hostid);
 			free(list);
 			return ca_close(&ca, 0);
@@ -9953,7 +9989,7 @@ cmd_ca_revoke(int argc, char **argv)
 		free(list);
 		return ca_close(&ca, EXIT_USAGE);
 	}
-	sprintf(f, "serials=%s reason=%d", list, reason);
+	snprintf(f, strlen(list) + 64, "serials=%s reason=%d", list, reason);
 	/* The revocation and the CRL that carries it: one commit. */
 	{
 		char c[128];
@@ -9976,10 +10012,10 @@ cmd_ca_revoke(int argc, char **argv)
 	for (i = 0; list[i];) {
 		size_t l = strcspn(list + i, ",");
 		snprintf(sh, sizeof sh, "%.*s", (int)l, list + i);
-		note(g.cmd, "revoked %s (%s)", sh, reason_text(reason));
+		cnote("revoked %s (%s)", sh, reason_text(reason));
 		i += l + (list[i + l] == ',');
 	}
-	note(g.cmd, "CRL #%llu written; carry it to the hosts (hostca ca export --media DIR)",
+	cnote("CRL #%llu written; carry it to the hosts (hostca ca export --media DIR)",
 		(unsigned long long)ca.crl_number);
 	free(list);
 	return ca_close(&ca, 0);
@@ -10002,19 +10038,19 @@ cmd_ca_allow_reissue(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if (host == NULL) {
-		msg(g.cmd, "--host HOST is required");
+		cmsg("--host HOST is required");
 		return EXIT_USAGE;
 	}
 	if (parse_duration("--for", for_s, &dur) < 0)
 		return EXIT_USAGE;
 	if (dur > 30 * 86400) {
-		msg(g.cmd, "--for: at most 30d");
+		cmsg("--for: at most 30d");
 		return EXIT_USAGE;
 	}
 	if ((r = ca_open_fast(&ca, 1, 0)) != 0)
 		return ca_close(&ca, r);
 	if ((hi = ca_resolve_host(&ca, host, why)) == SIZE_MAX) {
-		msg(g.cmd, "%s", why);
+		cmsg("%s", why);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
 	if (ca.security == SEC_VERY_HIGH)
@@ -10024,7 +10060,7 @@ cmd_ca_allow_reissue(int argc, char **argv)
 		(long long)(g.now + dur));
 	if (journal_add(&ca, "allow-reissue", f) < 0 || journal_commit(&ca) < 0)
 		return ca_close(&ca, EXIT_USAGE);
-	note(g.cmd, "host %s may reissue without a token until %s (one reissue)",
+	cnote("host %s may reissue without a token until %s (one reissue)",
 		ca.hosts[hi].hostid, time_iso(t, g.now + dur));
 	return ca_close(&ca, 0);
 }
@@ -10049,7 +10085,7 @@ cmd_ca_crl(int argc, char **argv)
 		days = (long)ca.crl_days;
 	if (ca_publish_crl(&ca, days) < 0)
 		return ca_close(&ca, EXIT_USAGE);
-	note(g.cmd, "CRL #%llu, next update %s", (unsigned long long)ca.crl_number,
+	cnote("CRL #%llu, next update %s", (unsigned long long)ca.crl_number,
 		time_iso(t, ca.crl_next));
 	return ca_close(&ca, 0);
 }
@@ -10066,7 +10102,7 @@ cmd_ca_export(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if (media == NULL) {
-		msg(g.cmd, "--media DIR is required");
+		cmsg("--media DIR is required");
 		return EXIT_USAGE;
 	}
 	if (media_check(media) < 0)
@@ -10083,7 +10119,7 @@ cmd_ca_export(int argc, char **argv)
 	}
 	if (media_put_ca(&ca, media) < 0)
 		return ca_close(&ca, EXIT_USAGE);
-	note(g.cmd, "ca.pem and crl.pem (CRL #%llu) written to %s",
+	cnote("ca.pem and crl.pem (CRL #%llu) written to %s",
 		(unsigned long long)ca.crl_number, media);
 	return ca_close(&ca, 0);
 }
@@ -10149,7 +10185,7 @@ cmd_ca_list(int argc, char **argv)
 		return EXIT_USAGE;
 	if (status && strcmp(status, "valid") && strcmp(status, "revoked")
 		&& strcmp(status, "expired")) {
-		msg(g.cmd, "--status: valid, revoked or expired");
+		cmsg("--status: valid, revoked or expired");
 		return EXIT_USAGE;
 	}
 	if (exp_s && parse_uint("--expiring", exp_s, 0, 36500, &expiring) < 0)
@@ -10157,7 +10193,7 @@ cmd_ca_list(int argc, char **argv)
 	if ((r = ca_open(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
 	if (host && (hi = ca_resolve_host(&ca, host, why)) == SIZE_MAX) {
-		msg(g.cmd, "%s", why);
+		cmsg("%s", why);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
 	if (g.json)
@@ -10225,13 +10261,13 @@ cmd_ca_host(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
 		return EXIT_USAGE;
 	if (npos != 1) {
-		msg(g.cmd, "which host? (hostca ca host HOST)");
+		cmsg("which host? (hostca ca host HOST)");
 		return EXIT_USAGE;
 	}
 	if ((r = ca_open(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
 	if ((hi = ca_resolve_host(&ca, pos[0], why)) == SIZE_MAX) {
-		msg(g.cmd, "%s", why);
+		cmsg("%s", why);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
 	if (g.json) {
@@ -10428,7 +10464,7 @@ check_index(ca_ctx *full)
 	path_join(path, sizeof path, full->dir, "journal");
 	ix->jfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (ix->jfd < 0 || snap_open(ix) < 0) {
-		note(g.cmd, "the index does not match the journal (stale or damaged);"
+		cnote("the index does not match the journal (stale or damaged);"
 			" the next writer rebuilds it");
 		ca_free(ix);
 		free(ix);
@@ -10440,7 +10476,7 @@ check_index(ca_ctx *full)
 			const char *r = ix_rec(ix, f, i);
 			if (r[w - 1] != '\n' || memchr(r, 0, w) != NULL
 				|| (i > 0 && memcmp(ix_rec(ix, f, i - 1), r, w) >= 0)) {
-				msg(g.cmd, "index/%s.%llu: record %zu is malformed or out of order",
+				cmsg("index/%s.%llu: record %zu is malformed or out of order",
 					ix_names[f], (unsigned long long)ix->snap.seq, i + 1);
 				bad = 1;
 				break;
@@ -10458,18 +10494,18 @@ check_index(ca_ctx *full)
 		r = ix_find(ix, IX_SERIAL, key, 40);
 		if (r == NULL || (uint64_t)ix_num(r + 41, 14) != c->line_off
 			|| (r[56] == 'R' && !c->revoked)) {
-			msg(g.cmd, "index: certificate %s disagrees with the journal", key);
+			cmsg("index: certificate %s disagrees with the journal", key);
 			bad = 1;
 		}
 	}
 	k = ix_count(ix, IX_SERIAL);
 	if (!bad && (n != k || n != ix->snap.ncerts)) {
-		msg(g.cmd, "index: %zu certificates indexed, the journal has %zu up to entry %llu",
+		cmsg("index: %zu certificates indexed, the journal has %zu up to entry %llu",
 			k, n, (unsigned long long)ix->snap.seq);
 		bad = 1;
 	}
 	if (bad)
-		msg(g.cmd, "the index is a cache of the journal: remove %s/index and the"
+		cmsg("the index is a cache of the journal: remove %s/index and the"
 			" next writer rebuilds it", full->dir);
 	ca_free(ix);
 	free(ix);
@@ -10635,7 +10671,7 @@ cmd_ca_check(int argc, char **argv)
 		closedir(d);
 	}
 	if (used)
-		note(g.cmd, "%zu temporary file%s left by interrupted writes (harmless)",
+		cnote("%zu temporary file%s left by interrupted writes (harmless)",
 			used, used == 1 ? "" : "s");
 	if (check_index(&ca))
 		bad = 1;
@@ -10712,7 +10748,7 @@ cmd_ca_test_fill(int argc, char **argv)
 			/* spread over the issued ones */
 			size_t c = (size_t)(k * (ni / (nr ? nr : 1)));
 			if (k > i)
-				strcat(list, ",");
+				str_append(list, ",");
 			serial_hex(list + strlen(list), ca.certs[c].serial, ca.certs[c].serial_len);
 		}
 		snprintf(f, ca.ca_len / 3 * 4 + 41 * 200 + 1024, "serials=%s reason=1", list);
@@ -10725,10 +10761,10 @@ cmd_ca_test_fill(int argc, char **argv)
 	if (journal_commit(&ca) < 0 || (nr > 0 && ca_publish_crl(&ca, ca.crl_days) < 0))
 		return ca_close(&ca, EXIT_USAGE);
 	if (snap_write(&ca) < 0) {
-		msg(g.cmd, "cannot write the index");
+		cmsg("cannot write the index");
 		return ca_close(&ca, EXIT_USAGE);
 	}
-	note(g.cmd, "%ld issued, %ld revoked", ni, nr);
+	cnote("%ld issued, %ld revoked", ni, nr);
 	return ca_close(&ca, 0);
 }
 #endif
@@ -10757,12 +10793,12 @@ cmd_verify(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
 		return EXIT_USAGE;
 	if (ca_f == NULL || npos != 1) {
-		msg(g.cmd, "usage: hostca verify --ca CA.pem [--crl CRL.pem] [--at TIME] CERT.pem");
+		cmsg("usage: hostca verify --ca CA.pem [--crl CRL.pem] [--at TIME] CERT.pem");
 		return EXIT_USAGE;
 	}
 	at = g.now;
 	if (at_s != NULL && time_parse(at_s, &at) < 0) {
-		msg(g.cmd, "--at: '%s' is not a time (YYYY-MM-DD[THH:MM[:SS]][Z] or unix seconds)", at_s);
+		cmsg("--at: '%s' is not a time (YYYY-MM-DD[THH:MM[:SS]][Z] or unix seconds)", at_s);
 		return EXIT_USAGE;
 	}
 	if ((r = pem_file_load(ca_f, cb, MAX_PEM_FILE, &ca, &al, NULL)) != 0)
@@ -10804,7 +10840,6 @@ show_cert(const unsigned char *der, size_t len, int first)
 	x509_info *c = malloc(sizeof *c);
 	char why[WHY_CAP], sh[41], nb[32], na[32], kt[16], fp[100], kfp[65];
 	unsigned char h[32], k[32];
-	br_sha256_context s;
 	size_t i;
 
 	if (c == NULL)
@@ -10815,9 +10850,7 @@ show_cert(const unsigned char *der, size_t len, int first)
 		return -1;
 	}
 	serial_hex(sh, c->serial, c->serial_len);
-	br_sha256_init(&s);
-	br_sha256_update(&s, der, len);
-	br_sha256_out(&s, h);
+	sha256_once(h, der, len);
 	fingerprint_text(fp, h);
 	pubkey_fingerprint(&c->pub, k);
 	hex_encode(kfp, k, 32, 0, 0);
@@ -10958,7 +10991,7 @@ cmd_show(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
 		return EXIT_USAGE;
 	if (npos != 1) {
-		msg(g.cmd, "usage: hostca show FILE");
+		cmsg("usage: hostca show FILE");
 		return EXIT_USAGE;
 	}
 	if (file_read(pos[0], MAX_CRL_FILE, &data, &len) < 0) {
@@ -11178,7 +11211,7 @@ host_write_request(host_ctx *h, const char *media, const hostca_key *key,
 		return EXIT_USAGE;
 	rng_bytes(rng, nonce, sizeof nonce);
 	if ((der = csr_build(key, h->hostid, names, nnames, token, nonce, &dl)) == NULL) {
-		msg(g.cmd, "cannot build the request");
+		cmsg("cannot build the request");
 		return EXIT_USAGE;
 	}
 	hl = (size_t)snprintf(head, sizeof head, "hostca %s: host %s\n", what, h->hostid);
@@ -11192,7 +11225,7 @@ host_write_request(host_ctx *h, const char *media, const hostca_key *key,
 	free(der);
 	path_join(rdir, sizeof rdir, media, "requests");
 	if (mkdir_ok(rdir, 0755) < 0) {
-		msg(rdir, "cannot create: %s", strerror(errno));
+		msg_errno(rdir, "cannot create");
 		free(pem);
 		return EXIT_USAGE;
 	}
@@ -11203,10 +11236,10 @@ host_write_request(host_ctx *h, const char *media, const hostca_key *key,
 		hostca_wipe(pem, hl + pl);
 	free(pem);
 	if (r < 0) {
-		msg(path, "cannot write: %s", strerror(errno));
+		msg_errno(path, "cannot write");
 		return EXIT_USAGE;
 	}
-	note(g.cmd, "wrote %s; carry the media to the CA", path);
+	cnote("wrote %s; carry the media to the CA", path);
 	return 0;
 }
 
@@ -11234,16 +11267,16 @@ cmd_host_request(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if (media == NULL || name == NULL) {
-		msg(g.cmd, "--media DIR and --name NAME are required");
+		cmsg("--media DIR and --name NAME are required");
 		return EXIT_USAGE;
 	}
 	if (token && token_file) {
-		msg(g.cmd, "give --token or --token-file, not both");
+		cmsg("give --token or --token-file, not both");
 		return EXIT_USAGE;
 	}
 	type = keyname ? hostca_key_type_parse(keyname) : HOSTCA_KEY_EC_P256;
 	if (type == 0) {
-		msg(g.cmd, "--key: '%s' is not one of ec-p256, ec-p384, ec-p521, rsa-2048,"
+		cmsg("--key: '%s' is not one of ec-p256, ec-p384, ec-p521, rsa-2048,"
 			" rsa-3072, rsa-4096", keyname);
 		return EXIT_USAGE;
 	}
@@ -11252,7 +11285,7 @@ cmd_host_request(int argc, char **argv)
 		hostname hn;
 		if (hostname_parse(&hn, s) < 0) {
 			char st[300];
-			msg(g.cmd, "'%s' is not a host name or IP address",
+			cmsg("'%s' is not a host name or IP address",
 				safe_text(st, sizeof st, s));
 			return EXIT_USAGE;
 		}
@@ -11271,7 +11304,7 @@ cmd_host_request(int argc, char **argv)
 	if (token != NULL) {
 		char letters[TOKEN_LETTERS + 1];
 		if (token_normalize(token, letters) < 0) {
-			msg(g.cmd, "the token is mistyped: a token is 16 letters A-Z"
+			cmsg("the token is mistyped: a token is 16 letters A-Z"
 				" (spaces and dashes are ignored)");
 			hostca_wipe(tbuf, sizeof tbuf);
 			return EXIT_USAGE;
@@ -11286,7 +11319,7 @@ cmd_host_request(int argc, char **argv)
 		return EXIT_USAGE;     /* before any identity is made */
 	}
 	if (mkdir_ok(g.host_dir, 0700) < 0) {
-		msg(g.host_dir, "cannot create: %s", strerror(errno));
+		msg_errno(g.host_dir, "cannot create");
 		return EXIT_USAGE;
 	}
 	if ((r = host_load(&h, 0)) != 0) {
@@ -11303,33 +11336,33 @@ cmd_host_request(int argc, char **argv)
 		uuid_from_random(h.hostid, &rng);
 		snprintf(line, sizeof line, "%s\n", h.hostid);
 		if (exclusive_write(hpath(&h, p, "hostid"), line, strlen(line), 0644) < 0) {
-			msg(p, "cannot write: %s", strerror(errno));
+			msg_errno(p, "cannot write");
 			host_free(&h);
 			return EXIT_USAGE;
 		}
-		note(g.cmd, "new host ID %s", h.hostid);
+		cnote("new host ID %s", h.hostid);
 	}
 	if (!h.have_key) {
 		if (key_generate(&h.key, type, &rng) < 0
 			|| key_store(hpath(&h, p, "host.key"), &h.key, NULL, &rng) < 0) {
-			msg(p, "cannot create the host key: %s", strerror(errno));
+			msg_errno(p, "cannot create the host key");
 			host_free(&h);
 			return EXIT_USAGE;
 		}
 		h.have_key = 1;
-		note(g.cmd, "new %s host key in %s", hostca_key_type_name(type), p);
+		cnote("new %s host key in %s", hostca_key_type_name(type), p);
 	} else if (new_key && !h.have_newkey) {
 		if (key_generate(&h.newkey, type, &rng) < 0
 			|| key_store(hpath(&h, p, "host.key.new"), &h.newkey, NULL, &rng) < 0) {
-			msg(p, "cannot create the new key: %s", strerror(errno));
+			msg_errno(p, "cannot create the new key");
 			host_free(&h);
 			return EXIT_USAGE;
 		}
 		h.have_newkey = 1;
-		note(g.cmd, "new %s key in %s; it replaces host.key when the certificate"
+		cnote("new %s key in %s; it replaces host.key when the certificate"
 			" for it is installed", hostca_key_type_name(type), p);
 	} else if (keyname != NULL && !new_key && h.key.type != type) {
-		msg(g.cmd, "the host key is %s; to change it, add --new-key",
+		cmsg("the host key is %s; to change it, add --new-key",
 			hostca_key_type_name(h.key.type));
 		host_free(&h);
 		return EXIT_USAGE;
@@ -11449,15 +11482,15 @@ cmd_host_install(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if (media == NULL) {
-		msg(g.cmd, "--media DIR is required");
+		cmsg("--media DIR is required");
 		return EXIT_USAGE;
 	}
 	if (fp_s && tofu) {
-		msg(g.cmd, "give --ca-fingerprint or --trust-on-first-use, not both");
+		cmsg("give --ca-fingerprint or --trust-on-first-use, not both");
 		return EXIT_USAGE;
 	}
 	if (fp_s && hex_decode(want, 32, fp_s) != 32) {
-		msg(g.cmd, "--ca-fingerprint: 64 hex digits (colons optional), as"
+		cmsg("--ca-fingerprint: 64 hex digits (colons optional), as"
 			" 'hostca ca init' and 'hostca ca show' print it");
 		return EXIT_USAGE;
 	}
@@ -11479,10 +11512,9 @@ cmd_host_install(int argc, char **argv)
 		pin = h.ca;
 		pin_len = h.ca_len;
 		if (ca != NULL && (al != h.ca_len || memcmp(ca, h.ca, al) != 0))
-			note(g.cmd, "the response names another CA certificate than the pinned"
+			cnote("the response names another CA certificate than the pinned"
 				" one; only the pinned CA is trusted");
 	} else {
-		br_sha256_context s;
 		if (ca == NULL) {
 			static const char *const cb[] = { "CERTIFICATE", NULL };
 			free(ca);
@@ -11491,18 +11523,16 @@ cmd_host_install(int argc, char **argv)
 				MAX_PEM_FILE, &ca, &al, NULL) != 0)
 				goto out;
 		}
-		br_sha256_init(&s);
-		br_sha256_update(&s, ca, al);
-		br_sha256_out(&s, have);
+		sha256_once(have, ca, al);
 		fingerprint_text(fp, have);
 		if (fp_s != NULL) {
 			if (!ct_equal(have, want, 32)) {
-				msg(g.cmd, "the CA on the media has fingerprint %s, not the one you"
+				cmsg("the CA on the media has fingerprint %s, not the one you"
 					" gave: refused (a foreign or forged CA?)", fp);
 				goto out;
 			}
 		} else if (!tofu) {
-			msg(g.cmd, "first install: give --ca-fingerprint with the fingerprint that"
+			cmsg("first install: give --ca-fingerprint with the fingerprint that"
 				" the CA's operator reads out to you ('hostca ca show' prints it on the"
 				" CA machine), or --trust-on-first-use if you accept whatever CA is"
 				" on this media");
@@ -11514,7 +11544,7 @@ cmd_host_install(int argc, char **argv)
 	}
 	if ((err = cert_decode_alloc(&a, pin, pin_len, why)) < 0
 		|| (err = cert_decode_alloc(&c, cert, cl, why)) < 0) {
-		msg(g.cmd, "response: %s", why);
+		cmsg("response: %s", why);
 		goto out;
 	}
 	if ((r = host_load_keys(&h, &c->pub)) != 0)
@@ -11555,7 +11585,7 @@ cmd_host_install(int argc, char **argv)
 		err = response_check(c, a, &h.key, id, 1, at, why);
 	}
 	if (err < 0) {
-		msg(g.cmd, "response refused: %s", why);
+		cmsg("response refused: %s", why);
 		goto out;
 	}
 	if (c->nb > h.floor)
@@ -11579,7 +11609,7 @@ cmd_host_install(int argc, char **argv)
 			int64_t w;
 			crl_decode(&ci, crl, rl, why);
 			if (crl_find(&ci, c->serial, c->serial_len, &rs, &w)) {
-				msg(g.cmd, "the certificate in the response is revoked (%s)",
+				cmsg("the certificate in the response is revoked (%s)",
 					reason_text(rs < 0 ? 0 : rs));
 				goto out;
 			}
@@ -11589,40 +11619,40 @@ cmd_host_install(int argc, char **argv)
 	 * now that its certificate is here), certificate, CRL. */
 	r = EXIT_USAGE;
 	if (h.ca == NULL && pem_write(hpath(&h, p, "ca.pem"), "CERTIFICATE", pin, pin_len, 0644) < 0) {
-		msg(p, "cannot write: %s", strerror(errno));
+		msg_errno(p, "cannot write");
 		goto out;
 	}
 	if (strcmp(id, h.hostid) != 0) {
 		char line[HOSTCA_UUID_LEN + 2];
 		snprintf(line, sizeof line, "%s\n", id);
 		if (atomic_write(hpath(&h, p, "hostid"), line, strlen(line), 0644) < 0) {
-			msg(p, "cannot write: %s", strerror(errno));
+			msg_errno(p, "cannot write");
 			goto out;
 		}
-		note(g.cmd, "adopted host ID %s from the CA (was %s): this host is"
+		cnote("adopted host ID %s from the CA (was %s): this host is"
 			" reissued under its earlier identity", id, h.hostid);
 	}
 	if (use_new) {
 		char np[PATH_MAX];
 		hpath(&h, np, "host.key.new");
 		if (rename(np, hpath(&h, p, "host.key")) < 0 || fsync_parent(p) < 0) {
-			msg(p, "cannot replace the key: %s", strerror(errno));
+			msg_errno(p, "cannot replace the key");
 			goto out;
 		}
-		note(g.cmd, "host.key replaced by the new key");
+		cnote("host.key replaced by the new key");
 	}
 	if (pem_write(hpath(&h, p, "host.pem"), "CERTIFICATE", cert, cl, 0644) < 0) {
-		msg(p, "cannot write: %s", strerror(errno));
+		msg_errno(p, "cannot write");
 		goto out;
 	}
 	if (crl != NULL && pem_write(hpath(&h, p, "crl.pem"), "X509 CRL", crl, rl, 0644) < 0) {
-		msg(p, "cannot write: %s", strerror(errno));
+		msg_errno(p, "cannot write");
 		goto out;
 	}
 	{
 		char sh[41];
 		serial_hex(sh, c->serial, c->serial_len);
-		note(g.cmd, "installed certificate %s for host %s, valid until %s", sh, id,
+		cnote("installed certificate %s for host %s, valid until %s", sh, id,
 			time_iso(t, c->na));
 	}
 	r = 0;
@@ -11651,7 +11681,7 @@ cmd_host_renew(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if (media == NULL) {
-		msg(g.cmd, "--media DIR is required");
+		cmsg("--media DIR is required");
 		return EXIT_USAGE;
 	}
 	if ((r = host_load(&h, 1)) != 0)
@@ -11673,7 +11703,7 @@ cmd_host_renew(int argc, char **argv)
 		err = HOSTCA_ERR_REVOKED;
 	}
 	if (err < 0) {
-		msg(g.cmd, "the certificate is %s: renewal needs a valid certificate; ask the"
+		cmsg("the certificate is %s: renewal needs a valid certificate; ask the"
 			" CA operator for a reissue token (hostca token create --reissue --host %s)"
 			" and run 'hostca host request --token T'",
 			err == HOSTCA_ERR_EXPIRED || err == HOSTCA_ERR_REVOKED ? why : "not usable",
@@ -11714,7 +11744,7 @@ cmd_host_update(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if (media == NULL) {
-		msg(g.cmd, "--media DIR is required");
+		cmsg("--media DIR is required");
 		return EXIT_USAGE;
 	}
 	if (media_check(media) < 0)
@@ -11745,10 +11775,10 @@ cmd_host_update(int argc, char **argv)
 		} else if (n->na <= o->na) {
 			note(p, "not newer than the pinned CA certificate: kept the pinned one");
 		} else if (pem_write(hpath(&h, q, "ca.pem"), "CERTIFICATE", ca, al, 0644) < 0) {
-			msg(q, "cannot write: %s", strerror(errno));
+			msg_errno(q, "cannot write");
 			r = EXIT_USAGE;
 		} else {
-			note(g.cmd, "CA certificate updated (same CA key)");
+			cnote("CA certificate updated (same CA key)");
 			any = 1;
 			free(h.ca);
 			h.ca = ca;
@@ -11768,16 +11798,16 @@ cmd_host_update(int argc, char **argv)
 				msg(p, "refused: %s", why);
 				r = EXIT_REFUSED;
 			} else if (taken == 0) {
-				note(g.cmd, "the CRL on the media is the one this host has");
+				cnote("the CRL on the media is the one this host has");
 			} else if (pem_write(hpath(&h, q, "crl.pem"), "X509 CRL", crl, rl, 0644) < 0) {
-				msg(q, "cannot write: %s", strerror(errno));
+				msg_errno(q, "cannot write");
 				r = EXIT_USAGE;
 			} else {
 				crl_info ci;
 				char num[41];
 				crl_decode(&ci, crl, rl, why);
 				hex_encode(num, ci.number, ci.number_len, 1, 0);
-				note(g.cmd, "took CRL number %s (%zu revoked)", num, ci.count);
+				cnote("took CRL number %s (%zu revoked)", num, ci.count);
 				any = 1;
 			}
 		}
@@ -11814,10 +11844,7 @@ cmd_host_status(int argc, char **argv)
 	now = host_now(&h);
 	fp[0] = 0;
 	if (h.ca != NULL) {
-		br_sha256_context s;
-		br_sha256_init(&s);
-		br_sha256_update(&s, h.ca, h.ca_len);
-		br_sha256_out(&s, caf);
+		sha256_once(caf, h.ca, h.ca_len);
 		fingerprint_text(fp, caf);
 	}
 	if (h.cert == NULL || h.ca == NULL) {
@@ -11956,11 +11983,11 @@ cmd_host_clean(int argc, char **argv)
 	for (i = 0; files[i]; i++)
 		n += path_exists(path_join(p, sizeof p, g.host_dir, files[i]));
 	if (n == 0) {
-		note(g.cmd, "nothing to clean in %s", g.host_dir);
+		cnote("nothing to clean in %s", g.host_dir);
 		return 0;
 	}
 	if (!force) {
-		msg(g.cmd, "this wipes the host ID, key, certificate and CRL in %s, so that"
+		cmsg("this wipes the host ID, key, certificate and CRL in %s, so that"
 			" this machine (or its clone) enrols as a new host; the pinned CA stays."
 			" Add --force to do it", g.host_dir);
 		return EXIT_USAGE;
@@ -11968,13 +11995,13 @@ cmd_host_clean(int argc, char **argv)
 	for (i = 0; files[i]; i++) {
 		path_join(p, sizeof p, g.host_dir, files[i]);
 		if (wipe_file(p) < 0) {
-			msg(p, "cannot remove: %s", strerror(errno));
+			msg_errno(p, "cannot remove");
 			r = EXIT_USAGE;
 		}
 	}
 	fsync_dir(g.host_dir);
 	if (r == 0)
-		note(g.cmd, "host identity wiped; the next 'hostca host request' creates a new one");
+		cnote("host identity wiped; the next 'hostca host request' creates a new one");
 	return r;
 }
 
