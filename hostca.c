@@ -1716,7 +1716,7 @@ p256_verify_raw(const unsigned char *hash, size_t hash_len,
 		memcpy(buf + 32 - hash_len, hash, hash_len);
 	fe_decode(e, buf);
 	if (!fe_below(e, p256_n))
-		fe_sub(e, e, p256_n, p256_n);   /* e < 2n: no borrow, so e - n */
+		fe_sub_raw(e, e, p256_n);       /* e < 2^256 < 2n */
 	/* w = 1/s = s^(n-2) mod n, in Montgomery form */
 	fn_mul(t, s, c.n_rr);
 	memcpy(w, c.n_one, sizeof w);
@@ -1783,9 +1783,15 @@ ecdsa_vrfy_asn1(const br_ec_impl *impl, const void *hash, size_t hash_len,
 {
 #ifdef HAVE_FAST_P256
 	if (pk->curve == BR_EC_secp256r1) {
-		unsigned char raw[132];
+		/*
+		 * A DER ECDSA-Sig-Value on P-256 is at most 72 bytes (two
+		 * INTEGERs of 33). br_ecdsa_asn1_to_raw() converts in place and
+		 * pads r and s to the longer of the two, so a malformed input
+		 * can come out twice as long as it went in: room for that.
+		 */
+		unsigned char raw[2 * 72];
 		size_t rl;
-		if (sig_len > sizeof raw)
+		if (sig_len > sizeof raw / 2)
 			return 0;
 		memcpy(raw, sig, sig_len);
 		rl = br_ecdsa_asn1_to_raw(raw, sig_len);
@@ -11092,9 +11098,10 @@ host_free(host_ctx *h)
 /*
  * The host's keys. A key file carries its public point next to the
  * scalar; when that point is the one in hint (the installed certificate,
- * or the response being installed) it is taken as it is, which spares a
- * scalar multiplication per command. Otherwise the point is computed, so
- * a key that does not belong to the certificate still shows as such.
+ * which an earlier install checked against the key) it is taken as it
+ * is, which spares a scalar multiplication per command. Otherwise (a first
+ * install, a new key) the point is computed from the scalar, never taken
+ * from anything on the media.
  */
 static int
 host_load_keys(host_ctx *h, const pubkey *hint)
@@ -11114,10 +11121,9 @@ host_load_keys(host_ctx *h, const pubkey *hint)
 	return 0;
 }
 
-/* Loads what the host directory holds; missing files stay empty. With
- * keys 0 the keys wait for host_load_keys(). */
+/* Loads what the host directory holds; missing files stay empty. */
 static int
-host_load2(host_ctx *h, int need_id, int keys)
+host_load(host_ctx *h, int need_id)
 {
 	pubkey certpub;
 	int have_certpub = 0;
@@ -11178,13 +11184,7 @@ host_load2(host_ctx *h, int need_id, int keys)
 		if (ci.this_update > h->floor)
 			h->floor = ci.this_update;
 	}
-	return keys ? host_load_keys(h, have_certpub ? &certpub : NULL) : 0;
-}
-
-static int
-host_load(host_ctx *h, int need_id)
-{
-	return host_load2(h, need_id, 1);
+	return host_load_keys(h, have_certpub ? &certpub : NULL);
 }
 
 /* Host time: the later of the clock and the newest time seen (for
@@ -11496,9 +11496,9 @@ cmd_host_install(int argc, char **argv)
 	}
 	if (media_check(media) < 0)
 		return EXIT_USAGE;
-	if ((r = host_load2(&h, 1, 0)) != 0)
+	if ((r = host_load(&h, 1)) != 0)
 		goto out;
-	if (!path_exists(hpath(&h, p, "host.key"))) {
+	if (!h.have_key) {
 		msg(g.host_dir, "no host key: run 'hostca host request' first");
 		r = EXIT_USAGE;
 		goto out;
@@ -11547,9 +11547,6 @@ cmd_host_install(int argc, char **argv)
 		cmsg("response: %s", why);
 		goto out;
 	}
-	if ((r = host_load_keys(&h, &c->pub)) != 0)
-		goto out;
-	r = EXIT_REFUSED;
 	/*
 	 * A device without a clock reads 1970: the newest time it has seen
 	 * is its floor. A CRL of the pinned CA counts once its signature is
@@ -11588,8 +11585,6 @@ cmd_host_install(int argc, char **argv)
 		cmsg("response refused: %s", why);
 		goto out;
 	}
-	if (c->nb > h.floor)
-		h.floor = c->nb;
 	/* The CRL on the media, if any, must not revoke the new certificate. */
 	if (path_exists(p)) {
 		int taken;

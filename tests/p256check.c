@@ -97,6 +97,17 @@ sig_der(unsigned char *out, const unsigned char *r, const unsigned char *s)
 	return br_ecdsa_raw_to_asn1(memcpy(out, raw, 64), 64);
 }
 
+/* fe (little-endian limbs) to 32 bytes big-endian */
+static void
+fe_be(unsigned char *out, const fe a)
+{
+	int k, m;
+
+	for (k = 0; k < 4; k++)
+		for (m = 0; m < 8; m++)
+			out[31 - k * 8 - m] = (unsigned char)(a[k] >> (8 * m));
+}
+
 /* 32-byte big-endian a + b (mod 2^256) */
 static void
 add_be(unsigned char *r, const unsigned char *a, const unsigned char *b)
@@ -243,13 +254,88 @@ main(int argc, char **argv)
 		rnd(hash, 32);
 		sl = br_ecdsa_i31_sign_asn1(&br_ec_p256_m31, &br_sha256_vtable, hash, &sk, sig);
 		compare("key G", hash, 32, pb, 65, sig, sl, 1);
-		/* the hash equal to r makes u1 = u2: R = 2 u1 G */
-		memcpy(raw, sig, sl);
-		if (br_ecdsa_asn1_to_raw(raw, sl) == 64) {
-			memcpy(hash, raw, 32);
-			sl = br_ecdsa_i31_sign_asn1(&br_ec_p256_m31, &br_sha256_vtable, hash, &sk, sig);
-			compare("key G, hash r", hash, 32, pb, 65, sig, sl, -1);
+	}
+	/*
+	 * Signatures made here with the group arithmetic of hostca.c:
+	 * with Q = G (d = 1) and the hash equal to r, u1 = u2 and the
+	 * additions meet a doubling (P = Q); with the hash -r*d mod n for a
+	 * random d and any s, u1 G + u2 Q is the point at infinity.
+	 */
+	{
+		fe one_n, rr_n, kk, r, sv, t, d;
+		unsigned char kx[65], rb[32], sb[32];
+		br_ec_private_key ks;
+		int m;
+
+		mont_consts(one_n, rr_n, p256_n);
+		for (i = 0; i < 200; i++) {
+			rnd(kb, 32);
+			kb[0] &= 0x7f;          /* below n */
+			ks.curve = BR_EC_secp256r1;
+			ks.x = kb;
+			ks.xlen = 32;
+			br_ec_compute_pub(&br_ec_p256_m31, NULL, kx, &ks);
+			fe_decode(r, kx + 1);   /* x(kG) < p */
+			if (!fe_below(r, p256_n))
+				fe_sub_raw(r, r, p256_n);
+			fe_decode(kk, kb);
+			/* s = (e + r d) / k = 2r / k, with 1/k = k^(n-2) */
+			fn_mul(t, kk, rr_n);
+			memcpy(sv, one_n, sizeof sv);
+			for (m = 255; m >= 0; m--) {
+				fn_mul(sv, sv, sv);
+				uint64_t limb = m < 64 ? p256_n[0] - 2 : p256_n[m >> 6];
+				if ((limb >> (m & 63)) & 1)
+					fn_mul(sv, sv, t);
+			}
+			fe_add(t, r, r, p256_n);
+			fn_mul(sv, t, sv);      /* plain times Montgomery: plain */
+			fe_be(rb, r);
+			fe_be(sb, sv);
+			sl = sig_der(sig, rb, sb);
+			compare("Q = G, hash = r (u1 = u2)", rb, 32, p256_g, 65, sig, sl, 1);
+			/* infinity: e = -r d mod n, s random */
+			rnd(kb, 32);
+			kb[0] &= 0x7f;
+			if (kb[31] == 0)
+				kb[31] = 1;
+			br_ec_compute_pub(&br_ec_p256_m31, &pk, pb, &ks);
+			fe_decode(d, kb);
+			fn_mul(t, r, d);
+			fn_mul(t, t, rr_n);     /* r d mod n */
+			fe_sub(t, (const uint64_t[4]){ 0, 0, 0, 0 }, t, p256_n);
+			fe_be(hash, t);
+			rnd(sb, 32);
+			sb[0] &= 0x7f;
+			sl = sig_der(sig, rb, sb);
+			compare("u1 G + u2 Q at infinity", hash, 32, pb, 65, sig, sl, 0);
 		}
+	}
+	/*
+	 * A signature whose point R has x(R) = n + 3, so that r = 3 (worked
+	 * out with Python integers: the key Q is (R - u1 G) / u2 for the r,
+	 * s and hash below). Accepted with r = 3, refused with r = n + 3.
+	 */
+	{
+		static const char *const vec[] = {
+			"1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef",
+			"043e7382d9d064b6ec5afc9ff7ece69d7b0a31821f2f0f583fbeca78748524d1fa"
+			"559046279d9f8e906bcb5d5419a90353a2fec2b9cf1ce3b51206012f010fcc4a",
+			"0000000000000000000000000000000000000000000000000000000000000003",
+			"0fedcba9876543210fedcba9876543210fedcba9876543210fedcba987654321" };
+		unsigned char vh[32], vq[65], vr[32], vs[32];
+		hex_decode(vh, 32, vec[0]);
+		hex_decode(vq, 65, vec[1]);
+		hex_decode(vr, 32, vec[2]);
+		hex_decode(vs, 32, vec[3]);
+		sl = sig_der(sig, vr, vs);
+		compare("x(R) = n + 3, r = 3", vh, 32, vq, 65, sig, sl, 1);
+		add_be(big, vr, n_be);
+		sl = sig_der(sig, big, vs);
+		compare("x(R) = n + 3, r = n + 3", vh, 32, vq, 65, sig, sl, 0);
+		vs[31] ^= 1;
+		sl = sig_der(sig, vr, vs);
+		compare("x(R) = n + 3, r = 3, s changed", vh, 32, vq, 65, sig, sl, 0);
 	}
 	/* a hash of n (e = 0 mod n), and of n + small */
 	memcpy(hash, n_be, 32);

@@ -128,4 +128,32 @@ cp f/responses/"$(cat other-host/hostid)".pem f/responses/"$HID".pem
 expect_exit 1 "host install: a response for another key refused" -- hc -H honest host install --media f
 check_grep "host install: says another key" "another key" "$W/.err"
 expect_exit 0 "host status: the honest host is untouched and usable" -- hc -H honest host status
+# The same response, with this host's key file edited so that the public
+# point stored next to its scalar is the other host's: the point is never
+# taken on the media's word, so the key still does not match.
+cp -r honest edited
+"$PY" - edited/host.key other-host/host.key <<'PYEOF'
+import sys
+from cryptography.hazmat.primitives import serialization as s
+def load(p):
+    return s.load_pem_private_key(open(p, "rb").read(), None)
+def point(k):
+    return k.public_key().public_bytes(s.Encoding.X962, s.PublicFormat.UncompressedPoint)
+mine, other = load(sys.argv[1]), load(sys.argv[2])
+der = open(sys.argv[1], "rb").read()
+import base64
+body = b"".join(l for l in der.split(b"\n") if l and not l.startswith(b"-----"))
+raw = base64.b64decode(body)
+assert raw.count(point(mine)) == 1
+raw = raw.replace(point(mine), point(other))
+b = base64.b64encode(raw)
+with open(sys.argv[1], "wb") as f:
+    f.write(b"-----BEGIN PRIVATE KEY-----\n")
+    for i in range(0, len(b), 64):
+        f.write(b[i:i + 64] + b"\n")
+    f.write(b"-----END PRIVATE KEY-----\n")
+PYEOF
+expect_exit 1 "host install: a key file claiming the other host's point is still refused" -- hc -H edited host install --media f
+check_grep "host install: says another key (edited key file)" "another key" "$W/.err"
+check_eq "host install: the edited host kept its own host ID" "$(cat edited/hostid)" "$HID"
 finish

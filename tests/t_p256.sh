@@ -50,4 +50,44 @@ for md in sha256 sha384 sha512; do
 done
 expect_exit nz "hostca show refuses a changed OpenSSL signature" -- hc show f-sha256-0.pem
 check_grep "a changed signature is named as such" "signature" "$W/.err"
+
+# Malformed signature values that BearSSL's DER-to-raw conversion lengthens
+# (it pads r and s to the longer one): refused, never written past a buffer.
+"$PY" - r-sha256-0.pem <<'PYEOF'
+import base64, sys
+def rd(b, i):
+    t, l = b[i], b[i + 1]
+    i += 2
+    if l & 0x80:
+        k = l & 0x7f
+        l = int.from_bytes(b[i:i + k], "big")
+        i += k
+    return t, i, l
+def tlv(t, body):
+    n = len(body)
+    h = bytes([n]) if n < 128 else bytes([0x81, n]) if n < 256 else bytes([0x82, n >> 8, n & 255])
+    return bytes([t]) + h + body
+pem = open(sys.argv[1]).read().split("\n")
+der = base64.b64decode("".join(l for l in pem if l and not l.startswith("-----")))
+_, i, _ = rd(der, 0)
+parts = []
+for _ in range(2):
+    _, j, l = rd(der, i)
+    parts.append(der[i:j + l])
+    i = j + l
+for name, sig in (("empty-r", b"\x30\x81\x81\x02\x00\x02\x7d" + b"A" * 125),
+                  ("long-s", b"\x30\x47\x02\x00\x02\x43" + b"\x41" * 67),
+                  ("huge", b"\x30\x82\x01\x04\x02\x00\x02\x82\x01\x00" + b"\x41" * 256)):
+    out = tlv(0x30, parts[0] + parts[1] + tlv(0x03, b"\x00" + sig))
+    b = base64.b64encode(out).decode()
+    with open("ovr-%s.pem" % name, "w") as f:
+        f.write("-----BEGIN CERTIFICATE REQUEST-----\n")
+        for k in range(0, len(b), 64):
+            f.write(b[k:k + 64] + "\n")
+        f.write("-----END CERTIFICATE REQUEST-----\n")
+PYEOF
+for v in empty-r long-s huge; do
+	expect_exit 1 "a malformed signature value ($v) is refused cleanly" -- hc show "ovr-$v.pem"
+done
+check_grep "the refusal names the signature" "signature" "$W/.err"
 finish
