@@ -1298,11 +1298,7 @@ typedef uint64_t fe[4];          /* little-endian 64-bit limbs */
 static const fe p256_p = { P256_P0, P256_P1, P256_P2, P256_P3 };
 static const fe p256_n = { P256_N0, P256_N1, P256_N2, P256_N3 };
 
-/* The curve's b and the generator, big-endian as in SEC 2. */
-static const unsigned char p256_b[32] = {
-	0x5A, 0xC6, 0x35, 0xD8, 0xAA, 0x3A, 0x93, 0xE7, 0xB3, 0xEB, 0xBD, 0x55,
-	0x76, 0x98, 0x86, 0xBC, 0x65, 0x1D, 0x06, 0xB0, 0xCC, 0x53, 0xB0, 0xF6,
-	0x3B, 0xCE, 0x3C, 0x3E, 0x27, 0xD2, 0x60, 0x4B };
+/* The generator, uncompressed, as in SEC 2. */
 static const unsigned char p256_g[65] = { 0x04,
 	0x6B, 0x17, 0xD1, 0xF2, 0xE1, 0x2C, 0x42, 0x47, 0xF8, 0xBC, 0xE6, 0xE5,
 	0x63, 0xA4, 0x40, 0xF2, 0x77, 0x03, 0x7D, 0x81, 0x2D, 0xEB, 0x33, 0xA0,
@@ -1315,11 +1311,18 @@ typedef struct {
 	fe x, y, z;              /* Jacobian, Montgomery form; z = 0: infinity */
 } p256_pt;
 
-typedef struct {
-	fe p_one, p_rr;          /* 2^256 and 2^512 mod p */
-	fe n_one, n_rr;          /* the same mod n */
-	fe b;                    /* b in Montgomery form */
-} p256_ctx;
+/* Montgomery constants: 2^256 and 2^512 mod p and mod n, and the
+ * curve's b times 2^256 mod p (tests/p256check.c recomputes them all). */
+static const fe p256_p_one = { UINT64_C(0x0000000000000001),
+	UINT64_C(0xFFFFFFFF00000000), UINT64_C(0xFFFFFFFFFFFFFFFF), UINT64_C(0x00000000FFFFFFFE) };
+static const fe p256_p_rr = { UINT64_C(0x0000000000000003),
+	UINT64_C(0xFFFFFFFBFFFFFFFF), UINT64_C(0xFFFFFFFFFFFFFFFE), UINT64_C(0x00000004FFFFFFFD) };
+static const fe p256_n_one = { UINT64_C(0x0C46353D039CDAAF),
+	UINT64_C(0x4319055258E8617B), UINT64_C(0x0000000000000000), UINT64_C(0x00000000FFFFFFFF) };
+static const fe p256_n_rr = { UINT64_C(0x83244C95BE79EEA2),
+	UINT64_C(0x4699799C49BD6FA6), UINT64_C(0x2845B2392B6BEC59), UINT64_C(0x66E12D94F3D95620) };
+static const fe p256_b_mont = { UINT64_C(0xD89CDF6229C4BDDF),
+	UINT64_C(0xACF005CD78843090), UINT64_C(0xE5A220ABF7212ED6), UINT64_C(0xDC30061D04874834) };
 
 static void
 fe_decode(fe r, const unsigned char *b)
@@ -1481,22 +1484,9 @@ fn_mul(fe r, const fe a, const fe b)
 #define fp_add(r, a, b) fe_add(r, a, b, p256_p)
 #define fp_sub(r, a, b) fe_sub(r, a, b, p256_p)
 
-/* one = 2^256 mod m (m > 2^255), rr = 2^512 mod m by doubling it. */
-static void
-mont_consts(fe one, fe rr, const fe m)
-{
-	static const fe zero = { 0, 0, 0, 0 };
-	int i;
-
-	fe_sub_raw(one, zero, m);
-	memcpy(rr, one, sizeof(fe));
-	for (i = 0; i < 256; i++)
-		fe_add(rr, rr, rr, m);
-}
-
 /* Decodes an uncompressed point and checks it is on the curve. */
 static int
-p256_decode(const p256_ctx *c, p256_pt *P, const unsigned char *q, size_t qlen)
+p256_decode(p256_pt *P, const unsigned char *q, size_t qlen)
 {
 	fe x, y, l, r, t;
 
@@ -1506,9 +1496,9 @@ p256_decode(const p256_ctx *c, p256_pt *P, const unsigned char *q, size_t qlen)
 	fe_decode(y, q + 33);
 	if (!fe_below(x, p256_p) || !fe_below(y, p256_p))
 		return -1;
-	fp_mul(P->x, x, c->p_rr);
-	fp_mul(P->y, y, c->p_rr);
-	memcpy(P->z, c->p_one, sizeof P->z);
+	fp_mul(P->x, x, p256_p_rr);
+	fp_mul(P->y, y, p256_p_rr);
+	memcpy(P->z, p256_p_one, sizeof P->z);
 	/* y^2 = x^3 - 3x + b */
 	fp_sqr(l, P->y);
 	fp_sqr(t, P->x);
@@ -1516,19 +1506,8 @@ p256_decode(const p256_ctx *c, p256_pt *P, const unsigned char *q, size_t qlen)
 	fp_sub(r, r, P->x);
 	fp_sub(r, r, P->x);
 	fp_sub(r, r, P->x);
-	fp_add(r, r, c->b);
+	fp_add(r, r, p256_b_mont);
 	return fe_equal(l, r) ? 0 : -1;
-}
-
-static void
-p256_init(p256_ctx *c)
-{
-	fe b;
-
-	mont_consts(c->p_one, c->p_rr, p256_p);
-	mont_consts(c->n_one, c->n_rr, p256_n);
-	fe_decode(b, p256_b);
-	fp_mul(c->b, b, c->p_rr);
 }
 
 /* R = 2P (a = -3: dbl-2001-b). P-256 has no point of order 2. */
@@ -1689,7 +1668,6 @@ p256_verify_raw(const unsigned char *hash, size_t hash_len,
 	const unsigned char *q, size_t qlen,
 	const unsigned char *sig, size_t rs_len)
 {
-	p256_ctx c;
 	p256_pt Q, G, TQ[8], TG[8], R;
 	unsigned char buf[32];
 	signed char nq[260], ng[260];
@@ -1698,7 +1676,6 @@ p256_verify_raw(const unsigned char *hash, size_t hash_len,
 
 	if (rs_len == 0 || rs_len > 32)
 		return 0;
-	p256_init(&c);
 	memset(buf, 0, sizeof buf);
 	memcpy(buf + 32 - rs_len, sig, rs_len);
 	fe_decode(r, buf);
@@ -1706,7 +1683,7 @@ p256_verify_raw(const unsigned char *hash, size_t hash_len,
 	fe_decode(s, buf);
 	if (fe_is_zero(r) || fe_is_zero(s) || !fe_below(r, p256_n) || !fe_below(s, p256_n))
 		return 0;
-	if (p256_decode(&c, &Q, q, qlen) < 0 || p256_decode(&c, &G, p256_g, 65) < 0)
+	if (p256_decode(&Q, q, qlen) < 0 || p256_decode(&G, p256_g, 65) < 0)
 		return 0;
 	/* e: the leftmost 256 bits of the hash, reduced mod n */
 	memset(buf, 0, sizeof buf);
@@ -1718,8 +1695,8 @@ p256_verify_raw(const unsigned char *hash, size_t hash_len,
 	if (!fe_below(e, p256_n))
 		fe_sub_raw(e, e, p256_n);       /* e < 2^256 < 2n */
 	/* w = 1/s = s^(n-2) mod n, in Montgomery form */
-	fn_mul(t, s, c.n_rr);
-	memcpy(w, c.n_one, sizeof w);
+	fn_mul(t, s, p256_n_rr);
+	memcpy(w, p256_n_one, sizeof w);
 	memcpy(nm2, p256_n, sizeof nm2);
 	nm2[0] -= 2;                    /* n's low limb is above 2 */
 	for (i = 255; i >= 0; i--) {
@@ -1747,12 +1724,12 @@ p256_verify_raw(const unsigned char *hash, size_t hash_len,
 		return 0;
 	/* x(R) = X / Z^2 (mod p) must be r or r + n; no inversion needed */
 	fp_sqr(zz, R.z);
-	fp_mul(t, r, c.p_rr);
+	fp_mul(t, r, p256_p_rr);
 	fp_mul(t, t, zz);
 	if (fe_equal(t, R.x))
 		return 1;
 	if (fe_add_raw(t, r, p256_n) == 0 && fe_below(t, p256_p)) {
-		fp_mul(t, t, c.p_rr);
+		fp_mul(t, t, p256_p_rr);
 		fp_mul(t, t, zz);
 		if (fe_equal(t, R.x))
 			return 1;
@@ -1764,11 +1741,9 @@ p256_verify_raw(const unsigned char *hash, size_t hash_len,
 static int
 p256_point_ok(const unsigned char *q, size_t qlen)
 {
-	p256_ctx c;
 	p256_pt P;
 
-	p256_init(&c);
-	return p256_decode(&c, &P, q, qlen) == 0;
+	return p256_decode(&P, q, qlen) == 0;
 }
 #endif
 

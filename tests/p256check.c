@@ -97,6 +97,48 @@ sig_der(unsigned char *out, const unsigned char *r, const unsigned char *s)
 	return br_ecdsa_raw_to_asn1(memcpy(out, raw, 64), 64);
 }
 
+/* one = 2^256 mod m (m > 2^255), rr = 2^512 mod m, by doubling */
+static void
+mont_consts(fe one, fe rr, const fe m)
+{
+	static const fe zero = { 0, 0, 0, 0 };
+	int i;
+
+	fe_sub_raw(one, zero, m);
+	memcpy(rr, one, sizeof(fe));
+	for (i = 0; i < 256; i++)
+		fe_add(rr, rr, rr, m);
+}
+
+/* hostca.c's Montgomery constants, recomputed; b from SEC 2 */
+static int
+check_consts(void)
+{
+	static const unsigned char b_be[32] = {
+		0x5A, 0xC6, 0x35, 0xD8, 0xAA, 0x3A, 0x93, 0xE7, 0xB3, 0xEB, 0xBD, 0x55,
+		0x76, 0x98, 0x86, 0xBC, 0x65, 0x1D, 0x06, 0xB0, 0xCC, 0x53, 0xB0, 0xF6,
+		0x3B, 0xCE, 0x3C, 0x3E, 0x27, 0xD2, 0x60, 0x4B };
+	fe one, rr, b;
+
+	mont_consts(one, rr, p256_p);
+	if (!fe_equal(one, p256_p_one) || !fe_equal(rr, p256_p_rr)) {
+		fprintf(stderr, "p256check: the Montgomery constants mod p are wrong\n");
+		return -1;
+	}
+	fe_decode(b, b_be);
+	fp_mul(b, b, p256_p_rr);
+	if (!fe_equal(b, p256_b_mont)) {
+		fprintf(stderr, "p256check: b in Montgomery form is wrong\n");
+		return -1;
+	}
+	mont_consts(one, rr, p256_n);
+	if (!fe_equal(one, p256_n_one) || !fe_equal(rr, p256_n_rr)) {
+		fprintf(stderr, "p256check: the Montgomery constants mod n are wrong\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* fe (little-endian limbs) to 32 bytes big-endian */
 static void
 fe_be(unsigned char *out, const fe a)
@@ -151,11 +193,14 @@ main(int argc, char **argv)
 	memcpy(nm1, n_be, 32);
 	nm1[31] -= 1;
 
-	/* the curve constants themselves */
+	/* the curve constants themselves: G on the curve (with b), and the
+	 * Montgomery constants recomputed by doubling */
 	if (!p256_point_ok(p256_g, 65)) {
 		fprintf(stderr, "p256check: G is not on the curve\n");
 		return 1;
 	}
+	if (check_consts() < 0)
+		return 1;
 	for (i = 0; i < rounds; i++) {
 		br_ec_keygen(&rng.vtable, &br_ec_p256_m31, &sk, kb, BR_EC_secp256r1);
 		if (i % 50 == 0) {
