@@ -81,6 +81,16 @@ pass() {
 	done
 }
 
+# The arm64 build of tests/p256check under qemu-user, for t_p256.sh in the
+# arm64 pass (the P-256 verifier on a second architecture).
+qemu_p256check() {
+	[ -x "$REPO/tests/p256check-arm64" ] && [ "$REPO/tests/p256check-arm64" -nt "$REPO/hostca.c" ] || return 1
+	cp "$REPO/tests/p256check-arm64" "$BIN/p256check-arm64"
+	printf '#!/bin/sh\nexec qemu-aarch64 -L / "%s" "$@"\n' "$BIN/p256check-arm64" >"$BIN/q-p256check-arm64"
+	chmod +x "$BIN/q-p256check-arm64"
+	export T_P256CHECK_ARM64="$BIN/q-p256check-arm64"
+}
+
 start=$(date +%s)
 if [ "${T_CROSS:-}" = 1 ]; then
 	# The arm64 build under qemu-user (make cross-test): one pass. The
@@ -93,6 +103,7 @@ if [ "${T_CROSS:-}" = 1 ]; then
 		printf '#!/bin/sh\nexec qemu-aarch64 -L / "%s" "$@"\n' "$BIN/$b" >"$BIN/q-$b"
 		chmod +x "$BIN/q-$b"
 	done
+	qemu_p256check
 	T_SLOW=0 pass "[arm64] " "$BIN/q-hostca-arm64" "$BIN/q-hostca-test-arm64"
 	p=$(grep -c '^ok$' "$T_RESULTS")
 	f=$(grep -c '^FAIL$' "$T_RESULTS")
@@ -125,6 +136,7 @@ if [ $# -eq 0 ] && [ "${T_NOCROSS:-}" != 1 ] && [ -x "$REPO/hostca-arm64" ] \
 		chmod +x "$BIN/q-$b"
 	done
 	FILES="tests/t_core.sh tests/t_csr.sh tests/t_enroll.sh tests/t_revoke.sh tests/t_golden.sh tests/t_index.sh"
+	qemu_p256check && FILES="$FILES tests/t_p256.sh"
 	T_SLOW=0 pass "[arm64] " "$BIN/q-hostca-arm64" "$BIN/q-hostca-test-arm64"
 elif [ $# -eq 0 ]; then
 	echo "# arm64 pass skipped (no current ./hostca-arm64 or no qemu-aarch64)"

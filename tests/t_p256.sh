@@ -9,6 +9,7 @@
 
 case "$T_LABEL" in
 *asan*) P=${T_P256CHECK_ASAN:-} ROUNDS=150 ;;
+*arm64*) P=${T_P256CHECK_ARM64:-} ROUNDS=100 ;;
 *) P=${T_P256CHECK:-} ROUNDS=1000 ;;
 esac
 if [ -n "$P" ] && [ -x "$P" ]; then
