@@ -6209,8 +6209,9 @@ index_every(void)
 {
 #ifdef HOSTCA_TEST_HOOKS
 	const char *e = getenv("HOSTCA_INDEX_EVERY");
-	if (e != NULL && strtol(e, NULL, 10) > 0)
-		return (uint64_t)strtol(e, NULL, 10);
+	long v = e != NULL ? strtol(e, NULL, 10) : 0;
+	if (v > 0)
+		return (uint64_t)v;
 #endif
 	return INDEX_EVERY;
 }
@@ -9326,9 +9327,10 @@ par_for(size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nt = cpus > 1 ? (cpus > 8 ? 8 : (size_t)cpus) : 1, k, started = 0;
 	const char *e = getenv("HOSTCA_THREADS");
+	long v = e != NULL ? strtol(e, NULL, 10) : 0;
 
-	if (e != NULL && strtol(e, NULL, 10) >= 1 && strtol(e, NULL, 10) <= 8)
-		nt = (size_t)strtol(e, NULL, 10);
+	if (v >= 1 && v <= 8)
+		nt = (size_t)v;
 
 	if (nt > n)
 		nt = n;
