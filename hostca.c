@@ -1752,10 +1752,52 @@ p256_point_ok(const unsigned char *q, size_t qlen)
  * signature in ASN.1), so the X.509 engine uses it too. P-256 goes to
  * the code above; other curves to BearSSL.
  */
+/*
+ * I9: an ECDSA-Sig-Value in strict DER -- SEQUENCE { INTEGER r, INTEGER s }
+ * with minimal lengths, minimal positive integers and nothing after.
+ * BearSSL's own conversion accepts more (extra or missing zero bytes).
+ */
+static int
+ecdsa_sig_strict(const unsigned char *p, size_t n)
+{
+	size_t len, i, at;
+
+	if (n < 8 || p[0] != 0x30)
+		return 0;
+	if (p[1] < 0x80) {
+		len = p[1];
+		at = 2;
+	} else if (p[1] == 0x81 && p[2] >= 0x80) {
+		len = p[2];
+		at = 3;
+	} else {
+		return 0;
+	}
+	if (at + len != n)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		size_t il;
+		if (at + 2 > n || p[at] != 0x02 || p[at + 1] >= 0x80)
+			return 0;
+		il = p[at + 1];
+		at += 2;
+		if (il == 0 || at + il > n)
+			return 0;
+		if (p[at] & 0x80)
+			return 0;                   /* negative */
+		if (p[at] == 0 && (il == 1 || !(p[at + 1] & 0x80)))
+			return 0;                   /* zero, or a needless zero byte */
+		at += il;
+	}
+	return at == n;
+}
+
 static uint32_t
 ecdsa_vrfy_asn1(const br_ec_impl *impl, const void *hash, size_t hash_len,
 	const br_ec_public_key *pk, const void *sig, size_t sig_len)
 {
+	if (!ecdsa_sig_strict(sig, sig_len))
+		return 0;
 #ifdef HAVE_FAST_P256
 	if (pk->curve == BR_EC_secp256r1) {
 		/*
@@ -2481,7 +2523,8 @@ hostca_key_encode(void *dest, const hostca_key *k)
 		key_rsa(k, &sk, &pk);
 		for (i = 0; i < pk.elen; i++)
 			e = e << 8 | pk.e[i];
-		dl = br_rsa_compute_privexp_get_default()(d, &sk, e);
+		/* i15: BearSSL 0.6's default (i31) gives 0 for 4096-bit keys */
+		dl = br_rsa_i15_compute_privexp(d, &sk, e);
 		if (dl == 0)
 			return 0;
 		n = br_encode_rsa_pkcs8_der(dest, &sk, &pk, d, dl);
@@ -2515,10 +2558,12 @@ hostca_key_decode(hostca_key *k, const void *der, size_t len)
 		} else if (br_skey_decoder_key_type(dc) == BR_KEYTYPE_RSA) {
 			const br_rsa_private_key *sk = br_skey_decoder_get_rsa(dc);
 			unsigned char n[512];
-			size_t nl = br_rsa_compute_modulus_get_default()(NULL, sk);
-			uint32_t e = br_rsa_compute_pubexp_get_default()(sk);
+			/* i15: BearSSL 0.6's default (i31) modulus computation
+			 * returns 0 for 4096-bit keys */
+			size_t nl = br_rsa_i15_compute_modulus(NULL, sk);
+			uint32_t e = br_rsa_i15_compute_pubexp(sk);
 			if (nl > 0 && nl <= sizeof n && e != 0
-				&& br_rsa_compute_modulus_get_default()(n, sk) == nl)
+				&& br_rsa_i15_compute_modulus(n, sk) == nl)
 				err = key_from_rsa(k, sk, n, nl, e);
 		}
 	}
@@ -2769,6 +2814,20 @@ dns_name_check(char *s)
 	return 0;
 }
 
+/* I5: an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address:
+ * clients match it against either, so it is stored as IPv4. */
+static void
+ip_canonical(hostname *h)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (h->iplen == 16 && memcmp(h->ip, mapped, 12) == 0) {
+		memmove(h->ip, h->ip + 12, 4);
+		memset(h->ip + 4, 0, 12);
+		h->iplen = 4;
+	}
+}
+
 /* Parses a name given by an operator or a CSR: an IP literal or a DNS name. */
 static int
 hostname_parse(hostname *h, const char *s)
@@ -2789,6 +2848,7 @@ hostname_parse(hostname *h, const char *s)
 		h->type = HN_DNS;
 		return 0;
 	}
+	ip_canonical(h);
 	inet_ntop(h->iplen == 4 ? AF_INET : AF_INET6, h->ip, h->text, sizeof h->text);
 	return 0;
 }
@@ -2802,6 +2862,7 @@ hostname_from_ip(hostname *h, const unsigned char *v, size_t len)
 	h->type = HN_IP;
 	h->iplen = len;
 	memcpy(h->ip, v, len);
+	ip_canonical(h);
 	inet_ntop(len == 4 ? AF_INET : AF_INET6, h->ip, h->text, sizeof h->text);
 	return 0;
 }
@@ -5078,7 +5139,6 @@ typedef struct {
 	char hostid[HOSTCA_UUID_LEN + 1];
 	size_t last;                 /* newest cert */
 	size_t ncerts;
-	int64_t reissue_until;
 	int from_snap;
 } host_rec;
 
@@ -5090,6 +5150,7 @@ typedef struct {
 	int64_t created, expires;
 	char hostid[HOSTCA_UUID_LEN + 1];
 	int deleted;
+	int consumed;                /* a reissue of its host used it up (I7) */
 	int forgotten;               /* removed by cleanup: hidden, name free */
 	char reason[MAX_REASON_TEXT + 1];
 } token_rec;
@@ -5215,6 +5276,7 @@ typedef struct {
 	int names_ready;             /* by_name built (lazily) */
 	uint64_t crl_number;
 	int64_t crl_this, crl_next;
+	int64_t crl_at;              /* when the last CRL was made */
 	int crl_dirty;               /* revocations since the last CRL event */
 	size_t nrevoked;
 	rng_state rng;
@@ -5228,14 +5290,28 @@ typedef struct {
 		size_t len[5];
 	} snap;
 	int jfd;                     /* the journal, for reading entries */
-	struct window { char hostid[HOSTCA_UUID_LEN + 1]; int64_t until; } *windows;
-	size_t nwindows, windows_cap;  /* reissue windows of hosts not loaded */
+	/* reissue windows (I6): few, so all of them in memory */
+	struct window {
+		char hostid[HOSTCA_UUID_LEN + 1];
+		int64_t until;
+		int level;               /* the security level it was opened at */
+		int has_key;
+		unsigned char keyfp[32]; /* the key it vouches for (besides the
+		                          * key of the host's newest certificate) */
+	} *windows;
+	size_t nwindows, windows_cap;
+	/* fingerprints of keys revoked as compromised (I1): few, all here */
+	unsigned char (*badkeys)[32];
+	size_t nbadkeys, badkeys_cap;
+	int64_t crl_keep;            /* entries of certificates expired before
+	                              * this time left the CRL already */
 	uint64_t jsize;              /* its committed length */
 	size_t new_certs, new_hosts; /* not in the index */
 	int index_ok;                /* the fold is complete enough to index */
 	int unclean;                 /* the last writer did not finish */
 	/* batch signing: events applied now, written once signed (7c) */
 	int defer;
+	int preview;                 /* ca sign --list: applied, never written */
 	struct deferred { char *line; size_t cert; } *dq;
 	size_t ndq, dq_cap;
 } ca_ctx;
@@ -5319,6 +5395,7 @@ ca_index_names(ca_ctx *ca, size_t ci)
 }
 
 static int snap_load_host(ca_ctx *ca, const char *hostid);
+static int serial_parse(const char *hex, unsigned char *out, size_t *len);
 static int snap_load_serial(ca_ctx *ca, const unsigned char *s, size_t len);
 static int snap_load_req(ca_ctx *ca, const unsigned char req[32]);
 
@@ -5442,6 +5519,125 @@ static int
 cert_is_valid(const cert_rec *c, int64_t now)
 {
 	return !c->revoked && c->na >= now;
+}
+
+/* The reissue window of a host, open or not, or NULL. */
+static struct window *
+window_find(ca_ctx *ca, const char *hostid)
+{
+	size_t i;
+
+	for (i = 0; i < ca->nwindows; i++)
+		if (strcmp(ca->windows[i].hostid, hostid) == 0)
+			return &ca->windows[i];
+	return NULL;
+}
+
+/* A window that authorizes now: open, and neither opened nor used at
+ * very-high (a window recorded at very-high stays inert for ever). */
+static int
+window_open(const ca_ctx *ca, const struct window *w)
+{
+	return w != NULL && w->until >= g.now && w->level != SEC_VERY_HIGH
+		&& ca->security != SEC_VERY_HIGH;
+}
+
+static int
+window_put(ca_ctx *ca, const struct window *w)
+{
+	struct window *o = window_find(ca, w->hostid);
+
+	if (o == NULL) {
+		if (grow((void **)&ca->windows, &ca->windows_cap, ca->nwindows + 1,
+			sizeof *ca->windows) < 0)
+			return -1;
+		o = &ca->windows[ca->nwindows++];
+	}
+	*o = *w;
+	return 0;
+}
+
+static void
+window_drop(ca_ctx *ca, const char *hostid)
+{
+	struct window *w = window_find(ca, hostid);
+
+	if (w != NULL)
+		*w = ca->windows[--ca->nwindows];
+}
+
+static int
+badkey_has(const ca_ctx *ca, const unsigned char fp[32])
+{
+	size_t i;
+
+	for (i = 0; i < ca->nbadkeys; i++)
+		if (memcmp(ca->badkeys[i], fp, 32) == 0)
+			return 1;
+	return 0;
+}
+
+/* I1: a key revoked as compromised is remembered by its fingerprint. */
+static int
+badkey_add(ca_ctx *ca, const unsigned char fp[32])
+{
+	if (badkey_has(ca, fp))
+		return 0;
+	if (grow((void **)&ca->badkeys, &ca->badkeys_cap, ca->nbadkeys + 1,
+		sizeof *ca->badkeys) < 0)
+		return -1;
+	memcpy(ca->badkeys[ca->nbadkeys++], fp, 32);
+	return 0;
+}
+
+#define REASON_KEY_COMPROMISE  1
+#define REVOKE_PER_EVENT     1000      /* serials in one revoke event */
+#define CRL_BACKDATE_MAX    86400      /* thisUpdate at most a day back */
+#define REASON_SUPERSEDED      4
+
+/*
+ * Revokes one certificate in the state (I2): a revoked certificate keeps
+ * its date, but its reason can be raised to keyCompromise; a key revoked
+ * as compromised joins the bad keys (I1).
+ */
+static int
+cert_revoke(ca_ctx *ca, size_t k, int reason, int64_t when)
+{
+	cert_rec *c = &ca->certs[k];
+
+	if (!c->revoked) {
+		c->revoked = 1;
+		c->reason = reason;
+		c->rev_at = when;
+		ca->nrevoked++;
+		ca->crl_dirty = 1;
+	} else if (reason == REASON_KEY_COMPROMISE && c->reason != reason) {
+		c->reason = reason;
+		ca->crl_dirty = 1;
+	}
+	if (c->reason == REASON_KEY_COMPROMISE)
+		return badkey_add(ca, c->keyfp);
+	return 0;
+}
+
+/* Applies a list of serials "S,S,..." (a copy is cut, any length). */
+static int
+serials_revoke(ca_ctx *ca, const char *list, int reason, int64_t when)
+{
+	char *buf, *t, *save = NULL;
+	int r = 0;
+
+	if ((buf = strdup(list)) == NULL)
+		return -1;
+	for (t = strtok_r(buf, ",", &save); t && r == 0; t = strtok_r(NULL, ",", &save)) {
+		unsigned char sb[20];
+		size_t sl, k;
+		if (serial_parse(t, sb, &sl) < 0 || (k = ca_find_serial(ca, sb, sl)) == SIZE_MAX
+			|| cert_revoke(ca, k, reason, when) < 0)
+			r = -1;
+	}
+	free(buf);
+	return r;
 }
 
 /* ---- Journal ----
@@ -5642,25 +5838,8 @@ ca_apply_issue(ca_ctx *ca, const jline *l, const char *line, int src,
 		return -1;
 	/* Superseded certificates are revoked by the same event. */
 	if (src != SRC_INDEX && sup != NULL && *sup) {
-		char buf[41 * 64], *t, *save = NULL;
-		if (strlen(sup) >= sizeof buf)
+		if (serials_revoke(ca, sup, REASON_SUPERSEDED, l->time) < 0)
 			return -1;
-		strcpy(buf, sup);
-		for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			unsigned char s[20];
-			size_t k;
-			if (serial_parse(t, s, &sl) < 0
-				|| (k = ca_find_serial(ca, s, sl)) == SIZE_MAX)
-				return -1;
-			if (!ca->certs[k].revoked) {
-				ca->certs[k].revoked = 1;
-				ca->certs[k].reason = 4;   /* superseded */
-				ca->certs[k].rev_at = l->time;
-				ca->nrevoked++;
-				ca->crl_dirty = 1;
-			}
-		}
-		serial_parse(serial, sb, &sl);
 	}
 	/* A serial is never reused. (Loading from the index, the host is
 	 * being loaded and the serial is known to be its own.) */
@@ -5746,8 +5925,17 @@ ca_apply_issue(ca_ctx *ca, const jline *l, const char *line, int src,
 	c->prev_of_host = h->last;
 	h->last = ca->ncerts;
 	h->ncerts++;
-	if (c->kind == KIND_REISSUE && src != SRC_INDEX)
-		h->reissue_until = 0;   /* a window is used by one reissue */
+	if (c->kind == KIND_REISSUE && src != SRC_INDEX) {
+		/* I7: one reissue, one authorization: it consumes the host's
+		 * window and every reissue token still bound to it. */
+		window_drop(ca, host);
+		for (i = 0; i < ca->ntokens; i++) {
+			token_rec *t = &ca->tokens[i];
+			if (t->kind == TOK_REISSUE && strcmp(t->hostid, host) == 0
+				&& (int)i != c->token && t->uses < t->max)
+				t->consumed = 1;
+		}
+	}
 	ca->ncerts++;
 	if (src != SRC_INDEX)
 		ca->new_certs++;
@@ -5832,6 +6020,7 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 		t->uses = (unsigned)jnum(l, "uses", 0);
 		t->deleted = (int)jnum(l, "deleted", 0);
 		t->forgotten = (int)jnum(l, "forgotten", 0);
+		t->consumed = (int)jnum(l, "consumed", 0);
 		ca->ntokens++;
 		return 0;
 	}
@@ -5851,23 +6040,9 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 	if (strcmp(ev, "revoke") == 0) {
 		const char *list = jget(l, "serials");
 		int reason = (int)jnum(l, "reason", 0);
-		char buf[41 * 256], *t, *save = NULL;
-		if (list == NULL || strlen(list) >= sizeof buf || reason < 0 || reason > 10)
+		if (list == NULL || reason < 0 || reason > 10
+			|| serials_revoke(ca, list, reason, l->time) < 0)
 			return -1;
-		strcpy(buf, list);
-		for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			unsigned char s[20];
-			size_t sl, k;
-			if (serial_parse(t, s, &sl) < 0
-				|| (k = ca_find_serial(ca, s, sl)) == SIZE_MAX)
-				return -1;
-			if (!ca->certs[k].revoked) {
-				ca->certs[k].revoked = 1;
-				ca->certs[k].reason = reason;
-				ca->certs[k].rev_at = l->time;
-				ca->nrevoked++;
-			}
-		}
 		ca->crl_dirty = 1;
 		return 0;
 	}
@@ -5876,15 +6051,36 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 		ca->crl_this = jnum(l, "this", 0);
 		ca->crl_next = jnum(l, "next", 0);
 		ca->crl_dirty = (int)jnum(l, "dirty", 0);
+		/* older journals: entries left at their expiry */
+		ca->crl_keep = jnum(l, "keep", ca->crl_this);
+		ca->crl_at = jnum(l, "at", l->time);
 		return 0;
 	}
 	if (strcmp(ev, "allow-reissue") == 0) {
-		const char *host = jget(l, "host");
-		size_t hi = host ? ca_find_host(ca, host) : SIZE_MAX;
-		if (hi == SIZE_MAX)
+		/* (in index/state, level= keeps the level it was opened at) */
+		const char *host = jget(l, "host"), *key = jget(l, "key");
+		struct window w;
+		memset(&w, 0, sizeof w);
+		if (host == NULL || !hostca_uuid_check(host)
+			|| (l->seq != 0 && ca_find_host(ca, host) == SIZE_MAX))
 			return -1;
-		ca->hosts[hi].reissue_until = jnum(l, "until", 0);
-		return 0;
+		strcpy(w.hostid, host);
+		w.until = jnum(l, "until", 0);
+		w.level = (int)jnum(l, "level", ca->security);
+		if (key != NULL) {
+			if (hex_decode(w.keyfp, 32, key) != 32)
+				return -1;
+			w.has_key = 1;
+		}
+		return window_put(ca, &w);
+	}
+	if (strcmp(ev, "badkey") == 0) {
+		/* index/state only: a key revoked as compromised */
+		unsigned char fp[32];
+		const char *k = jget(l, "keyfp");
+		if (l->seq != 0 || k == NULL || hex_decode(fp, 32, k) != 32)
+			return -1;
+		return badkey_add(ca, fp);
 	}
 	if (strcmp(ev, "refuse") == 0 || strcmp(ev, "note") == 0)
 		return 0;              /* history only */
@@ -6441,12 +6637,6 @@ snap_load_host(ca_ctx *ca, const char *hostid)
 	memcpy(h->hostid, hostid, HOSTCA_UUID_LEN);
 	h->last = SIZE_MAX;
 	h->from_snap = 1;
-	{
-		size_t w;
-		for (w = 0; w < ca->nwindows; w++)
-			if (strcmp(ca->windows[w].hostid, hostid) == 0)
-				h->reissue_until = ca->windows[w].until;
-	}
 	if (imap_put(&ca->by_host, (const unsigned char *)h->hostid, HOSTCA_UUID_LEN,
 		hi, key_host, ca) < 0)
 		return -1;
@@ -6546,9 +6736,6 @@ snap_close(ca_ctx *ca)
 	for (i = 0; i < IX_COUNT; i++)
 		if (ca->snap.map[i] != NULL && ca->snap.len[i] > 0)
 			munmap(ca->snap.map[i], ca->snap.len[i]);
-	free(ca->windows);
-	ca->windows = NULL;
-	ca->nwindows = 0;
 	memset(&ca->snap, 0, sizeof ca->snap);
 }
 
@@ -6564,7 +6751,7 @@ snap_open(ca_ctx *ca)
 	unsigned char *data;
 	size_t dl, i;
 	unsigned long long seq = 0, off = 0, sizes[IX_COUNT];
-	int have_at = 0, have_files = 0, have_end = 0;
+	int have_at = 0, have_files = 0, have_end = 0, have_version = 0;
 	struct stat st;
 
 	memset(&ca->snap, 0, sizeof ca->snap);
@@ -6576,7 +6763,10 @@ snap_open(ca_ctx *ca)
 		char w[32];
 		if (sscanf(line, "%31s", w) != 1)
 			continue;
-		if (strcmp(w, "at") == 0) {
+		if (strcmp(w, "hostca-index") == 0) {
+			/* version 2 carries the bad keys and the windows' keys */
+			have_version = strcmp(line, "hostca-index 2") == 0;
+		} else if (strcmp(w, "at") == 0) {
 			have_at = sscanf(line, "at %llu %llu %64s", &seq, &off, hx) == 3
 				&& hex_decode(ca->snap.hash, 32, hx) == 32;
 		} else if (strcmp(w, "counts") == 0) {
@@ -6589,15 +6779,6 @@ snap_open(ca_ctx *ca)
 		} else if (strcmp(w, "files") == 0) {
 			have_files = sscanf(line, "files %llu %llu %llu %llu %llu", &sizes[0],
 				&sizes[1], &sizes[2], &sizes[3], &sizes[4]) == 5;
-		} else if (strcmp(w, "window") == 0) {
-			char id[40];
-			long long until;
-			if (sscanf(line, "window %39s %lld", id, &until) == 2 && hostca_uuid_check(id)
-				&& grow((void **)&ca->windows, &ca->windows_cap, ca->nwindows + 1,
-					sizeof *ca->windows) == 0) {
-				strcpy(ca->windows[ca->nwindows].hostid, id);
-				ca->windows[ca->nwindows++].until = until;
-			}
 		} else if (strcmp(w, "event") == 0) {
 			/* the small state, as journal events of its own */
 			jline l;
@@ -6610,7 +6791,7 @@ snap_open(ca_ctx *ca)
 		}
 	}
 	free(data);
-	if (!have_at || !have_files || !have_end || seq == 0)
+	if (!have_version || !have_at || !have_files || !have_end || seq == 0)
 		goto bad;
 	/* The entry it covers must be the journal's, hash and all. */
 	{
@@ -6883,7 +7064,7 @@ snap_write(ca_ctx *ca)
 	if (nl < 0 || grow((void **)&st, &stcap, stlen + (size_t)nl + 1, 1) < 0) goto out; \
 	memcpy(st + stlen, line, (size_t)nl); stlen += (size_t)nl; } while (0)
 		hex_encode(hx, ca->head, 32, 0, 0);
-		ST_PUT("hostca-index 1\n");
+		ST_PUT("hostca-index 2\n");
 		ST_PUT("at %llu %llu %s\n", (unsigned long long)seq,
 			(unsigned long long)ca->jsize, hx);
 		ST_PUT("counts %llu %llu %llu\n",
@@ -6898,31 +7079,37 @@ snap_write(ca_ctx *ca)
 			? hostca_key_type_name(ca->key_type) : "-", ca->security,
 			(long long)ca->cert_days, (long long)ca->crl_days,
 			(long long)ca->token_valid, (long long)ca->backdate);
-		ST_PUT("event 0 0 crl number=%llu this=%lld next=%lld dirty=%d\n",
-			(unsigned long long)ca->crl_number, (long long)ca->crl_this,
-			(long long)ca->crl_next, ca->crl_dirty);
+		ST_PUT("event 0 0 crl number=%llu this=%lld next=%lld dirty=%d keep=%lld"
+			" at=%lld\n", (unsigned long long)ca->crl_number, (long long)ca->crl_this,
+			(long long)ca->crl_next, ca->crl_dirty, (long long)ca->crl_keep,
+			(long long)ca->crl_at);
 		for (i = 0; i < ca->ntokens; i++) {
 			const token_rec *t = &ca->tokens[i];
 			hex_encode(th, t->hash, 32, 0, 0);
 			hex_encode(ts, t->salt, 16, 0, 0);
 			ST_PUT("event 0 %lld token name=%s kind=%s hash=%s salt=%s max=%u"
-				" expires=%lld%s%s reason=%s uses=%u deleted=%d forgotten=%d\n",
+				" expires=%lld%s%s reason=%s uses=%u deleted=%d forgotten=%d"
+				" consumed=%d\n",
 				(long long)t->created, esc(tn, sizeof tn, t->name),
 				t->kind == TOK_REISSUE ? "reissue" : "auth", th, ts, t->max,
 				(long long)t->expires, t->hostid[0] ? " host=" : "", t->hostid,
-				esc(er, sizeof er, t->reason), t->uses, t->deleted, t->forgotten);
+				esc(er, sizeof er, t->reason), t->uses, t->deleted, t->forgotten,
+				t->consumed);
 		}
-		/* reissue windows still open: of hosts in memory, and the rest */
-		for (i = 0; i < ca->nhosts; i++)
-			if (ca->hosts[i].reissue_until >= g.now)
-				ST_PUT("window %s %lld\n", ca->hosts[i].hostid,
-					(long long)ca->hosts[i].reissue_until);
-		for (i = 0; i < ca->nwindows; i++)
-			if (ca->windows[i].until >= g.now && imap_get(&ca->by_host,
-				(const unsigned char *)ca->windows[i].hostid, HOSTCA_UUID_LEN,
-				key_host, ca) == SIZE_MAX)
-				ST_PUT("window %s %lld\n", ca->windows[i].hostid,
-					(long long)ca->windows[i].until);
+		/* reissue windows still open, and the bad keys (I1) */
+		for (i = 0; i < ca->nwindows; i++) {
+			const struct window *w = &ca->windows[i];
+			if (w->until < g.now)
+				continue;
+			hex_encode(th, w->keyfp, 32, 0, 0);
+			ST_PUT("event 0 0 allow-reissue host=%s until=%lld level=%d%s%s\n",
+				w->hostid, (long long)w->until, w->level,
+				w->has_key ? " key=" : "", w->has_key ? th : "");
+		}
+		for (i = 0; i < ca->nbadkeys; i++) {
+			hex_encode(th, ca->badkeys[i], 32, 0, 0);
+			ST_PUT("event 0 0 badkey keyfp=%s\n", th);
+		}
 		ST_PUT("end\n");
 #undef ST_PUT
 	}
@@ -7531,6 +7718,8 @@ ca_free(ca_ctx *ca)
 	free(ca->by_req.slot);
 	free(ca->by_host.slot);
 	free(ca->by_name.slot);
+	free(ca->windows);
+	free(ca->badkeys);
 	snap_close(ca);
 	if (ca->jfd >= 0)
 		close(ca->jfd);
@@ -7703,8 +7892,9 @@ ca_build_crl(ca_ctx *ca, size_t *len)
 		return NULL;
 	for (i = 0; i < ca->ncerts; i++) {
 		const cert_rec *c = &ca->certs[i];
-		/* Entries leave the CRL once their certificate has expired. */
-		if (!c->revoked || c->na < ca->crl_this)
+		/* Entries leave the CRL once one CRL issued after their
+		 * certificate's notAfter has carried them. */
+		if (!c->revoked || c->na < ca->crl_keep)
 			continue;
 		memcpy(e[n].serial, c->serial, c->serial_len);
 		e[n].serial_len = c->serial_len;
@@ -7715,7 +7905,7 @@ ca_build_crl(ca_ctx *ca, size_t *len)
 	/* Revocations in the index, unless memory has the certificate. */
 	for (i = 0; i < nix; i++) {
 		const char *r = ix_rec(ca, IX_REVOKED, i);
-		if (ix_num(r + 57, 12) < ca->crl_this
+		if (ix_num(r + 57, 12) < ca->crl_keep
 			|| ix_serial(r, e[n].serial, &e[n].serial_len) < 0
 			|| (ca->ncerts > 0 && imap_get(&ca->by_serial, e[n].serial,
 				e[n].serial_len, key_serial, ca) != SIZE_MAX))
@@ -7782,15 +7972,34 @@ ca_write_crl_pem(ca_ctx *ca)
 	return r;
 }
 
+/*
+ * The fields of the next crl event. thisUpdate is backdated like
+ * notBefore, so that a relying party whose clock is behind accepts a
+ * fresh CRL. keep is the time of the CRL before: an entry whose
+ * certificate expired before it has appeared on one CRL issued after
+ * its notAfter (RFC 5280 §3.3) and may leave; the others stay.
+ */
+static void
+crl_fields(const ca_ctx *ca, char *f, size_t cap, int64_t days)
+{
+	int64_t back = ca->backdate < CRL_BACKDATE_MAX ? ca->backdate : CRL_BACKDATE_MAX;
+	int64_t this = g.now - back;
+
+	if (this < ca->crl_this)
+		this = ca->crl_this;      /* never before the CRL it follows */
+	snprintf(f, cap, "number=%llu this=%lld next=%lld keep=%lld",
+		(unsigned long long)ca->crl_number + 1, (long long)this,
+		(long long)(g.now + days * 86400), (long long)(ca->crl_number
+		? ca->crl_at : g.now));
+}
+
 /* Queues a crl event (number + 1), commits, writes crl.pem. */
 static int
 ca_publish_crl(ca_ctx *ca, int64_t days)
 {
-	char f[128];
+	char f[160];
 
-	snprintf(f, sizeof f, "number=%llu this=%lld next=%lld",
-		(unsigned long long)ca->crl_number + 1, (long long)g.now,
-		(long long)(g.now + days * 86400));
+	crl_fields(ca, f, sizeof f, days);
 	if (journal_add(ca, "crl", f) < 0 || journal_commit(ca) < 0)
 		return -1;
 	fault_point("crl-before-pem");
@@ -7912,18 +8121,24 @@ ca_name_holder(ca_ctx *ca, const hostname *h)
 
 	if (!ca->names_ready) {
 		ca->names_ready = 1;
-		for (i = 0; i < ca->nhosts; i++)
-			if (ca_index_names(ca, ca->hosts[i].last) < 0)
+		for (i = 0; i < ca->ncerts; i++)
+			if (ca_index_names(ca, i) < 0)
 				return SIZE_MAX;
 	}
 	snap_load_name(ca, h->text);    /* candidates from the index, if any */
 	e = imap_get(&ca->by_name, (const unsigned char *)h->text, strlen(h->text),
 		key_name, ca);
+	/* I5: the holder is the host with a valid certificate that carries
+	 * the name (under I4 those are its newest and the one it renewed
+	 * from, which have the same names). Expired or revoked: nobody's. */
 	for (; e != SIZE_MAX; e = ca->name_keys[e].next) {
+		size_t k;
 		i = ca->name_keys[e].host;
-		c = &ca->certs[ca->hosts[i].last];
-		if (!c->revoked && names_has(c->names, h->text))
-			return i;
+		for (k = ca->hosts[i].last; k != SIZE_MAX; k = ca->certs[k].prev_of_host) {
+			c = &ca->certs[k];
+			if (cert_is_valid(c, g.now) && names_has(c->names, h->text))
+				return i;
+		}
 	}
 	return SIZE_MAX;
 }
@@ -8006,6 +8221,11 @@ token_match(ca_ctx *ca, const char *text, size_t *idx, char *why)
 		set_why(why, "token '%s' expired on %s", t->name, time_iso(tt, t->expires));
 		return -1;
 	}
+	if (t->consumed) {
+		set_why(why, "reissue token '%s' was consumed: host %s has been reissued"
+			" since it was made (one reissue, one authorization)", t->name, t->hostid);
+		return -1;
+	}
 	if (t->uses >= t->max) {
 		set_why(why, "token '%s' is used up (%u of %u uses)", t->name, t->uses, t->max);
 		return -1;
@@ -8022,12 +8242,19 @@ token_match(ca_ctx *ca, const char *text, size_t *idx, char *why)
 typedef struct {
 	int status;
 	char why[2 * WHY_CAP];
-	char hostid[HOSTCA_UUID_LEN + 1];   /* of the certificate */
+	char hostid[HOSTCA_UUID_LEN + 1];   /* of the certificate ("" = new) */
 	char claim[HOSTCA_UUID_LEN + 1];    /* the request's own host ID */
-	size_t cert;
+	size_t cert;                /* issued or handed back */
 	int kind;
 	char token[MAX_TOKEN_NAME + 1];
 	size_t superseded;
+	/* the decision, for ca_issue */
+	size_t host;                /* the host's record, or SIZE_MAX (new) */
+	size_t keep;                /* a renewal: the certificate renewed from */
+	size_t tok;                 /* the token to spend, or SIZE_MAX */
+	unsigned char req[32];      /* the request's identity (I9) */
+	unsigned char keyfp[32];
+	int64_t nb, na;
 	int pre;                    /* csr decoded already (pre_err, pre_why) */
 	int pre_err;
 	char pre_why[WHY_CAP];
@@ -8055,20 +8282,78 @@ names_equal_set(const hostname *a, size_t na, const char *list)
 }
 
 /*
- * Decides one request by the policy of SPEC §3 and, unless dry, issues:
- * the issue event (with the token use and the superseded serials) is
- * queued in the journal; the caller commits.
+ * I9: a request is its signed content. Its identity is the SHA-256 of
+ * its CertificationRequestInfo, so a copy whose signature was re-encoded
+ * (s -> n - s, other DER) is the same request. 0, or -1 if no CSR shape.
  */
-static void
-ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
-	const char *token_text, int dry, sign_result *res)
+static int
+csr_identity(const unsigned char *der, size_t len, unsigned char out[32])
 {
-	unsigned char req[32], keyfp[32];
+	derr r, in;
+	derel outer, info;
+
+	dr_init(&r, der, len);
+	dr_expect(&r, 0x30, &outer);
+	if (r.err)
+		return -1;
+	dr_init(&in, outer.v, outer.len);
+	dr_expect(&in, 0x30, &info);
+	if (in.err)
+		return -1;
+	sha256_once(out, info.raw, info.raw_len);
+	return 0;
+}
+
+static int
+refuse(sign_result *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->why, sizeof res->why, fmt, ap);
+	va_end(ap);
+	res->status = R_REFUSED;
+	return R_REFUSED;
+}
+
+/*
+ * THE DECISION. What the CA does with one request is a function of the
+ * state, the request and the clock; it writes nothing (ca_issue carries
+ * a decision out). ca sign --media, --list and --csr all come here, one
+ * request after the other, each seeing the decisions before it (I10).
+ *
+ *   step                                  outcome
+ *   same request issued before (I9)       hand the certificate back
+ *   not a valid request                   refuse: why
+ *   the CA certificate has expired (I8)   refuse
+ *   key revoked as compromised (I1)       refuse
+ *   a reissue token                       reissue of the token's host
+ *   a known host ID, and the request is
+ *     signed by the key of its newest
+ *     certificate, valid, same names (I3) renewal (a token at very-high)
+ *   a known host ID, anything else        reissue: needs an open window
+ *                                         that vouches for the key (I6)
+ *   an unknown host ID or none, and an
+ *     open window vouches for its key     reissue of the window's host
+ *   an unknown host ID or none            new host (a token unless medium)
+ *   a name that another host holds (I5)   refuse: who holds it, the way out
+ *
+ * Issuing then supersedes every other valid certificate of the host
+ * (all of them for a reissue, all but the one renewed from for a
+ * renewal: I4), and a reissue consumes the host's other reissue tokens
+ * and its window (I7).
+ */
+static int
+ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
+	const char *token_text, sign_result *res)
+{
+	unsigned char legacy[32];
 	size_t ci, hi = SIZE_MAX, tok = SIZE_MAX, i;
 	const char *text;
-	char why[WHY_CAP], tokwhy[WHY_CAP];
+	char why[WHY_CAP], tokwhy[WHY_CAP], t[32];
 	int tokerr = -1, err;
 	csr_info *c = &res->csr;
+	const struct window *w;
 
 	{
 		/* keep what the caller decoded already */
@@ -8081,47 +8366,60 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 		memcpy(res->pre_why, pre_why, sizeof pre_why);
 	}
 	res->status = R_REFUSED;
-	res->cert = SIZE_MAX;
+	res->cert = res->host = res->keep = res->tok = SIZE_MAX;
 	why[0] = 0;
-	sha256_once(req, der, len);
-
-	/* The same request again (a re-run after a crash or a yanked stick):
-	 * hand back what was issued; spend nothing. */
-	ci = ca_find_req(ca, req);
-	if (ci != SIZE_MAX) {
-		cert_rec *cr = &ca->certs[ci];
-		if (!res->pre) {
-			memset(c, 0, sizeof *c);
-			csr_decode(c, der, len, why);
-		}
-		res->status = R_AGAIN;
-		res->cert = ci;
-		res->kind = cr->kind;
-		strcpy(res->hostid, cr->hostid);
-		strcpy(res->claim, c->hostid[0] ? c->hostid : cr->hostid);
-		return;
-	}
 	if (res->pre) {
 		err = res->pre_err;
 		strcpy(why, res->pre_why);
 	} else {
 		err = csr_decode(c, der, len, why);
 	}
-	if (err < 0) {
-		set_why(res->why, "%s", why);
-		return;
-	}
+	if (err < 0 || csr_identity(der, len, res->req) < 0)
+		return refuse(res, "%s", why[0] ? why : "not a certificate request");
 	strcpy(res->claim, c->hostid);
-	pubkey_fingerprint(&c->pub, keyfp);
 
+	/* The same request again (a re-run after a crash or a yanked stick,
+	 * or a re-encoded copy): hand back what was issued; spend nothing.
+	 * (Journals before I9 name requests by the hash of their DER.) */
+	sha256_once(legacy, der, len);
+	if ((ci = ca_find_req(ca, res->req)) != SIZE_MAX
+		|| (ci = ca_find_req(ca, legacy)) != SIZE_MAX) {
+		cert_rec *cr = &ca->certs[ci];
+		res->status = R_AGAIN;
+		res->cert = ci;
+		res->kind = cr->kind;
+		strcpy(res->hostid, cr->hostid);
+		if (!res->claim[0])
+			strcpy(res->claim, cr->hostid);
+		return R_AGAIN;
+	}
+	pubkey_fingerprint(&c->pub, res->keyfp);
+
+	/* I8: an expired CA issues nothing. */
+	res->nb = g.now - ca->backdate;
+	res->na = g.now + ca->cert_days * 86400;
+	if (res->na > ca->ca.na)
+		res->na = ca->ca.na;      /* never beyond the CA's own validity */
+	if (ca->ca.na <= g.now || res->na <= res->nb)
+		return refuse(res, "the CA certificate expired on %s: this CA issues"
+			" nothing until it has a new certificate", time_iso(t, ca->ca.na));
+
+	/* I1: a key revoked as compromised is never certified again. */
+	if (badkey_has(ca, res->keyfp))
+		return refuse(res, "this key was revoked as compromised: it is never"
+			" certified again; the host needs a new key (hostca host request"
+			" --new-key ...)");
+
+	/* The token: typed at the CA (--token), or in the request. */
 	text = token_text;
 	if (c->has_challenge) {
 		char a[TOKEN_LETTERS + 1], b[TOKEN_LETTERS + 1];
-		if (text != NULL && (token_normalize(text, a) < 0
-			|| token_normalize(c->challenge, b) < 0 || strcmp(a, b) != 0)) {
-			set_why(res->why, "the request carries a token that differs from --token");
-			return;
-		}
+		int same = text == NULL || (token_normalize(text, a) == 0
+			&& token_normalize(c->challenge, b) == 0 && strcmp(a, b) == 0);
+		hostca_wipe(a, sizeof a);
+		hostca_wipe(b, sizeof b);
+		if (!same)
+			return refuse(res, "the request carries a token that differs from --token");
 		text = c->challenge;
 	}
 	if (text != NULL)
@@ -8131,228 +8429,220 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 		/* A reissue token names the host: the certificate gets that
 		 * host ID even when the request comes from a reinstalled host
 		 * that lost it. */
-		const token_rec *t = &ca->tokens[tok];
-		if (c->hostid[0] && strcmp(c->hostid, t->hostid) != 0
-			&& ca_find_host(ca, c->hostid) != SIZE_MAX) {
-			set_why(res->why, "the request comes from known host %s, but reissue"
-				" token '%s' is bound to host %s", c->hostid, t->name, t->hostid);
-			return;
-		}
-		strcpy(res->hostid, t->hostid);
-		hi = ca_find_host(ca, t->hostid);
+		const token_rec *tr = &ca->tokens[tok];
+		if (c->hostid[0] && strcmp(c->hostid, tr->hostid) != 0
+			&& ca_find_host(ca, c->hostid) != SIZE_MAX)
+			return refuse(res, "the request comes from known host %s, but reissue"
+				" token '%s' is bound to host %s", c->hostid, tr->name, tr->hostid);
+		strcpy(res->hostid, tr->hostid);
+		hi = ca_find_host(ca, tr->hostid);
 		res->kind = KIND_REISSUE;
+	} else if (c->hostid[0] && (hi = ca_find_host(ca, c->hostid)) != SIZE_MAX) {
+		const cert_rec *last = &ca->certs[ca->hosts[hi].last];
+		strcpy(res->hostid, c->hostid);
+		w = window_find(ca, c->hostid);
+		if (cert_is_valid(last, g.now) && ct_equal(last->keyfp, res->keyfp, 32)
+			&& names_equal_set(c->names, c->nnames, last->names)) {
+			/* I3: a renewal, proven by the newest certificate's key */
+			res->kind = KIND_RENEWAL;
+			res->keep = ca->hosts[hi].last;
+			if (ca->security == SEC_VERY_HIGH) {
+				if (text == NULL)
+					return refuse(res, "renewal needs a token at security"
+						" level very-high");
+				if (tokerr < 0)
+					return refuse(res, "%s", tokwhy);
+			} else {
+				tok = SIZE_MAX;   /* not needed: not spent */
+			}
+		} else if (window_open(ca, w) && (ct_equal(last->keyfp, res->keyfp, 32)
+			|| (w->has_key && ct_equal(w->keyfp, res->keyfp, 32)))) {
+			/* I6: the window vouches for this key */
+			res->kind = KIND_REISSUE;
+			tok = SIZE_MAX;
+		} else {
+			char reason[160];
+			res->kind = KIND_REISSUE;
+			if (last->revoked)
+				snprintf(reason, sizeof reason, "its newest certificate was revoked");
+			else if (last->na < g.now)
+				snprintf(reason, sizeof reason, "its newest certificate expired on %s",
+					time_iso(t, last->na));
+			else if (!ct_equal(last->keyfp, res->keyfp, 32))
+				snprintf(reason, sizeof reason, "the request has a new key");
+			else
+				snprintf(reason, sizeof reason, "the request changes its names");
+			return refuse(res, "host %s is known and %s: that is a reissue, which"
+				" needs a reissue token (hostca token create --reissue --host %s)%s%s%s",
+				res->hostid, reason, res->hostid,
+				ca->security == SEC_VERY_HIGH ? ""
+				: " or an open window for this key (hostca ca allow-reissue --host ",
+				ca->security == SEC_VERY_HIGH ? "" : res->hostid,
+				ca->security == SEC_VERY_HIGH ? ""
+				: tokerr == 0 ? " --key SHA256); an authorization token enrols new"
+				" hosts only" : " --key SHA256)");
+		}
 	} else {
-		if (c->hostid[0])
-			hi = ca_find_host(ca, c->hostid);
-		if (hi == SIZE_MAX) {
-			/* A new host. */
-			if (c->hostid[0])
-				strcpy(res->hostid, c->hostid);
-			else if (!dry)
-				uuid_from_random(res->hostid, &ca->rng);
+		/* No known host ID: a window that vouches for this very key
+		 * (a reinstall, I6), or a new host. */
+		size_t k;
+		for (k = 0; k < ca->nwindows; k++) {
+			w = &ca->windows[k];
+			if (window_open(ca, w) && w->has_key && ct_equal(w->keyfp, res->keyfp, 32))
+				break;
+		}
+		if (k < ca->nwindows && (hi = ca_find_host(ca, ca->windows[k].hostid)) != SIZE_MAX) {
+			strcpy(res->hostid, ca->windows[k].hostid);
+			res->kind = KIND_REISSUE;
+			tok = SIZE_MAX;
+		} else {
+			hi = SIZE_MAX;
+			strcpy(res->hostid, c->hostid);     /* "" is assigned at issue */
 			res->kind = KIND_NEW;
-			if (text == NULL && ca->security > SEC_MEDIUM) {
-				set_why(res->why, "a new host needs an authorization token at"
+			if (text == NULL && ca->security > SEC_MEDIUM)
+				return refuse(res, "a new host needs an authorization token at"
 					" security level %s (hostca token create --name NAME;"
 					" then hostca host request --token T)",
 					security_names[ca->security]);
-				return;
-			}
-			if (text != NULL && tokerr < 0) {
-				set_why(res->why, "%s", tokwhy);
-				return;
-			}
-		} else {
-			const host_rec *hr = &ca->hosts[hi];
-			size_t renew = SIZE_MAX;
-			char reason[160];
-			strcpy(res->hostid, c->hostid);
-			for (i = hr->last; i != SIZE_MAX; i = ca->certs[i].prev_of_host) {
-				const cert_rec *cr = &ca->certs[i];
-				if (cert_is_valid(cr, g.now) && ct_equal(cr->keyfp, keyfp, 32)
-					&& names_equal_set(c->names, c->nnames, cr->names)) {
-					renew = i;
-					break;
-				}
-			}
-			if (renew != SIZE_MAX) {
-				res->kind = KIND_RENEWAL;
-				if (ca->security == SEC_VERY_HIGH) {
-					if (text == NULL) {
-						set_why(res->why, "renewal needs a token at security"
-							" level very-high");
-						return;
-					}
-					if (tokerr < 0) {
-						set_why(res->why, "%s", tokwhy);
-						return;
-					}
-				} else {
-					tok = SIZE_MAX;   /* not needed: not spent */
-				}
-			} else {
-				const cert_rec *last = &ca->certs[hr->last];
-				char t[32];
-				res->kind = KIND_REISSUE;
-				if (last->revoked)
-					snprintf(reason, sizeof reason, "its certificate was revoked");
-				else if (last->na < g.now)
-					snprintf(reason, sizeof reason, "its certificate expired on %s",
-						time_iso(t, last->na));
-				else if (!ct_equal(last->keyfp, keyfp, 32))
-					snprintf(reason, sizeof reason, "the request has a new key");
-				else
-					snprintf(reason, sizeof reason, "the request changes its names");
-				if (hr->reissue_until >= g.now && ca->security != SEC_VERY_HIGH) {
-					tok = SIZE_MAX;
-				} else {
-					set_why(res->why, "host %s is known and %s: that is a reissue,"
-						" which needs a reissue token (hostca token create --reissue"
-						" --host %s)%s%s", res->hostid, reason, res->hostid,
-						ca->security != SEC_VERY_HIGH ? " or an open window (hostca ca"
-						" allow-reissue --host HOST)" : "",
-						tokerr == 0 ? "; an authorization token enrols new hosts only" : "");
-					return;
-				}
-			}
+			if (text != NULL && tokerr < 0)
+				return refuse(res, "%s", tokwhy);
 		}
 	}
-	if (tok != SIZE_MAX && tokerr < 0) {
-		set_why(res->why, "%s", tokwhy);
-		return;
-	}
-	/* A key revoked as compromised is never certified again. */
-	if (hi != SIZE_MAX) {
-		for (i = ca->hosts[hi].last; i != SIZE_MAX; i = ca->certs[i].prev_of_host) {
-			const cert_rec *cr = &ca->certs[i];
-			char sh[41], t[32];
-			if (cr->revoked && cr->reason == 1 && ct_equal(cr->keyfp, keyfp, 32)) {
-				serial_hex(sh, cr->serial, cr->serial_len);
-				set_why(res->why, "this key was revoked as compromised (certificate %s,"
-					" %s): the host needs a new key (hostca host request --new-key"
-					" ...)", sh, time_iso(t, cr->rev_at));
-				return;
-			}
-		}
-	}
-	/* Names: one holder each. */
+	if (tok != SIZE_MAX && tokerr < 0)
+		return refuse(res, "%s", tokwhy);
+
+	/* I5: one holder per name. */
 	for (i = 0; i < c->nnames; i++) {
 		size_t holder = ca_name_holder(ca, &c->names[i]);
-		if (holder != SIZE_MAX && strcmp(ca->hosts[holder].hostid, res->hostid) != 0) {
+		if (holder != SIZE_MAX && holder != hi) {
 			const char *hid = ca->hosts[holder].hostid;
-			set_why(res->why, "the name '%s' is held by host %s; if that host is gone,"
-				" revoke it (hostca ca revoke --host %s); if this is that machine"
-				" reinstalled, give it a reissue token (hostca token create --reissue"
-				" --host %s)", c->names[i].text, hid, hid, hid);
-			return;
+			return refuse(res, "the name '%s' is held by host %s (a valid"
+				" certificate carries it); if that host is gone, revoke it"
+				" (hostca ca revoke --host %s); if this is that machine"
+				" reinstalled, give it a reissue token (hostca token create"
+				" --reissue --host %s)", c->names[i].text, hid, hid, hid);
 		}
 	}
+	res->host = hi;
+	res->tok = tok;
 	if (tok != SIZE_MAX)
 		strcpy(res->token, ca->tokens[tok].name);
 	res->status = R_ISSUED;
-	if (dry)
-		return;
+	return R_ISSUED;
+}
 
-	/* Issue. */
-	{
-		unsigned char serial[16];
-		tbs_params t;
-		unsigned char *cert;
-		size_t cl, fl, k, nsup = 0;
-		char *fields, *b64, *names, sh[41], fph[65], rqh[65];
-		char *sup;
-		int64_t na = g.now + ca->cert_days * 86400;
+/*
+ * Carries out a decision to issue: the issue event (the certificate, the
+ * token use, the serials it supersedes) is queued in the journal and
+ * applied; the caller commits. In a preview (ca->preview) the event is
+ * applied without a certificate and never written.
+ */
+static void
+ca_issue(ca_ctx *ca, sign_result *res)
+{
+	unsigned char serial[16];
+	tbs_params t;
+	unsigned char *cert = NULL;
+	size_t cl = 0, fl, k, nsup = 0, hi = res->host;
+	char *fields = NULL, *b64 = NULL, *names = NULL, *sup = NULL;
+	char sh[41], fph[65], rqh[65];
+	const csr_info *c = &res->csr;
 
-		do {
-			rng_bytes(&ca->rng, serial, sizeof serial);
-			serial[0] &= 0x7f;
-			if (serial[0] == 0)
-				serial[0] = 0x01;
-		} while (ca_find_serial(ca, serial, sizeof serial) != SIZE_MAX);
-		if (na > ca->ca.na)
-			na = ca->ca.na;   /* never beyond the CA's own validity */
-		memset(&t, 0, sizeof t);
-		t.serial = serial;
-		t.serial_len = sizeof serial;
-		t.sig_alg = key_sig_alg(&ca->key);
-		t.issuer = ca->ca.subject;
-		t.issuer_len = ca->ca.subject_len;
-		t.nb = g.now - ca->backdate;
-		t.na = na;
-		t.cn = res->hostid;
-		t.pub = &c->pub;
-		pubkey_keyid(&c->pub, t.ski);
-		t.aki = ca->ca.ski;
-		t.hostid = res->hostid;
-		t.names = c->names;
-		t.nnames = c->nnames;
-		if (ca->defer) {
-			/* batch: the body now, the signature later (in parallel) */
-			cert = NULL;
-			cl = 0;
-			res->tbs_len = der_encode2(NULL, enc_tbs, &t);
-			if (res->tbs_len == 0 || (res->tbs = malloc(res->tbs_len)) == NULL
-				|| der_encode2(res->tbs, enc_tbs, &t) != res->tbs_len) {
-				res->status = R_REFUSED;
-				set_why(res->why, "internal error: cannot build the certificate");
-				return;
-			}
-		} else if ((cert = cert_build(&t, &ca->key, &cl)) == NULL) {
-			res->status = R_REFUSED;
-			set_why(res->why, "internal error: cannot build the certificate");
+	if (!res->hostid[0])
+		uuid_from_random(res->hostid, &ca->rng);
+	do {
+		rng_bytes(&ca->rng, serial, sizeof serial);
+		serial[0] &= 0x7f;
+		if (serial[0] == 0)
+			serial[0] = 0x01;
+	} while (ca_find_serial(ca, serial, sizeof serial) != SIZE_MAX);
+	memset(&t, 0, sizeof t);
+	t.serial = serial;
+	t.serial_len = sizeof serial;
+	t.sig_alg = key_sig_alg(&ca->key);
+	t.issuer = ca->ca.subject;
+	t.issuer_len = ca->ca.subject_len;
+	t.nb = res->nb;
+	t.na = res->na;
+	t.cn = res->hostid;
+	t.pub = &c->pub;
+	pubkey_keyid(&c->pub, t.ski);
+	t.aki = ca->ca.ski;
+	t.hostid = res->hostid;
+	t.names = c->names;
+	t.nnames = c->nnames;
+	if (ca->preview) {
+		/* no certificate: the event alone, for the decisions after it */
+	} else if (ca->defer) {
+		/* batch: the body now, the signature later (in parallel) */
+		res->tbs_len = der_encode2(NULL, enc_tbs, &t);
+		if (res->tbs_len == 0 || (res->tbs = malloc(res->tbs_len)) == NULL
+			|| der_encode2(res->tbs, enc_tbs, &t) != res->tbs_len) {
+			refuse(res, "internal error: cannot build the certificate");
 			return;
 		}
-		sup = malloc(41 * (hi != SIZE_MAX ? ca->hosts[hi].ncerts : 0) + 1);
-		names = names_join(c->names, c->nnames);
-		b64 = malloc(cl / 3 * 4 + 5);
-		fl = cl / 3 * 4 + 1024 + 4 * HOSTCA_MAX_NAMES * (HOSTCA_MAX_NAME_LEN + 1)
-			+ 41 * (hi != SIZE_MAX ? ca->hosts[hi].ncerts : 0);
-		fields = malloc(fl);
-		if (sup == NULL || names == NULL || b64 == NULL || fields == NULL) {
-			res->status = R_REFUSED;
-			set_why(res->why, "out of memory");
-			goto out;
-		}
-		sup[0] = 0;
-		if (res->kind == KIND_REISSUE && hi != SIZE_MAX) {
-			/* The seed's rule: every earlier valid certificate of the host
-			 * is revoked (superseded) by the same event that issues. */
-			for (k = ca->hosts[hi].last; k != SIZE_MAX; k = ca->certs[k].prev_of_host) {
-				if (!cert_is_valid(&ca->certs[k], g.now))
-					continue;
-				if (nsup++)
-					str_append(sup, ",");
-				serial_hex(sup + strlen(sup), ca->certs[k].serial, ca->certs[k].serial_len);
-			}
-		}
-		if (cert != NULL)
-			b64_encode(b64, cert, cl);
-		serial_hex(sh, serial, sizeof serial);
-		hex_encode(fph, keyfp, 32, 0, 0);
-		hex_encode(rqh, req, 32, 0, 0);
-		/* cert= comes last: a deferred event gets it when signed */
-		snprintf(fields, fl, "serial=%s host=%s names=%s nb=%lld na=%lld keyfp=%s"
-			" req=%s token=%s kind=%s%s%s%s%s", sh, res->hostid, names,
-			(long long)t.nb, (long long)t.na, fph, rqh,
-			res->token[0] ? res->token : "-", kind_names[res->kind],
-			nsup ? " supersedes=" : "", nsup ? sup : "",
-			cert != NULL ? " cert=" : "", cert != NULL ? b64 : "");
-		if (journal_add(ca, "issue", fields) < 0) {
-			res->status = R_REFUSED;
-			set_why(res->why, "cannot record the certificate");
-		} else {
-			res->cert = ca->ncerts - 1;
-			res->superseded = nsup;
-			if (ca->defer)
-				ca->dq[ca->ndq - 1].cert = res->cert;
-		}
-out:
-		free(cert);
-		free(sup);
-		free(names);
-		free(b64);
-		free(fields);
+	} else if ((cert = cert_build(&t, &ca->key, &cl)) == NULL) {
+		refuse(res, "internal error: cannot build the certificate");
+		return;
 	}
+	k = hi != SIZE_MAX ? ca->hosts[hi].ncerts : 0;
+	sup = malloc(41 * k + 1);
+	names = names_join(c->names, c->nnames);
+	b64 = malloc(cl / 3 * 4 + 5);
+	fl = cl / 3 * 4 + 1024 + 4 * HOSTCA_MAX_NAMES * (HOSTCA_MAX_NAME_LEN + 1) + 41 * k;
+	fields = malloc(fl);
+	if (sup == NULL || names == NULL || b64 == NULL || fields == NULL) {
+		refuse(res, "out of memory");
+		goto out;
+	}
+	sup[0] = 0;
+	/* I4: every other valid certificate of the host is revoked
+	 * (superseded) by the same event that issues -- for a renewal, all
+	 * but the one it renews from. */
+	for (k = hi != SIZE_MAX ? ca->hosts[hi].last : SIZE_MAX; k != SIZE_MAX;
+		k = ca->certs[k].prev_of_host) {
+		if (k == res->keep || !cert_is_valid(&ca->certs[k], g.now))
+			continue;
+		if (nsup++)
+			str_append(sup, ",");
+		serial_hex(sup + strlen(sup), ca->certs[k].serial, ca->certs[k].serial_len);
+	}
+	if (cert != NULL)
+		b64_encode(b64, cert, cl);
+	serial_hex(sh, serial, sizeof serial);
+	hex_encode(fph, res->keyfp, 32, 0, 0);
+	hex_encode(rqh, res->req, 32, 0, 0);
+	/* cert= comes last: a deferred event gets it when signed */
+	snprintf(fields, fl, "serial=%s host=%s names=%s nb=%lld na=%lld keyfp=%s"
+		" req=%s token=%s kind=%s%s%s%s%s", sh, res->hostid, names,
+		(long long)t.nb, (long long)t.na, fph, rqh,
+		res->token[0] ? res->token : "-", kind_names[res->kind],
+		nsup ? " supersedes=" : "", nsup ? sup : "",
+		cert != NULL ? " cert=" : "", cert != NULL ? b64 : "");
+	if (journal_add(ca, "issue", fields) < 0) {
+		refuse(res, "cannot record the certificate");
+	} else {
+		res->cert = ca->ncerts - 1;
+		res->superseded = nsup;
+		if (ca->defer)
+			ca->dq[ca->ndq - 1].cert = ca->preview ? SIZE_MAX : res->cert;
+	}
+out:
+	free(cert);
+	free(sup);
+	free(names);
+	free(b64);
+	free(fields);
+}
+
+/* One request: the decision, then (unless refused or handed back) the
+ * issue. */
+static void
+ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
+	const char *token_text, sign_result *res)
+{
+	if (ca_decide(ca, der, len, token_text, res) == R_ISSUED)
+		ca_issue(ca, res);
 }
 
 /* Records a refusal in the history (best effort; never blocks). */
@@ -8669,8 +8959,7 @@ cmd_ca_init(int argc, char **argv)
 		cmsg("internal error: init event");
 		goto fail;
 	}
-	snprintf(fields, sizeof fields, "number=1 this=%lld next=%lld",
-		(long long)g.now, (long long)(g.now + 7 * 86400));
+	crl_fields(&ca, fields, sizeof fields, 7);
 	if (journal_add(&ca, "crl", fields) < 0) {
 		cmsg("internal error: crl event");
 		goto fail;
@@ -9011,6 +9300,8 @@ token_state(const token_rec *t)
 {
 	if (t->deleted)
 		return "deleted";
+	if (t->consumed)
+		return "consumed";
 	if (t->uses >= t->max)
 		return "used-up";
 	if (t->expires < g.now)
@@ -9237,7 +9528,7 @@ ca_sign_csr(const char *file, const char *token, const char *out)
 		free(res);
 		return ca_close(&ca, r);
 	}
-	ca_sign_one(&ca, der, len, token, 0, res);
+	ca_sign_one(&ca, der, len, token, res);
 	describe_result(&ca, res, file, 0);
 	if (res->status == R_REFUSED) {
 		ca_record_refusal(&ca, res);
@@ -9580,7 +9871,11 @@ ca_sign_media(const char *media, int list, const char *only)
 		if (rc != 0)
 			break;
 		par_for(cn, batch_read, &bc);
-		ca.defer = !list;
+		/* The preview decides exactly as the run (I10): the same calls,
+		 * in the same order, each event applied; it signs and writes
+		 * nothing. */
+		ca.defer = 1;
+		ca.preview = list;
 		for (i = c0; i < c0 + cn; i++) {
 			media_item *it = &items[i];
 			sign_result *res = it->res;
@@ -9599,7 +9894,7 @@ ca_sign_media(const char *media, int list, const char *only)
 				res->cert = SIZE_MAX;
 				set_why(res->why, "%s", res->pre_why);
 			} else {
-				ca_sign_one(&ca, it->der, it->der_len, NULL, list, res);
+				ca_sign_one(&ca, it->der, it->der_len, NULL, res);
 			}
 			if (res->status == R_REFUSED) {
 				refused++;
@@ -9632,7 +9927,7 @@ ca_sign_media(const char *media, int list, const char *only)
 					printf(",\"status\":\"%s\",\"host\":", sr->status == R_REFUSED
 						? "refused" : sr->status == R_AGAIN ? "issued-already"
 						: "would-issue");
-					json_str(sr->hostid);
+					json_str(sr->kind == KIND_NEW && !sr->claim[0] ? "" : sr->hostid);
 					printf(",\"kind\":\"%s\",\"names\":[", sr->kind ? kind_names[sr->kind] : "");
 					for (j = 0; ok && j < sr->csr.nnames; j++) {
 						if (j)
@@ -9651,8 +9946,8 @@ ca_sign_media(const char *media, int list, const char *only)
 						printf("  REFUSED: %s\n", sr->why);
 						continue;
 					}
-					printf("  host:    %s%s\n", sr->hostid[0] ? sr->hostid
-						: "(new, assigned at signing)",
+					printf("  host:    %s%s\n", sr->kind == KIND_NEW && !sr->claim[0]
+						? "(new, assigned at signing)" : sr->hostid,
 						sr->claim[0] && strcmp(sr->claim, sr->hostid) ? " (request says " : "");
 					if (sr->claim[0] && strcmp(sr->claim, sr->hostid))
 						printf("           %s)\n", sr->claim);
@@ -9939,12 +10234,17 @@ cmd_ca_revoke(int argc, char **argv)
 			free(list);
 			return ca_close(&ca, EXIT_REFUSED);
 		}
-		if (ca.certs[k].revoked) {
-			cnote("certificate %s is revoked already (%s)", serial,
-				reason_text(ca.certs[k].reason));
+		if (ca.certs[k].revoked && (reason != REASON_KEY_COMPROMISE
+			|| ca.certs[k].reason == REASON_KEY_COMPROMISE)) {
+			cnote("certificate %s is revoked already (%s); only a raise to"
+				" keyCompromise changes it", serial, reason_text(ca.certs[k].reason));
 			free(list);
 			return ca_close(&ca, 0);
 		}
+		if (ca.certs[k].revoked)     /* I2: raised */
+			cnote("certificate %s was revoked as %s: its reason becomes"
+				" keyCompromise, and its key is never certified again", serial,
+				reason_text(ca.certs[k].reason));
 		serial_hex(list, ca.certs[k].serial, ca.certs[k].serial_len);
 		n = 1;
 	} else {
@@ -9972,15 +10272,37 @@ cmd_ca_revoke(int argc, char **argv)
 		free(list);
 		return ca_close(&ca, EXIT_USAGE);
 	}
-	snprintf(f, strlen(list) + 64, "serials=%s reason=%d", list, reason);
-	/* The revocation and the CRL that carries it: one commit. */
+	/* The revocation and the CRL that carries it: one commit. However
+	 * many serials (I4), each event stays far below a journal line's
+	 * limit: REVOKE_PER_EVENT serials an event. */
 	{
-		char c[128];
-		snprintf(c, sizeof c, "number=%llu this=%lld next=%lld",
-			(unsigned long long)ca.crl_number + 1, (long long)g.now,
-			(long long)(g.now + ca.crl_days * 86400));
-		r = journal_add(&ca, "revoke", f) < 0 || journal_add(&ca, "crl", c) < 0
-			|| journal_commit(&ca) < 0;
+		char c[160];
+		size_t at = 0, len = strlen(list);
+		r = 0;
+		while (at < len && r == 0) {
+			size_t take = 0, cnt = 0;
+			while (at + take < len && cnt < REVOKE_PER_EVENT) {
+				take += strcspn(list + at + take, ",");
+				cnt++;
+				if (cnt < REVOKE_PER_EVENT && list[at + take] == ',')
+					take++;
+			}
+			if (take > 0 && list[at + take - 1] == ',')
+				take--;
+			snprintf(f, len + 64, "serials=%.*s reason=%d", (int)take, list + at, reason);
+			if (journal_add(&ca, "revoke", f) < 0) {
+				cmsg("cannot record the revocation (journal entry refused)");
+				r = 1;
+			}
+			at += take + (list[at + take] == ',');
+		}
+		crl_fields(&ca, c, sizeof c, ca.crl_days);
+		if (r == 0 && journal_add(&ca, "crl", c) < 0) {
+			cmsg("cannot record the CRL");
+			r = 1;
+		}
+		if (r == 0 && journal_commit(&ca) < 0)
+			r = 1;
 	}
 	free(f);
 	if (r) {
@@ -10007,15 +10329,17 @@ cmd_ca_revoke(int argc, char **argv)
 static int
 cmd_ca_allow_reissue(int argc, char **argv)
 {
-	const char *host = NULL, *for_s = "48h";
+	const char *host = NULL, *for_s = "48h", *key_s = NULL;
 	int npos, r;
 	int64_t dur;
-	char *pos[1], why[WHY_CAP], f[128], t[32];
+	char *pos[1], why[WHY_CAP], f[256], t[32], kh[65] = "";
+	unsigned char kf[32];
 	ca_ctx ca;
 	size_t hi;
 	opt opts[] = {
 		{ "--host", O_STR, &host, 0, 0, 0, 0 },
 		{ "--for", O_STR, &for_s, 0, 0, 0, 0 },
+		{ "--key", O_STR, &key_s, 0, 0, 0, 0 },
 		{ 0, 0, 0, 0, 0, 0, 0 } };
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
@@ -10030,21 +10354,45 @@ cmd_ca_allow_reissue(int argc, char **argv)
 		cmsg("--for: at most 30d");
 		return EXIT_USAGE;
 	}
+	if (key_s != NULL) {
+		const char *k = key_s;
+		if (strncmp(k, "SHA256:", 7) == 0 || strncmp(k, "sha256:", 7) == 0)
+			k += 7;
+		if (hex_decode(kf, 32, k) != 32) {
+			cmsg("--key: the key's SHA-256 fingerprint, 64 hex digits (colons and"
+				" a SHA256: prefix optional), as 'hostca host request' prints it"
+				" and 'hostca host status' shows it");
+			return EXIT_USAGE;
+		}
+		hex_encode(kh, kf, 32, 0, 0);
+	}
 	if ((r = ca_open_fast(&ca, 1, 0)) != 0)
 		return ca_close(&ca, r);
 	if ((hi = ca_resolve_host(&ca, host, why)) == SIZE_MAX) {
 		cmsg("%s", why);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
-	if (ca.security == SEC_VERY_HIGH)
-		msg("warning", "at security level very-high a reissue needs a reissue token;"
-			" this window is recorded but does not authorize anything");
-	snprintf(f, sizeof f, "host=%s until=%lld", ca.hosts[hi].hostid,
-		(long long)(g.now + dur));
+	if (ca.security == SEC_VERY_HIGH) {
+		/* I6: a window opened at very-high would stay inert for ever */
+		cmsg("at security level very-high a reissue needs a reissue token"
+			" (hostca token create --reissue --host %s); no window was opened",
+			ca.hosts[hi].hostid);
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	if (key_s != NULL && badkey_has(&ca, kf)) {
+		cmsg("--key: this key was revoked as compromised; it is never certified"
+			" again");
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	snprintf(f, sizeof f, "host=%s until=%lld level=%d%s%s", ca.hosts[hi].hostid,
+		(long long)(g.now + dur), ca.security, kh[0] ? " key=" : "", kh);
 	if (journal_add(&ca, "allow-reissue", f) < 0 || journal_commit(&ca) < 0)
 		return ca_close(&ca, EXIT_USAGE);
-	cnote("host %s may reissue without a token until %s (one reissue)",
-		ca.hosts[hi].hostid, time_iso(t, g.now + dur));
+	cnote("host %s may reissue without a token until %s (one reissue), with the"
+		" key of its newest certificate (a rename)%s%s%s", ca.hosts[hi].hostid,
+		time_iso(t, g.now + dur), kh[0] ? " or the key SHA256:" : "", kh,
+		kh[0] ? " (a reinstall or a new key)" : "; for a reinstall or a new key,"
+		" give that key's fingerprint with --key");
 	return ca_close(&ca, 0);
 }
 
@@ -10239,6 +10587,7 @@ cmd_ca_host(int argc, char **argv)
 	char *pos[1], why[WHY_CAP], t[32];
 	ca_ctx ca;
 	size_t hi, k, j = 0;
+	const struct window *w;
 	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
 
 	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
@@ -10253,15 +10602,24 @@ cmd_ca_host(int argc, char **argv)
 		cmsg("%s", why);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
+	w = window_find(&ca, ca.hosts[hi].hostid);
 	if (g.json) {
 		const host_rec *h = &ca.hosts[hi];
 		printf("{\"host\":\"%s\",\"names\":", h->hostid);
 		json_str(ca.certs[h->last].names);
 		printf(",\"reissue_window_until\":");
-		if (h->reissue_until >= g.now)
-			printf("\"%s\"", time_iso(t, h->reissue_until));
+		if (window_open(&ca, w))
+			printf("\"%s\"", time_iso(t, w->until));
 		else
 			printf("null");
+		printf(",\"reissue_window_key\":");
+		if (window_open(&ca, w) && w->has_key) {
+			char fh[65];
+			hex_encode(fh, w->keyfp, 32, 0, 0);
+			printf("\"%s\"", fh);
+		} else {
+			printf("null");
+		}
 		printf(",\"certificates\":[");
 		for (k = h->last; k != SIZE_MAX; k = ca.certs[k].prev_of_host)
 			cert_line(&ca, k, j++ == 0);
@@ -10269,8 +10627,13 @@ cmd_ca_host(int argc, char **argv)
 	} else {
 		const host_rec *h = &ca.hosts[hi];
 		printf("host ID:  %s\nnames:    %s\n", h->hostid, ca.certs[h->last].names);
-		if (h->reissue_until >= g.now)
-			printf("reissue:  window open until %s\n", time_iso(t, h->reissue_until));
+		if (window_open(&ca, w)) {
+			char fh[65];
+			hex_encode(fh, w->keyfp, 32, 0, 0);
+			printf("reissue:  window open until %s, for the key of its newest"
+				" certificate%s%s\n", time_iso(t, w->until),
+				w->has_key ? " or the key SHA256:" : "", w->has_key ? fh : "");
+		}
 		printf("certificates (newest first):\n");
 		for (k = h->last; k != SIZE_MAX; k = ca.certs[k].prev_of_host)
 			cert_line(&ca, k, 0);
@@ -11346,6 +11709,15 @@ cmd_host_request(int argc, char **argv)
 	}
 	r = host_write_request(&h, media, h.have_newkey ? &h.newkey : &h.key, names, nn,
 		token, &rng, "request");
+	if (r == 0) {
+		/* what the CA operator gives to 'ca allow-reissue --key' (I6) */
+		unsigned char kf[32];
+		char kh[65];
+		if (hostca_key_fingerprint(h.have_newkey ? &h.newkey : &h.key, kf) == 0) {
+			hex_encode(kh, kf, 32, 0, 0);
+			cnote("the request's key is SHA256:%s", kh);
+		}
+	}
 	hostca_wipe(tbuf, sizeof tbuf);
 	hostca_wipe(&rng, sizeof rng);
 	host_free(&h);
@@ -11803,7 +12175,7 @@ cmd_host_status(int argc, char **argv)
 	host_ctx h;
 	x509_info *c = NULL, *a = NULL;
 	int64_t now, w, days = 0;
-	char crl_state[160];
+	char crl_state[160], kfp[65], nkfp[65];
 	size_t i;
 	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
 
@@ -11858,6 +12230,15 @@ cmd_host_status(int argc, char **argv)
 		}
 	}
 	usable = err == 0;
+	/* the keys' fingerprints, as 'ca allow-reissue --key' takes them */
+	kfp[0] = nkfp[0] = 0;
+	{
+		unsigned char kf[32];
+		if (h.have_key && hostca_key_fingerprint(&h.key, kf) == 0)
+			hex_encode(kfp, kf, 32, 0, 0);
+		if (h.have_newkey && hostca_key_fingerprint(&h.newkey, kf) == 0)
+			hex_encode(nkfp, kf, 32, 0, 0);
+	}
 	/* An expired CRL: the certificate may be fine, but peers that check
 	 * the CRL refuse it; say so, and what to do. */
 	crl_state[0] = 0;
@@ -11889,7 +12270,8 @@ cmd_host_status(int argc, char **argv)
 			}
 			putchar(']');
 		}
-		printf(",\"ca_sha256\":\"%s\"}\n", fp);
+		printf(",\"key_sha256\":\"%s\",\"new_key_sha256\":\"%s\",\"ca_sha256\":\"%s\"}\n",
+			kfp, nkfp, fp);
 	} else {
 		printf("host ID:   %s\n", h.hostid);
 		if (c != NULL) {
@@ -11901,6 +12283,11 @@ cmd_host_status(int argc, char **argv)
 				time_iso(na, c->na));
 		}
 		printf("status:    %s\n", state);
+		if (kfp[0])
+			printf("key:       SHA256:%s\n", kfp);
+		if (nkfp[0])
+			printf("new key:   SHA256:%s (host.key.new, waiting for its"
+				" certificate)\n", nkfp);
 		if (fp[0])
 			printf("CA:        %s\n", fp);
 		if (h.crl == NULL && h.cert != NULL)
@@ -11995,7 +12382,7 @@ static const struct {
 	{ "ca", "sign", cmd_ca_sign, "ca sign --media DIR [--list] [--only HOSTID]\n"
 		"  ca sign --csr FILE [--token T | --token-file F] [--out FILE]" },
 	{ "ca", "revoke", cmd_ca_revoke, "ca revoke (--host HOST | --serial HEX) [--reason REASON]" },
-	{ "ca", "allow-reissue", cmd_ca_allow_reissue, "ca allow-reissue --host HOST [--for DURATION]" },
+	{ "ca", "allow-reissue", cmd_ca_allow_reissue, "ca allow-reissue --host HOST [--for DURATION] [--key SHA256]" },
 	{ "ca", "crl", cmd_ca_crl, "ca crl [--days N]" },
 	{ "ca", "export", cmd_ca_export, "ca export --media DIR" },
 	{ "ca", "list", cmd_ca_list, "ca list [--host HOST] [--status valid|revoked|expired] [--expiring DAYS]" },

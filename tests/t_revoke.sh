@@ -143,10 +143,20 @@ hc -H hB host request --media "$W/mr-B2" --name hostB --new-key --token "$RTB" >
 expect_exit 1 "B's reissue token works only once" -- hc -C ca ca sign --media "$W/mr-B2"
 
 section "allow-reissue window"
-expect_exit 0 "ca allow-reissue --host hostD --for 1h" -- hc -C ca ca allow-reissue --host hostD --for 1h
 mkdir -p "$mrd/requests"
 rm -rf "$mrd/requests/"* "$mrd/processed" "$mrd/responses"
 expect_exit 0 "D requests a reissue without a token" -- hc -H hD host request --media "$mrd" --name hostD --new-key
+check_grep "host request prints the request's key fingerprint" "the request's key is SHA256:[0-9a-f]{64}" "$W/.err"
+KD=$(hc -H hD host status 2>/dev/null | sed -n 's/^new key: *SHA256:\([0-9a-f]*\).*/\1/p')
+check_eq "host status shows the pending key's fingerprint, as host request printed it" \
+	"$(grep -o 'SHA256:[0-9a-f]*' "$W/.err" | cut -c8-)" "$KD"
+expect_exit 0 "ca allow-reissue --host hostD --for 1h (no --key)" -- hc -C ca ca allow-reissue --host hostD --for 1h
+cst=$(ca_state ca)
+expect_exit 1 "I6: a window without --key does not vouch for a new key" -- hc -C ca ca sign --media "$mrd"
+check_grep "the refusal says how to vouch for the key" 'allow-reissue --host [0-9a-f-]+ --key' "$W/.err"
+check_eq "I6 refusal: CA unchanged" "$(ca_state ca)" "$cst"
+expect_exit 2 "allow-reissue --key with a bad fingerprint is a usage error" -- hc -C ca ca allow-reissue --host hostD --key 12:34
+expect_exit 0 "ca allow-reissue --host hostD --for 1h --key SHA256:KD" -- hc -C ca ca allow-reissue --host hostD --for 1h --key "SHA256:$KD"
 expect_exit 0 "D's reissue signed inside the window" -- hc -C ca ca sign --media "$mrd"
 peer_crl "D's earlier certificate superseded" ca/ca.pem ca/crl.pem --revoked "${SD:-00}:superseded"
 expect_exit 0 "D installs" -- hc -H hD host install --media "$mrd"
