@@ -4526,6 +4526,21 @@ cert_verify_full(const void *cert, size_t cert_len, const void *ca, size_t ca_le
 		if ((err = crl_decode(&cl, crl, crl_len, why)) < 0
 			|| (err = crl_verify_sig(&cl, a, why)) < 0)
 			goto done;
+		/* I11: nobody accepts an expired CRL (nor OpenSSL's -crl_check) */
+		if (cl.next_update < now) {
+			char t[32];
+			set_why(why, "the CRL expired on %s (its nextUpdate): get a fresh one",
+				time_iso(t, cl.next_update));
+			err = HOSTCA_ERR_EXPIRED;
+			goto done;
+		}
+		if (cl.this_update > now) {
+			char t[32];
+			set_why(why, "the CRL is not valid before %s (its thisUpdate)",
+				time_iso(t, cl.this_update));
+			err = HOSTCA_ERR_CRL;
+			goto done;
+		}
 		if (crl_find(&cl, c->serial, c->serial_len, &rs, &when)) {
 			char t[32];
 			if (reason)
@@ -10440,13 +10455,20 @@ cmd_ca_export(int argc, char **argv)
 		return EXIT_USAGE;
 	if ((r = ca_open_fast(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
-	if (!ca_crl_current(&ca)) {
-		/* An interrupted command left crl.pem behind the journal: the
-		 * media must never get a CRL older than the journal, so
-		 * complete it first (this needs the key). */
+	if (!ca_crl_current(&ca) || ca.crl_next <= g.now) {
+		/* An interrupted command left crl.pem behind the journal, or
+		 * the CRL has expired (I11: hosts would refuse every
+		 * certificate): the media gets a current one, made now (this
+		 * needs the key). */
 		ca_free(&ca);
 		if ((r = ca_open_fast(&ca, 1, 1)) != 0)
 			return ca_close(&ca, r);
+		if (ca.crl_next <= g.now) {
+			if (ca_publish_crl(&ca, ca.crl_days) < 0)
+				return ca_close(&ca, EXIT_USAGE);
+			cnote("the CRL had expired: published CRL #%llu for the media",
+				(unsigned long long)ca.crl_number);
+		}
 	}
 	if (media_put_ca(&ca, media) < 0)
 		return ca_close(&ca, EXIT_USAGE);
@@ -11813,7 +11835,7 @@ cmd_host_install(int argc, char **argv)
 {
 	static const char *const lb[] = { "X509 CRL", NULL };
 	const char *media = NULL, *fp_s = NULL;
-	int tofu = 0, npos, r, err, use_new = 0, crl_ok = 0;
+	int tofu = 0, npos, r, err, use_new = 0, crl_ok = 0, force = 0;
 	int64_t at;
 	char *pos[1], p[PATH_MAX], why[WHY_CAP], id[HOSTCA_UUID_LEN + 1], t[32], fp[100];
 	unsigned char *cert = NULL, *ca = NULL, *crl = NULL, want[32], have[32];
@@ -11826,6 +11848,7 @@ cmd_host_install(int argc, char **argv)
 		{ "--media", O_STR, &media, 0, 0, 0, 0 },
 		{ "--ca-fingerprint", O_STR, &fp_s, 0, 0, 0, 0 },
 		{ "--trust-on-first-use", O_FLAG, 0, &tofu, 0, 0, 0 },
+		{ "--force", O_FLAG, 0, &force, 0, 0, 0 },
 		{ 0, 0, 0, 0, 0, 0, 0 } };
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
@@ -11934,7 +11957,43 @@ cmd_host_install(int argc, char **argv)
 		cmsg("response refused: %s", why);
 		goto out;
 	}
-	/* The CRL on the media, if any, must not revoke the new certificate. */
+	/*
+	 * I11: hosts never step back. No certificate that a CRL this host
+	 * has verified revokes (the installed one, or the media's), and none
+	 * older than the installed one (an old stick) unless --force.
+	 */
+	{
+		crl_info ci;
+		int rs;
+		int64_t w;
+		x509_info *old = NULL;
+		if ((crl_ok && crl_decode(&ci, crl, rl, why) == 0
+			&& crl_find(&ci, c->serial, c->serial_len, &rs, &w))
+			|| (h.crl != NULL && crl_decode(&ci, h.crl, h.crl_len, why) == 0
+			&& crl_verify_sig(&ci, a, why) == 0
+			&& crl_find(&ci, c->serial, c->serial_len, &rs, &w))) {
+			cmsg("the certificate in the response is revoked (%s, on %s): not"
+				" installed", reason_text(rs < 0 ? 0 : rs), time_iso(t, w));
+			goto out;
+		}
+		if (h.cert != NULL && cert_decode_alloc(&old, h.cert, h.cert_len, why) == 0) {
+			int older = c->nb < old->nb;
+			char sh[41], t2[32];
+			serial_hex(sh, old->serial, old->serial_len);
+			time_iso(t2, old->nb);
+			free(old);
+			if (older && !force) {
+				cmsg("the certificate in the response is older (notBefore %s) than"
+					" the installed one (%s, notBefore %s): an old stick? not"
+					" installed (--force installs it all the same)",
+					time_iso(t, c->nb), sh, t2);
+				goto out;
+			}
+			if (older)
+				cnote("installing an older certificate than %s (--force)", sh);
+		}
+	}
+	/* The CRL on the media, if it is newer, is taken too. */
 	if (path_exists(p)) {
 		int taken;
 		if (crl == NULL && pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0)
@@ -11947,16 +12006,6 @@ cmd_host_install(int argc, char **argv)
 		} else if (taken == 0) {
 			free(crl);
 			crl = NULL;
-		} else {
-			crl_info ci;
-			int rs;
-			int64_t w;
-			crl_decode(&ci, crl, rl, why);
-			if (crl_find(&ci, c->serial, c->serial_len, &rs, &w)) {
-				cmsg("the certificate in the response is revoked (%s)",
-					reason_text(rs < 0 ? 0 : rs));
-				goto out;
-			}
 		}
 	}
 	/* Install: pin first, then key (a new key replaces the old one only
@@ -12398,7 +12447,7 @@ static const struct {
 	{ "token", "cleanup", cmd_token_cleanup, "token cleanup" },
 	{ "host", "request", cmd_host_request, "host request --media DIR --name NAME [--alt-name NAME|IP]...\n"
 		"          [--token T | --token-file F] [--key TYPE] [--new-key]" },
-	{ "host", "install", cmd_host_install, "host install --media DIR [--ca-fingerprint SHA256 | --trust-on-first-use]" },
+	{ "host", "install", cmd_host_install, "host install --media DIR [--ca-fingerprint SHA256 | --trust-on-first-use] [--force]" },
 	{ "host", "renew", cmd_host_renew, "host renew --media DIR" },
 	{ "host", "update", cmd_host_update, "host update --media DIR" },
 	{ "host", "status", cmd_host_status, "host status" },

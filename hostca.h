@@ -181,9 +181,11 @@ HOSTCA_API int hostca_cert_info_decode(hostca_cert_info *info,
 
 /*
  * Verifies that cert (DER) was issued by ca (DER) and is valid at time
- * now; if crl (DER) is not NULL, the CRL must be signed by ca and must
- * not list cert (HOSTCA_ERR_REVOKED; *reason, if not NULL, receives the
- * RFC 5280 reason code, -1 when the entry has none).
+ * now; if crl (DER) is not NULL, the CRL must be signed by ca, current at
+ * now (HOSTCA_ERR_EXPIRED past its nextUpdate, HOSTCA_ERR_CRL before its
+ * thisUpdate, as OpenSSL's -crl_check), and must not list cert
+ * (HOSTCA_ERR_REVOKED; *reason, if not NULL, receives the RFC 5280 reason
+ * code, -1 when the entry has none).
  */
 HOSTCA_API int hostca_cert_verify(const void *cert, size_t cert_len,
 	const void *ca, size_t ca_len, const void *crl, size_t crl_len,
