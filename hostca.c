@@ -2863,7 +2863,7 @@ hostname_from_ip(hostname *h, const unsigned char *v, size_t len)
 	h->iplen = len;
 	memcpy(h->ip, v, len);
 	ip_canonical(h);
-	inet_ntop(len == 4 ? AF_INET : AF_INET6, h->ip, h->text, sizeof h->text);
+	inet_ntop(h->iplen == 4 ? AF_INET : AF_INET6, h->ip, h->text, sizeof h->text);
 	return 0;
 }
 

@@ -324,6 +324,9 @@ def get_field(path, field):
             return str(ext(crl, x509.CRLNumber).crl_number)
         if field == "count":
             return str(len(list(crl)))
+        if field in ("thisupdate", "nextupdate"):
+            t = crl.last_update if field == "thisupdate" else crl.next_update
+            return str(int(t.replace(tzinfo=datetime.timezone.utc).timestamp()))
         raise Bad("unknown CRL field %s" % field)
     cert, der = load_cert(path)
     if field == "serial":
