@@ -3614,6 +3614,156 @@ hostca_csr_encode(void *dest, const hostca_key *key, const char *hostid,
 	return n;
 }
 
+/* ---- Token proofs ----
+ *
+ * A token never travels on the media. The host proves that it knows it
+ * with a MAC over the request's CertificationRequestInfo (which holds its
+ * public key, host ID, names and random nonce), keyed by a key derived
+ * from the token; the CA finds the token by a short identifier derived
+ * from it. The proof rides in the request file as a second PEM block,
+ * "HOSTCA TOKEN PROOF", after the CSR:
+ *
+ *   letters = the 16 letters, upper-case (spaces and dashes dropped)
+ *   id      = HMAC-SHA256(key = letters, "hostca token id v2")[0..7]
+ *   K       = HMAC-SHA256(key = letters, "hostca token key v2")
+ *   mac     = HMAC-SHA256(key = K, "hostca token proof v2" ||
+ *                         SHA-256(CertificationRequestInfo DER))
+ *
+ *   TokenProof ::= SEQUENCE { version INTEGER (2),
+ *                             id OCTET STRING (SIZE (8)),
+ *                             mac OCTET STRING (SIZE (32)) }
+ *
+ * Changing the key, host ID, names or nonce changes the info, and the MAC
+ * no longer verifies: nothing on the media lets anyone use the token with
+ * another request. An offline guess from a MAC is a search of 26^16
+ * (75 bits).
+ */
+
+#define TOKEN_ID_LEN    8
+#define TOKEN_PROOF_LEN 49
+
+/* The token text as typed: letters, case-insensitive, spaces and dashes
+ * ignored; exactly 16 letters. */
+static int
+token_normalize(const char *in, char out[TOKEN_LETTERS + 1])
+{
+	size_t n = 0;
+
+	for (; *in; in++) {
+		unsigned char c = (unsigned char)*in;
+		if (c == ' ' || c == '-' || c == '\t')
+			continue;
+		if (!isalpha(c) || c > 0x7f || n >= TOKEN_LETTERS)
+			return -1;
+		out[n++] = (char)toupper(c);
+	}
+	out[n] = 0;
+	return n == TOKEN_LETTERS ? 0 : -1;
+}
+
+static void
+hmac_sha256(const void *key, size_t kl, const void *a, size_t al,
+	const void *b, size_t bl, unsigned char out[32])
+{
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+
+	br_hmac_key_init(&kc, &br_sha256_vtable, key, kl);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, a, al);
+	if (b != NULL)
+		br_hmac_update(&hc, b, bl);
+	br_hmac_out(&hc, out);
+	hostca_wipe(&kc, sizeof kc);
+	hostca_wipe(&hc, sizeof hc);
+}
+
+/* id and K from the letters (normalized). */
+static void
+token_derive(const char letters[TOKEN_LETTERS], unsigned char id[TOKEN_ID_LEN],
+	unsigned char k[32])
+{
+	unsigned char t[32];
+
+	hmac_sha256(letters, TOKEN_LETTERS, "hostca token id v2", 18, NULL, 0, t);
+	memcpy(id, t, TOKEN_ID_LEN);
+	hmac_sha256(letters, TOKEN_LETTERS, "hostca token key v2", 19, NULL, 0, k);
+	hostca_wipe(t, sizeof t);
+}
+
+static void
+token_proof_mac(const unsigned char k[32], const unsigned char info_hash[32],
+	unsigned char out[32])
+{
+	hmac_sha256(k, 32, "hostca token proof v2", 21, info_hash, 32, out);
+}
+
+/* SHA-256 of a CSR's CertificationRequestInfo; -1 if no CSR shape. */
+static int
+csr_info_hash(const unsigned char *der, size_t len, unsigned char out[32])
+{
+	derr r, in;
+	derel outer, info;
+
+	dr_init(&r, der, len);
+	dr_expect(&r, 0x30, &outer);
+	if (r.err)
+		return -1;
+	dr_init(&in, outer.v, outer.len);
+	dr_expect(&in, 0x30, &info);
+	if (in.err)
+		return -1;
+	sha256_once(out, info.raw, info.raw_len);
+	return 0;
+}
+
+static const unsigned char token_proof_head[5] = { 0x30, 0x2f, 0x02, 0x01, 0x02 };
+
+HOSTCA_API size_t
+hostca_token_proof_encode(void *dest, const char *token, const void *csr,
+	size_t csr_len)
+{
+	char letters[TOKEN_LETTERS + 1];
+	unsigned char id[TOKEN_ID_LEN], k[32], h[32], mac[32], *o = dest;
+
+	if (token == NULL || csr == NULL || token_normalize(token, letters) < 0
+		|| csr_info_hash(csr, csr_len, h) < 0) {
+		hostca_wipe(letters, sizeof letters);
+		return 0;
+	}
+	if (dest == NULL) {
+		hostca_wipe(letters, sizeof letters);
+		return TOKEN_PROOF_LEN;
+	}
+	token_derive(letters, id, k);
+	token_proof_mac(k, h, mac);
+	memcpy(o, token_proof_head, 5);
+	o[5] = 0x04;
+	o[6] = TOKEN_ID_LEN;
+	memcpy(o + 7, id, TOKEN_ID_LEN);
+	o[15] = 0x04;
+	o[16] = 32;
+	memcpy(o + 17, mac, 32);
+	hostca_wipe(letters, sizeof letters);
+	hostca_wipe(k, sizeof k);
+	return TOKEN_PROOF_LEN;
+}
+
+#ifndef HOSTCA_NO_MAIN /* the CA only: reading proofs */
+/* A TokenProof, strict DER: 0, or -1. */
+static int
+token_proof_decode(const unsigned char *der, size_t len, unsigned char id[TOKEN_ID_LEN],
+	unsigned char mac[32])
+{
+	if (len != TOKEN_PROOF_LEN || memcmp(der, token_proof_head, 5) != 0
+		|| der[5] != 0x04 || der[6] != TOKEN_ID_LEN || der[15] != 0x04 || der[16] != 32)
+		return -1;
+	memcpy(id, der + 7, TOKEN_ID_LEN);
+	memcpy(mac, der + 17, 32);
+	return 0;
+}
+#endif /* HOSTCA_NO_MAIN */
+
 /* ---- Certificates ---- */
 
 /* What a certificate says, as far as hostca cares. Points into the DER. */
@@ -5160,7 +5310,9 @@ typedef struct {
 typedef struct {
 	char name[MAX_TOKEN_NAME + 1];
 	int kind;
+	int v2;                      /* id + wrapped K (proofs), not salt + hash */
 	unsigned char salt[16], hash[32];
+	unsigned char id[TOKEN_ID_LEN], wk[32];
 	unsigned max, uses;
 	int64_t created, expires;
 	char hostid[HOSTCA_UUID_LEN + 1];
@@ -5270,6 +5422,8 @@ typedef struct {
 	unsigned char ca_fp[32];
 	hostca_key key;
 	int have_key;
+	unsigned char kek[32];       /* wraps the tokens' MAC keys (from the key) */
+	int have_kek;
 	/* journal */
 	unsigned char *jbuf;
 	size_t jlen;
@@ -6009,8 +6163,9 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 		const char *name = jget(l, "name"), *kind = jget(l, "kind");
 		const char *hash = jget(l, "hash"), *salt = jget(l, "salt");
 		const char *host = jget(l, "host"), *reason = jget(l, "reason");
-		if (name == NULL || kind == NULL || hash == NULL || salt == NULL
-			|| strlen(name) > MAX_TOKEN_NAME
+		const char *id = jget(l, "id"), *wk = jget(l, "wk");
+		if (name == NULL || kind == NULL || ((hash == NULL || salt == NULL)
+			&& (id == NULL || wk == NULL)) || strlen(name) > MAX_TOKEN_NAME
 			|| ca_find_token(ca, name) != SIZE_MAX
 			|| grow((void **)&ca->tokens, &ca->tokens_cap, ca->ntokens + 1,
 				sizeof *ca->tokens) < 0)
@@ -6019,8 +6174,15 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 		memset(t, 0, sizeof *t);
 		strcpy(t->name, name);
 		t->kind = strcmp(kind, "reissue") == 0 ? TOK_REISSUE : TOK_AUTH;
-		if (hex_decode(t->hash, 32, hash) != 32 || hex_decode(t->salt, 16, salt) != 16)
+		if (id != NULL) {
+			t->v2 = 1;
+			if (hex_decode(t->id, TOKEN_ID_LEN, id) != TOKEN_ID_LEN
+				|| hex_decode(t->wk, 32, wk) != 32)
+				return -1;
+		} else if (hex_decode(t->hash, 32, hash) != 32
+			|| hex_decode(t->salt, 16, salt) != 16) {
 			return -1;
+		}
 		t->max = (unsigned)jnum(l, "max", 1);
 		t->expires = jnum(l, "expires", 0);
 		t->created = l->time;
@@ -7100,13 +7262,17 @@ snap_write(ca_ctx *ca)
 			(long long)ca->crl_at);
 		for (i = 0; i < ca->ntokens; i++) {
 			const token_rec *t = &ca->tokens[i];
-			hex_encode(th, t->hash, 32, 0, 0);
-			hex_encode(ts, t->salt, 16, 0, 0);
-			ST_PUT("event 0 %lld token name=%s kind=%s hash=%s salt=%s max=%u"
+			hex_encode(th, t->v2 ? t->wk : t->hash, 32, 0, 0);
+			if (t->v2)
+				hex_encode(ts, t->id, TOKEN_ID_LEN, 0, 0);
+			else
+				hex_encode(ts, t->salt, 16, 0, 0);
+			ST_PUT("event 0 %lld token name=%s kind=%s %s=%s %s=%s max=%u"
 				" expires=%lld%s%s reason=%s uses=%u deleted=%d forgotten=%d"
 				" consumed=%d\n",
 				(long long)t->created, esc(tn, sizeof tn, t->name),
-				t->kind == TOK_REISSUE ? "reissue" : "auth", th, ts, t->max,
+				t->kind == TOK_REISSUE ? "reissue" : "auth",
+				t->v2 ? "wk" : "hash", th, t->v2 ? "id" : "salt", ts, t->max,
 				(long long)t->expires, t->hostid[0] ? " host=" : "", t->hostid,
 				esc(er, sizeof er, t->reason), t->uses, t->deleted, t->forgotten,
 				t->consumed);
@@ -7787,6 +7953,31 @@ ca_crl_current(ca_ctx *ca)
 	return ok;
 }
 
+/* The CA key (asking for its passphrase if it has one), checked
+ * against ca.pem. */
+static int
+ca_load_key(ca_ctx *ca)
+{
+	char path[PATH_MAX];
+	pubkey pk;
+	unsigned char a[32], b[32];
+	int r;
+
+	if (ca->have_key)
+		return 0;
+	path_join(path, sizeof path, ca->dir, "ca.key");
+	if ((r = key_load_hint(path, &ca->key, &ca->ca.pub)) != 0)
+		return r;
+	key_pubkey(&ca->key, &pk);
+	if (pubkey_fingerprint(&pk, a) < 0 || pubkey_fingerprint(&ca->ca.pub, b) < 0
+		|| !ct_equal(a, b, 32)) {
+		msg(path, "this key does not belong to ca.pem");
+		return EXIT_USAGE;
+	}
+	ca->have_key = 1;
+	return 0;
+}
+
 /*
  * Opens the CA: lock, journal (with crash recovery when writing), CA
  * certificate, and the key when needed.
@@ -7841,20 +8032,8 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 		msg("random", "no system random source");
 		return EXIT_USAGE;
 	}
-	if (need_key) {
-		pubkey pk;
-		unsigned char a[32], b[32];
-		path_join(path, sizeof path, ca->dir, "ca.key");
-		if ((r = key_load_hint(path, &ca->key, &ca->ca.pub)) != 0)
-			return r;
-		key_pubkey(&ca->key, &pk);
-		if (pubkey_fingerprint(&pk, a) < 0 || pubkey_fingerprint(&ca->ca.pub, b) < 0
-			|| !ct_equal(a, b, 32)) {
-			msg(path, "this key does not belong to ca.pem");
-			return EXIT_USAGE;
-		}
-		ca->have_key = 1;
-	}
+	if (need_key && (r = ca_load_key(ca)) != 0)
+		return r;
 	/* Recovery: every revocation on a CRL, and crl.pem the latest CRL. */
 	if (write && ca->have_key) {
 		if (ca->crl_dirty) {
@@ -8166,25 +8345,6 @@ serial_hex(char *out, const unsigned char *s, size_t len)
 
 /* ---- Tokens ---- */
 
-/* The token text as typed: letters, case-insensitive, spaces and dashes
- * ignored; exactly 16 letters. */
-static int
-token_normalize(const char *in, char out[TOKEN_LETTERS + 1])
-{
-	size_t n = 0;
-
-	for (; *in; in++) {
-		unsigned char c = (unsigned char)*in;
-		if (c == ' ' || c == '-' || c == '\t')
-			continue;
-		if (!isalpha(c) || c > 0x7f || n >= TOKEN_LETTERS)
-			return -1;
-		out[n++] = (char)toupper(c);
-	}
-	out[n] = 0;
-	return n == TOKEN_LETTERS ? 0 : -1;
-}
-
 static void
 token_hash(const unsigned char salt[16], const char *letters, unsigned char out[32])
 {
@@ -8198,36 +8358,54 @@ token_hash(const unsigned char salt[16], const char *letters, unsigned char out[
 }
 
 /*
- * Finds the token a value belongs to; checks that it can still be used.
- * Every stored hash is compared (in constant time), whatever matches.
+ * The key that wraps each token's MAC key K at rest, derived from the CA
+ * key: whoever reads the CA directory without the CA key's passphrase
+ * cannot verify, nor forge, a token proof.
  */
 static int
-token_match(ca_ctx *ca, const char *text, size_t *idx, char *why)
+ca_kek(ca_ctx *ca)
 {
-	char letters[TOKEN_LETTERS + 1];
-	unsigned char h[32];
-	size_t i, found = SIZE_MAX;
-	const token_rec *t;
+	unsigned char *d;
+	size_t n;
+
+	if (ca->have_kek)
+		return 0;
+	if (!ca->have_key || (n = hostca_key_encode(NULL, &ca->key)) == 0
+		|| (d = malloc(n)) == NULL)
+		return -1;
+	if (hostca_key_encode(d, &ca->key) != n) {
+		hostca_wipe(d, n);
+		free(d);
+		return -1;
+	}
+	hmac_sha256(d, n, "hostca token wrap v2", 20, NULL, 0, ca->kek);
+	hostca_wipe(d, n);
+	free(d);
+	ca->have_kek = 1;
+	return 0;
+}
+
+/* K <-> its wrapped form (an XOR with a pad bound to the token's id). */
+static void
+token_wrap(const ca_ctx *ca, const unsigned char id[TOKEN_ID_LEN],
+	const unsigned char in[32], unsigned char out[32])
+{
+	unsigned char pad[32];
+	size_t i;
+
+	hmac_sha256(ca->kek, 32, "hostca token pad v2", 19, id, TOKEN_ID_LEN, pad);
+	for (i = 0; i < 32; i++)
+		out[i] = in[i] ^ pad[i];
+	hostca_wipe(pad, sizeof pad);
+}
+
+/* Can token i authorize now? 0, or -1 with why. */
+static int
+token_usable(const ca_ctx *ca, size_t i, char *why)
+{
+	const token_rec *t = &ca->tokens[i];
 	char tt[32];
 
-	*idx = SIZE_MAX;
-	if (token_normalize(text, letters) < 0) {
-		set_why(why, "the token is mistyped: a token is 16 letters A-Z"
-			" (spaces and dashes are ignored)");
-		return -1;
-	}
-	for (i = 0; i < ca->ntokens; i++) {
-		token_hash(ca->tokens[i].salt, letters, h);
-		if (ct_equal(h, ca->tokens[i].hash, 32) && !ca->tokens[i].forgotten)
-			found = i;
-	}
-	hostca_wipe(letters, sizeof letters);
-	if (found == SIZE_MAX) {
-		set_why(why, "unknown token (mistyped, or from another CA)");
-		return -1;
-	}
-	t = &ca->tokens[found];
-	*idx = found;
 	if (t->deleted) {
 		set_why(why, "token '%s' was deleted", t->name);
 		return -1;
@@ -8246,6 +8424,97 @@ token_match(ca_ctx *ca, const char *text, size_t *idx, char *why)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Finds the token a typed value belongs to (by its id, or for tokens made
+ * before proofs by its salted hash, compared in constant time), whatever
+ * its state; SIZE_MAX if none.
+ */
+static size_t
+token_find_text(const ca_ctx *ca, const char *text)
+{
+	char letters[TOKEN_LETTERS + 1];
+	unsigned char h[32], id[TOKEN_ID_LEN], k[32];
+	size_t i, found = SIZE_MAX;
+
+	if (token_normalize(text, letters) < 0)
+		return SIZE_MAX;
+	token_derive(letters, id, k);
+	for (i = 0; i < ca->ntokens; i++) {
+		const token_rec *t = &ca->tokens[i];
+		if (t->forgotten)
+			continue;
+		if (t->v2) {
+			if (ct_equal(t->id, id, TOKEN_ID_LEN))
+				found = i;
+		} else {
+			token_hash(t->salt, letters, h);
+			if (ct_equal(h, t->hash, 32))
+				found = i;
+		}
+	}
+	hostca_wipe(letters, sizeof letters);
+	hostca_wipe(k, sizeof k);
+	return found;
+}
+
+/* A token typed at the CA (--token): found and usable. */
+static int
+token_match(ca_ctx *ca, const char *text, size_t *idx, char *why)
+{
+	char letters[TOKEN_LETTERS + 1];
+
+	*idx = SIZE_MAX;
+	if (token_normalize(text, letters) < 0) {
+		hostca_wipe(letters, sizeof letters);
+		set_why(why, "the token is mistyped: a token is 16 letters A-Z"
+			" (spaces and dashes are ignored)");
+		return -1;
+	}
+	hostca_wipe(letters, sizeof letters);
+	if ((*idx = token_find_text(ca, text)) == SIZE_MAX) {
+		set_why(why, "unknown token (mistyped, or from another CA)");
+		return -1;
+	}
+	return token_usable(ca, *idx, why);
+}
+
+/* A token proof from a request: the token it names, its MAC over the
+ * request's info (info_hash), and the token's state. */
+static int
+token_match_proof(ca_ctx *ca, const unsigned char id[TOKEN_ID_LEN],
+	const unsigned char mac[32], const unsigned char info_hash[32], size_t *idx,
+	char *why)
+{
+	unsigned char k[32], want[32];
+	size_t i;
+	int good;
+
+	*idx = SIZE_MAX;
+	for (i = 0; i < ca->ntokens; i++)
+		if (ca->tokens[i].v2 && !ca->tokens[i].forgotten
+			&& ct_equal(ca->tokens[i].id, id, TOKEN_ID_LEN))
+			*idx = i;
+	if (*idx == SIZE_MAX) {
+		set_why(why, "the request's token proof names an unknown token"
+			" (mistyped, or from another CA)");
+		return -1;
+	}
+	if (ca_kek(ca) < 0) {
+		set_why(why, "the CA key is needed to check a token proof");
+		return -1;
+	}
+	token_wrap(ca, ca->tokens[*idx].id, ca->tokens[*idx].wk, k);
+	token_proof_mac(k, info_hash, want);
+	good = ct_equal(want, mac, 32);
+	hostca_wipe(k, sizeof k);
+	if (!good) {
+		set_why(why, "the request's token proof does not verify: it was made for"
+			" another request (a copied proof, or a request changed on the way)");
+		return -1;
+	}
+	return token_usable(ca, *idx, why);
 }
 
 /* ---- Signing ---- */
@@ -8270,12 +8539,17 @@ typedef struct {
 	unsigned char req[32];      /* the request's identity (I9) */
 	unsigned char keyfp[32];
 	int64_t nb, na;
+	char note[WHY_CAP];         /* something the operator should know */
 	int pre;                    /* csr decoded already (pre_err, pre_why) */
 	int pre_err;
 	char pre_why[WHY_CAP];
 	unsigned char *tbs;         /* deferred: the body to sign */
 	size_t tbs_len;
 	csr_info csr;
+	/* set by the caller, kept by ca_decide */
+	int from_media;             /* the request came on the media */
+	int has_proof;              /* with a token proof (section 4) */
+	unsigned char proof_id[TOKEN_ID_LEN], proof_mac[32];
 } sign_result;
 
 static int
@@ -8366,7 +8640,7 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 	size_t ci, hi = SIZE_MAX, tok = SIZE_MAX, i;
 	const char *text;
 	char why[WHY_CAP], tokwhy[WHY_CAP], t[32];
-	int tokerr = -1, err;
+	int tokerr = -1, err, given;
 	csr_info *c = &res->csr;
 	const struct window *w;
 
@@ -8425,9 +8699,27 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 			" certified again; the host needs a new key (hostca host request"
 			" --new-key ...)");
 
-	/* The token: typed at the CA (--token), or in the request. */
+	/* The token: typed at the CA (--token, or a foreign CSR's
+	 * challengePassword there), or proven by the request -- never the
+	 * token itself on the media. */
 	text = token_text;
-	if (c->has_challenge) {
+	if (c->has_challenge && res->from_media) {
+		size_t ti = token_find_text(ca, c->challenge);
+		if (ti != SIZE_MAX)
+			return refuse(res, "the request carries token '%s' in clear: whoever"
+				" copied the stick can use it. Delete it (hostca token delete %s),"
+				" make a new one, and let the host write its request with"
+				" 'hostca host request --token', which sends a proof, never the"
+				" token; a foreign CSR goes through 'hostca ca sign --csr FILE"
+				" --token-file F' at the CA", ca->tokens[ti].name, ca->tokens[ti].name);
+		if (ca->security > SEC_MEDIUM)
+			return refuse(res, "the request carries a challengePassword that is no"
+				" token of this CA (hostca hosts send a token proof, never the"
+				" token; a foreign CSR goes through 'hostca ca sign --csr FILE"
+				" --token-file F')");
+		snprintf(res->note, sizeof res->note, "its challengePassword is no token"
+			" of this CA: ignored (security level medium)");
+	} else if (c->has_challenge) {
 		char a[TOKEN_LETTERS + 1], b[TOKEN_LETTERS + 1];
 		int same = text == NULL || (token_normalize(text, a) == 0
 			&& token_normalize(c->challenge, b) == 0 && strcmp(a, b) == 0);
@@ -8437,7 +8729,11 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 			return refuse(res, "the request carries a token that differs from --token");
 		text = c->challenge;
 	}
-	if (text != NULL)
+	given = text != NULL || res->has_proof;
+	if (res->has_proof)
+		tokerr = token_match_proof(ca, res->proof_id, res->proof_mac, res->req,
+			&tok, tokwhy);
+	else if (text != NULL)
 		tokerr = token_match(ca, text, &tok, tokwhy);
 
 	if (tokerr == 0 && ca->tokens[tok].kind == TOK_REISSUE) {
@@ -8462,7 +8758,7 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 			res->kind = KIND_RENEWAL;
 			res->keep = ca->hosts[hi].last;
 			if (ca->security == SEC_VERY_HIGH) {
-				if (text == NULL)
+				if (!given)
 					return refuse(res, "renewal needs a token at security"
 						" level very-high");
 				if (tokerr < 0)
@@ -8514,12 +8810,12 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 			hi = SIZE_MAX;
 			strcpy(res->hostid, c->hostid);     /* "" is assigned at issue */
 			res->kind = KIND_NEW;
-			if (text == NULL && ca->security > SEC_MEDIUM)
+			if (!given && ca->security > SEC_MEDIUM)
 				return refuse(res, "a new host needs an authorization token at"
 					" security level %s (hostca token create --name NAME;"
 					" then hostca host request --token T)",
 					security_names[ca->security]);
-			if (text != NULL && tokerr < 0)
+			if (given && tokerr < 0)
 				return refuse(res, "%s", tokwhy);
 		}
 	}
@@ -8714,6 +9010,8 @@ describe_result(ca_ctx *ca, const sign_result *r, const char *src, int dry)
 	if (!dry && r->superseded)
 		note(s, "revoked %zu earlier certificate%s of host %s (superseded)",
 			r->superseded, r->superseded > 1 ? "s" : "", r->hostid);
+	if (r->note[0])
+		note(s, "%s", r->note);
 }
 
 /* ======================================================================
@@ -9212,8 +9510,8 @@ cmd_token_create(int argc, char **argv)
 		{ 0, 0, 0, 0, 0, 0, 0 } };
 	char *pos[1], why[WHY_CAP], letters[TOKEN_LETTERS + 1], shown[24];
 	char f[1024], en[3 * MAX_TOKEN_NAME + 1], er[3 * MAX_REASON_TEXT + 1];
-	char autoname[MAX_TOKEN_NAME + 1], sh[33], hh[65], t[32];
-	unsigned char salt[16], hash[32];
+	char autoname[MAX_TOKEN_NAME + 1], ih[2 * TOKEN_ID_LEN + 1], wh[65], t[32];
+	unsigned char id[TOKEN_ID_LEN], mk[32], wk[32];
 	ca_ctx ca;
 	size_t hi = SIZE_MAX, i, k;
 
@@ -9245,8 +9543,13 @@ cmd_token_create(int argc, char **argv)
 		cmsg("--reason: at most %d printable characters", MAX_REASON_TEXT);
 		return EXIT_USAGE;
 	}
-	if ((r = ca_open_fast(&ca, 1, 0)) != 0)
+	/* the key: it wraps the token's MAC key at rest */
+	if ((r = ca_open_fast(&ca, 1, 1)) != 0)
 		return ca_close(&ca, r);
+	if (ca_kek(&ca) < 0) {
+		cmsg("cannot derive the token wrapping key from the CA key");
+		return ca_close(&ca, EXIT_USAGE);
+	}
 	valid = ca.token_valid;
 	if (valid_s != NULL && parse_duration("--valid", valid_s, &valid) < 0)
 		return ca_close(&ca, EXIT_USAGE);
@@ -9275,15 +9578,18 @@ cmd_token_create(int argc, char **argv)
 			" 'hostca token cleanup')", name);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
-	for (i = 0; i < TOKEN_LETTERS; i++)
-		letters[i] = (char)('A' + rng_below(&ca.rng, 26));
-	letters[TOKEN_LETTERS] = 0;
-	rng_bytes(&ca.rng, salt, 16);
-	token_hash(salt, letters, hash);
-	hex_encode(sh, salt, 16, 0, 0);
-	hex_encode(hh, hash, 32, 0, 0);
-	snprintf(f, sizeof f, "name=%s kind=%s hash=%s salt=%s max=%ld expires=%lld%s%s"
-		" reason=%s", esc(en, sizeof en, name), reissue ? "reissue" : "auth", hh, sh,
+	do {
+		for (i = 0; i < TOKEN_LETTERS; i++)
+			letters[i] = (char)('A' + rng_below(&ca.rng, 26));
+		letters[TOKEN_LETTERS] = 0;
+	} while (token_find_text(&ca, letters) != SIZE_MAX);   /* ids are unique */
+	token_derive(letters, id, mk);
+	token_wrap(&ca, id, mk, wk);
+	hostca_wipe(mk, sizeof mk);
+	hex_encode(ih, id, TOKEN_ID_LEN, 0, 0);
+	hex_encode(wh, wk, 32, 0, 0);
+	snprintf(f, sizeof f, "name=%s kind=%s id=%s wk=%s max=%ld expires=%lld%s%s"
+		" reason=%s", esc(en, sizeof en, name), reissue ? "reissue" : "auth", ih, wh,
 		max, (long long)(g.now + valid), reissue ? " host=" : "",
 		reissue ? ca.hosts[hi].hostid : "", esc(er, sizeof er, reason));
 	if (journal_add(&ca, "token", f) < 0 || journal_commit(&ca) < 0) {
@@ -9302,11 +9608,12 @@ cmd_token_create(int argc, char **argv)
 	hostca_wipe(shown, sizeof shown);
 	if (reissue)
 		cnote("reissue token '%s' for host %s, single use, valid until %s;"
-			" shown once, the CA keeps only its hash", name, ca.hosts[hi].hostid,
+			" shown once; the CA keeps only its id and its MAC key, wrapped by"
+			" the CA key", name, ca.hosts[hi].hostid,
 			time_iso(t, g.now + valid));
 	else
-		cnote("token '%s', %ld use%s, valid until %s; shown once, the CA keeps"
-			" only its hash", name, max, max > 1 ? "s" : "", time_iso(t, g.now + valid));
+		cnote("token '%s', %ld use%s, valid until %s; shown once; the CA keeps"
+			" only its id and its MAC key, wrapped by the CA key", name, max, max > 1 ? "s" : "", time_iso(t, g.now + valid));
 	return ca_close(&ca, 0);
 }
 
@@ -9514,30 +9821,80 @@ token_from_file(const char *file, char *buf, size_t cap)
 	return 0;
 }
 
+/*
+ * A request file: its first CSR block, and the token proof beside it if
+ * there is one (res gets it); other blocks and the text around them are
+ * ignored. A file that is DER is the CSR alone. The CSR's length, or a
+ * negative HOSTCA_ERR_*.
+ */
+static long
+request_unwrap(const unsigned char *data, size_t dl, unsigned char *der, sign_result *res)
+{
+	static const char *const banners[] = { "CERTIFICATE REQUEST",
+		"NEW CERTIFICATE REQUEST" };
+	unsigned char pb[64];
+	char banner[64];
+	long got = 0, n;
+	size_t k;
+
+	res->has_proof = 0;
+	if (dl > 0 && data[0] == 0x30) {
+		memcpy(der, data, dl);
+		return (long)dl;
+	}
+	for (k = 0; k < MAX_PEM_BLOCKS; k++) {
+		if ((n = hostca_pem_decode(data, dl, k, banner, der + (got > 0 ? got : 0),
+			dl - (size_t)(got > 0 ? got : 0))) < 0)
+			break;
+		if (strcmp(banner, "HOSTCA TOKEN PROOF") == 0) {
+			/* decoded past the CSR in der; copied out, strict */
+			if (res->has_proof || (size_t)n > sizeof pb)
+				return HOSTCA_ERR_PEM;
+			memcpy(pb, der + (got > 0 ? got : 0), (size_t)n);
+			if (token_proof_decode(pb, (size_t)n, res->proof_id, res->proof_mac) < 0)
+				return HOSTCA_ERR_DER;
+			res->has_proof = 1;
+		} else if (got == 0 && (strcmp(banner, banners[0]) == 0
+			|| strcmp(banner, banners[1]) == 0)) {
+			got = n;
+		} else if (got == 0 && strcmp(banner, "CERTIFICATE") == 0) {
+			return HOSTCA_ERR_NOT_CSR;
+		}
+	}
+	return got > 0 ? got : HOSTCA_ERR_PEM;
+}
+
 static int
 ca_sign_csr(const char *file, const char *token, const char *out)
 {
-	static const char *const banners[] = { "CERTIFICATE REQUEST",
-		"NEW CERTIFICATE REQUEST", NULL };
 	ca_ctx ca;
 	sign_result *res;
-	unsigned char *der;
-	size_t len;
-	char banner[64];
+	unsigned char *der, *data;
+	size_t len, dl;
+	long got;
 	int r;
 
-	r = pem_file_load(file, NULL, MAX_PEM_FILE, &der, &len, banner);
-	if (r != 0)
-		return r;
-	if (banner[0] && strcmp(banner, banners[0]) != 0 && strcmp(banner, banners[1]) != 0) {
-		msg(file, "holds a '%s', not a CERTIFICATE REQUEST", banner);
-		free(der);
-		return EXIT_REFUSED;
-	}
-	if ((res = calloc(1, sizeof *res)) == NULL) {
-		free(der);
+	if (file_read(file, MAX_PEM_FILE, &data, &dl) < 0) {
+		msg(file, "cannot read: %s", read_errstr(errno));
 		return EXIT_USAGE;
 	}
+	if ((res = calloc(1, sizeof *res)) == NULL || (der = malloc(dl + 1)) == NULL) {
+		free(res);
+		free(data);
+		return EXIT_USAGE;
+	}
+	got = request_unwrap(data, dl, der, res);
+	free(data);
+	if (got <= 0) {
+		msg(file, "%s", got == HOSTCA_ERR_NOT_CSR ? "holds a certificate, not a"
+			" CERTIFICATE REQUEST" : dl == 0 ? "empty file" : got == HOSTCA_ERR_DER
+			? "a damaged HOSTCA TOKEN PROOF block" : "no CERTIFICATE REQUEST PEM"
+			" block (or a damaged one)");
+		free(der);
+		free(res);
+		return EXIT_REFUSED;
+	}
+	len = (size_t)got;
 	if ((r = ca_open_fast(&ca, 1, 1)) != 0) {
 		free(der);
 		free(res);
@@ -9666,14 +10023,11 @@ typedef struct {
 static void
 batch_read(void *vctx, size_t i)
 {
-	static const char *const banners[] = { "CERTIFICATE REQUEST",
-		"NEW CERTIFICATE REQUEST" };
 	batch_ctx *b = vctx;
 	media_item *it = &b->items[i];
 	sign_result *res = it->res;
 	unsigned char *data = NULL, *der = NULL;
-	size_t dl, k;
-	char banner[64];
+	size_t dl;
 	long got = HOSTCA_ERR_PEM;
 
 	res->pre = 1;
@@ -9683,27 +10037,15 @@ batch_read(void *vctx, size_t i)
 		it->read_error = 1;
 		return;
 	}
-	if ((der = malloc(dl + 1)) != NULL) {
-		/* the first CSR block; other blocks are ignored */
-		for (k = 0; k < MAX_PEM_BLOCKS; k++) {
-			got = hostca_pem_decode(data, dl, k, banner, der, dl);
-			if (got < 0)
-				break;
-			if (strcmp(banner, banners[0]) == 0 || strcmp(banner, banners[1]) == 0)
-				break;
-			if (strcmp(banner, "CERTIFICATE") == 0) {
-				got = HOSTCA_ERR_NOT_CSR;
-				break;
-			}
-		}
-		if (k == MAX_PEM_BLOCKS)
-			got = HOSTCA_ERR_PEM;
-	}
+	res->from_media = 1;
+	if ((der = malloc(dl + 1)) != NULL)
+		got = request_unwrap(data, dl, der, res);
 	free(data);
 	if (got <= 0) {
 		set_why(res->pre_why, "%s", got == HOSTCA_ERR_NOT_CSR
 			? "holds a certificate, not a certificate request"
 			: dl == 0 ? "empty file" : got == HOSTCA_ERR_LIMIT ? "too large"
+			: got == HOSTCA_ERR_DER ? "a damaged HOSTCA TOKEN PROOF block"
 			: "no CERTIFICATE REQUEST PEM block (or a damaged one)");
 		free(der);
 		it->read_error = 1;
@@ -9886,6 +10228,17 @@ ca_sign_media(const char *media, int list, const char *only)
 		if (rc != 0)
 			break;
 		par_for(cn, batch_read, &bc);
+		/* A preview with token proofs checks them as the run does: that
+		 * needs the CA key (it wraps the tokens' MAC keys). */
+		for (i = c0; list && !ca.have_key && i < c0 + cn; i++) {
+			if (items[i].res->has_proof) {
+				if ((r = ca_load_key(&ca)) != 0)
+					rc = r;
+				break;
+			}
+		}
+		if (rc != 0)
+			break;
 		/* The preview decides exactly as the run (I10): the same calls,
 		 * in the same order, each event applied; it signs and writes
 		 * nothing. */
@@ -11562,28 +11915,43 @@ host_write_request(host_ctx *h, const char *media, const hostca_key *key,
 	const hostname *names, size_t nnames, const char *token, rng_state *rng,
 	const char *what)
 {
-	unsigned char nonce[16];
+	unsigned char nonce[16], proof[TOKEN_PROOF_LEN];
 	char rdir[PATH_MAX], path[PATH_MAX], fname[64], head[256];
-	unsigned char *der;
-	size_t dl, pl, hl;
+	unsigned char *der = NULL;
+	size_t dl, pl, hl, ql;
 	char *pem;
 	int r;
 
 	if (media_check(media) < 0)
 		return EXIT_USAGE;
 	rng_bytes(rng, nonce, sizeof nonce);
-	if ((der = csr_build(key, h->hostid, names, nnames, token, nonce, &dl)) == NULL) {
-		cmsg("cannot build the request");
+	/* The token never goes on the media: a proof bound to this request
+	 * does (section 4, "Token proofs"). */
+	if ((der = csr_build(key, h->hostid, names, nnames, NULL, nonce, &dl)) == NULL
+		|| (token != NULL && hostca_token_proof_encode(proof, token, der, dl)
+			!= TOKEN_PROOF_LEN)) {
+		if (der == NULL) {
+			cmsg("cannot build the request");
+		} else {
+			cmsg("the token is mistyped: a token is 16 letters A-Z (spaces and"
+				" dashes are ignored)");
+			free(der);
+		}
 		return EXIT_USAGE;
 	}
 	hl = (size_t)snprintf(head, sizeof head, "hostca %s: host %s\n", what, h->hostid);
 	pl = hostca_pem_encode(NULL, "CERTIFICATE REQUEST", der, dl);
-	if ((pem = malloc(hl + pl)) == NULL) {
+	ql = token != NULL ? hostca_pem_encode(NULL, "HOSTCA TOKEN PROOF", proof,
+		TOKEN_PROOF_LEN) : 0;
+	if ((pem = malloc(hl + pl + ql)) == NULL) {
 		free(der);
 		return EXIT_USAGE;
 	}
 	memcpy(pem, head, hl);
 	hostca_pem_encode(pem + hl, "CERTIFICATE REQUEST", der, dl);
+	if (token != NULL)
+		hostca_pem_encode(pem + hl + pl, "HOSTCA TOKEN PROOF", proof, TOKEN_PROOF_LEN);
+	pl += ql;
 	free(der);
 	path_join(rdir, sizeof rdir, media, "requests");
 	if (mkdir_ok(rdir, 0755) < 0) {
@@ -11594,8 +11962,6 @@ host_write_request(host_ctx *h, const char *media, const hostca_key *key,
 	snprintf(fname, sizeof fname, "%s.pem", h->hostid);
 	path_join(path, sizeof path, rdir, fname);
 	r = atomic_write(path, pem, hl + pl, 0644);
-	if (token)
-		hostca_wipe(pem, hl + pl);
 	free(pem);
 	if (r < 0) {
 		msg_errno(path, "cannot write");

@@ -158,6 +158,17 @@ HOSTCA_API size_t hostca_csr_encode(void *dest, const hostca_key *key,
 	const char *hostid, const char *const *names, size_t nnames,
 	const char *challenge, const unsigned char nonce[16]);
 
+/*
+ * The proof that a request's host knows a token, without the token:
+ * an HMAC-SHA256 over the request's CertificationRequestInfo, keyed by a
+ * key derived from the token (the README's "Tokens" gives the protocol).
+ * It travels beside the CSR as a PEM block "HOSTCA TOKEN PROOF"; put no
+ * challengePassword in the CSR. csr is the CSR's DER. Two-pass: dest ==
+ * NULL returns the size; 0 on error (a mistyped token, not a CSR).
+ */
+HOSTCA_API size_t hostca_token_proof_encode(void *dest, const char *token,
+	const void *csr, size_t csr_len);
+
 /* Random bytes from the system's source (for nonces). */
 HOSTCA_API int hostca_random(void *out, size_t len);
 
