@@ -7382,6 +7382,48 @@ ca_lock(ca_ctx *ca, int write)
 
 /* Reads the passphrase: --passphrase-file / HOSTCA_PASSPHRASE_FILE, or
  * the terminal without echo. No terminal and no file: refused. */
+/* Reads a line from the terminal without echo; -1 if there is none. */
+static int
+tty_secret(int fd, const char *prompt, char *dst, size_t cap)
+{
+	struct termios old, t;
+	ssize_t k;
+
+	if (write(fd, prompt, strlen(prompt)) < 0 || tcgetattr(fd, &old) < 0)
+		return -1;
+	t = old;
+	t.c_lflag &= ~(tcflag_t)ECHO;
+	tcsetattr(fd, TCSAFLUSH, &t);
+	k = read(fd, dst, cap - 1);
+	tcsetattr(fd, TCSAFLUSH, &old);
+	if (write(fd, "\n", 1) < 0)
+		(void)0;
+	if (k <= 0)
+		return -1;
+	dst[k] = 0;
+	dst[strcspn(dst, "\r\n")] = 0;
+	return 0;
+}
+
+/*
+ * --token on a command line shows in ps: without --token and
+ * --token-file, and with a terminal, the token is asked for (no echo;
+ * Enter for none). 1 with a token in buf, 0 without, -1 on error.
+ */
+static int
+token_prompt(char *buf, size_t cap)
+{
+	int fd, r;
+
+	if (!isatty(0) || (fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
+		return 0;
+	r = tty_secret(fd, "Token (Enter if none): ", buf, cap);
+	close(fd);
+	if (r < 0)
+		return -1;
+	return buf[0] != 0;
+}
+
 static int
 passphrase_get(char *buf, size_t cap, int confirm, const char *what)
 {
@@ -7411,7 +7453,6 @@ passphrase_get(char *buf, size_t cap, int confirm, const char *what)
 		return 0;
 	} else {
 		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-		struct termios old, t;
 		char again[MAX_PASSPHRASE];
 		int round;
 		if (fd < 0) {
@@ -7420,26 +7461,12 @@ passphrase_get(char *buf, size_t cap, int confirm, const char *what)
 			return -1;
 		}
 		for (round = 0; round < (confirm ? 2 : 1); round++) {
-			char *dst = round ? again : buf;
-			const char *prompt = round ? "Passphrase again: " : "CA key passphrase: ";
-			ssize_t k;
-			if (write(fd, prompt, strlen(prompt)) < 0 || tcgetattr(fd, &old) < 0) {
+			if (tty_secret(fd, round ? "Passphrase again: " : "CA key passphrase: ",
+				round ? again : buf, round ? sizeof again : cap) < 0) {
 				close(fd);
+				hostca_wipe(again, sizeof again);
 				return -1;
 			}
-			t = old;
-			t.c_lflag &= ~(tcflag_t)ECHO;
-			tcsetattr(fd, TCSAFLUSH, &t);
-			k = read(fd, dst, cap - 1);
-			tcsetattr(fd, TCSAFLUSH, &old);
-			if (write(fd, "\n", 1) < 0)
-				(void)0;
-			if (k <= 0) {
-				close(fd);
-				return -1;
-			}
-			dst[k] = 0;
-			dst[strcspn(dst, "\r\n")] = 0;
 		}
 		close(fd);
 		if (confirm && strcmp(buf, again) != 0) {
@@ -8593,6 +8620,22 @@ csr_identity(const unsigned char *der, size_t len, unsigned char out[32])
 	return 0;
 }
 
+/* Adds to what the operator should know of a request ("; " between). */
+static void
+note_add(sign_result *res, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(res->note);
+
+	if (n > 0 && n + 2 < sizeof res->note) {
+		strcpy(res->note + n, "; ");
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(res->note + n, sizeof res->note - n, fmt, ap);
+	va_end(ap);
+}
+
 static int
 refuse(sign_result *res, const char *fmt, ...)
 {
@@ -8717,8 +8760,8 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 				" token of this CA (hostca hosts send a token proof, never the"
 				" token; a foreign CSR goes through 'hostca ca sign --csr FILE"
 				" --token-file F')");
-		snprintf(res->note, sizeof res->note, "its challengePassword is no token"
-			" of this CA: ignored (security level medium)");
+		note_add(res, "its challengePassword is no token of this CA: ignored"
+			" (security level medium)");
 	} else if (c->has_challenge) {
 		char a[TOKEN_LETTERS + 1], b[TOKEN_LETTERS + 1];
 		int same = text == NULL || (token_normalize(text, a) == 0
@@ -8838,6 +8881,9 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 	res->tok = tok;
 	if (tok != SIZE_MAX)
 		strcpy(res->token, ca->tokens[tok].name);
+	if (hi != SIZE_MAX && !ct_equal(ca->certs[ca->hosts[hi].last].keyfp, res->keyfp, 32))
+		note_add(res, "its key is not the key of host %s's newest certificate",
+			ca->hosts[hi].hostid);
 	res->status = R_ISSUED;
 	return R_ISSUED;
 }
@@ -10078,6 +10124,14 @@ batch_sign(void *vctx, size_t i)
 	}
 }
 
+static const unsigned char *
+key_item_claim(const void *ctx, size_t i, size_t *len)
+{
+	const media_item *items = ctx;
+	*len = HOSTCA_UUID_LEN;
+	return (const unsigned char *)items[i].claim;
+}
+
 static int
 name_cmp(const void *a, const void *b)
 {
@@ -10159,6 +10213,7 @@ ca_sign_media(const char *media, int list, const char *only)
 	struct dirent *de;
 	char onlyid[HOSTCA_UUID_LEN + 1] = "";
 	batch_ctx bc;
+	imap claims = { NULL, 0, 0 };    /* host IDs the requests claim */
 
 	if (only != NULL) {
 		if (!hostca_uuid_check(only)) {
@@ -10264,6 +10319,21 @@ ca_sign_media(const char *media, int list, const char *only)
 			} else {
 				ca_sign_one(&ca, it->der, it->der_len, NULL, res);
 			}
+			/* Several requests for one host ID on one stick: flagged. */
+			if (res->claim[0] && hostca_uuid_check(res->claim)) {
+				size_t prev;
+				strcpy(it->claim, res->claim);
+				prev = imap_get(&claims, (const unsigned char *)it->claim,
+					HOSTCA_UUID_LEN, key_item_claim, items);
+				if (prev != SIZE_MAX) {
+					char pn[300];
+					note_add(res, "another request for host %s is on this stick"
+						" (requests/%s)", it->claim, safe_text(pn, sizeof pn,
+						items[prev].name));
+				}
+				imap_put(&claims, (const unsigned char *)it->claim, HOSTCA_UUID_LEN,
+					i, key_item_claim, items);
+			}
 			if (res->status == R_REFUSED) {
 				refused++;
 				if (!list && !it->read_error)
@@ -10307,9 +10377,13 @@ ca_sign_media(const char *media, int list, const char *only)
 					json_str(sr->token);
 					printf(",\"why\":");
 					json_str(sr->status == R_REFUSED ? sr->why : "");
+					printf(",\"note\":");
+					json_str(sr->note);
 					printf("}");
 				} else {
 					printf("%s\n", label);
+					if (sr->note[0])
+						printf("  NOTE:    %s\n", sr->note);
 					if (sr->status == R_REFUSED) {
 						printf("  REFUSED: %s\n", sr->why);
 						continue;
@@ -10473,6 +10547,7 @@ ca_sign_media(const char *media, int list, const char *only)
 	sync();
 	cnote("%zu issued, %zu handed back again, %zu refused", issued, again, refused);
 done:
+	free(claims.slot);
 	free(items);
 	if (rc == 0 && refused > 0)
 		rc = EXIT_REFUSED;
@@ -10520,6 +10595,12 @@ cmd_ca_sign(int argc, char **argv)
 		if (token_from_file(token_file, tbuf, sizeof tbuf) < 0)
 			return EXIT_USAGE;
 		token = tbuf;
+	} else if (token == NULL) {
+		int t = token_prompt(tbuf, sizeof tbuf);
+		if (t < 0)
+			return EXIT_USAGE;
+		if (t > 0)
+			token = tbuf;
 	}
 	r = ca_sign_csr(csr, token, out);
 	hostca_wipe(tbuf, sizeof tbuf);
@@ -12028,6 +12109,12 @@ cmd_host_request(int argc, char **argv)
 		if (token_from_file(token_file, tbuf, sizeof tbuf) < 0)
 			return EXIT_USAGE;
 		token = tbuf;
+	} else if (token == NULL) {
+		int t = token_prompt(tbuf, sizeof tbuf);
+		if (t < 0)
+			return EXIT_USAGE;
+		if (t > 0)
+			token = tbuf;
 	}
 	if (token != NULL) {
 		char letters[TOKEN_LETTERS + 1];

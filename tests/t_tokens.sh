@@ -129,4 +129,37 @@ rm -f m5/requests/*.pem
 hc -H h5 host request --media m5 --name five --token "$T2" >/dev/null 2>&1
 expect_exit 0 "the real token's proof is accepted" -- hc --passphrase-file pass -C enc ca sign --media m5
 
+section "no token on the command line: asked for on the terminal"
+mkdir -p mtty
+"$PY" - "$HOSTCA" "$W/htty" "$W/mtty" "$TOK" >tty.out 2>&1 <<'PYEOF'
+import os, pty, sys, time, select
+hostca, hdir, media, tok = sys.argv[1:5]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(hostca, [hostca, "-H", hdir, "host", "request", "--media", media, "--name", "tty"])
+out = b""
+deadline = time.time() + 20
+sent = False
+while time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 0.5)
+    if r:
+        try:
+            d = os.read(fd, 1024)
+        except OSError:
+            break
+        if not d:
+            break
+        out += d
+        if not sent and b"Token" in out:
+            os.write(fd, tok.encode() + b"\n")
+            sent = True
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+print("\nEXIT", os.WEXITSTATUS(st), "ECHOED" if tok.encode() in out else "NOECHO")
+PYEOF
+check_grep "host request asks for the token on a terminal" 'Token \(Enter if none\)' tty.out
+check_grep "and does not echo it" 'EXIT 0 NOECHO' tty.out
+IDT=$(cat htty/hostid 2>/dev/null)
+check_grep "the request carries a proof of the typed token" '^-----BEGIN HOSTCA TOKEN PROOF-----$' "mtty/requests/${IDT:-none}.pem"
+
 finish
