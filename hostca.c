@@ -40,8 +40,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -5411,6 +5416,7 @@ imap_get(const imap *m, const unsigned char *k, size_t kl, imap_key_fn kf,
 typedef struct {
 	const char *dir;
 	int lock_fd, writing;
+	int dir_fd;                  /* the CA directory, flock()ed */
 	/* configuration */
 	char name[MAX_CA_NAME + 1];
 	int key_type, security;
@@ -7312,47 +7318,50 @@ out:
 
 /* ---- Lock ---- */
 
+/*
+ * One writer at a time, any number of readers: flock() on the CA
+ * directory itself, which no one can delete or swap under a running
+ * writer (a lock file could be, and a second writer would lock the new
+ * one). The kernel drops the lock with its process: a lock is never
+ * stale. The file "lock" only says who holds it, and whether the last
+ * writer finished (it empties the file then).
+ */
 static int
 ca_lock(ca_ctx *ca, int write)
 {
 	char path[PATH_MAX], info[256];
-	struct flock fl;
 	int waited = 0, limit = 100;   /* tenths of a second */
 	const char *w = getenv("HOSTCA_LOCK_WAIT");
 
 	if (w != NULL && *w)
 		limit = (int)strtol(w, NULL, 10) * 10;
-	path_join(path, sizeof path, ca->dir, "lock");
-	ca->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (ca->lock_fd < 0 && !write && errno == EACCES)
-		return 0;               /* read-only media: readers go without */
-	if (ca->lock_fd < 0) {
-		msg_errno(path, "cannot open the lock");
+	if ((ca->dir_fd = open(ca->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		msg_errno(ca->dir, "cannot open the CA directory");
 		return -1;
 	}
 	for (;;) {
-		memset(&fl, 0, sizeof fl);
-		fl.l_type = write ? F_WRLCK : F_RDLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(ca->lock_fd, F_SETLK, &fl) == 0)
+		if (flock(ca->dir_fd, (write ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
 			break;
-		if (errno != EACCES && errno != EAGAIN) {
-			msg_errno(path, "cannot lock");
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			msg_errno(ca->dir, "cannot lock");
 			return -1;
 		}
 		if (waited >= limit) {
-			ssize_t k = pread(ca->lock_fd, info, sizeof info - 1, 0);
+			int fd;
+			ssize_t k = -1;
 			char *nl;
+			path_join(path, sizeof path, ca->dir, "lock");
+			if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+				k = read(fd, info, sizeof info - 1);
+				close(fd);
+			}
 			info[k > 0 ? k : 0] = 0;
 			if ((nl = strchr(info, '\n')) != NULL)
 				*nl = 0;
-			memset(&fl, 0, sizeof fl);
-			fl.l_type = F_WRLCK;
-			fl.l_whence = SEEK_SET;
-			fcntl(ca->lock_fd, F_GETLK, &fl);
-			msg(ca->dir, "the CA is busy: locked by process %ld (%s);"
-				" waited %d s", (long)fl.l_pid,
-				info[0] ? info : "no details", limit / 10);
+			msg(ca->dir, "the CA is busy: %s holds it; waited %d s. A lock"
+				" is never stale: it goes with the process that holds it, so"
+				" wait for that command (or stop it); deleting files frees"
+				" nothing", info[0] ? info : "another hostca command", limit / 10);
 			return -1;
 		}
 		if (waited == 10)
@@ -7366,11 +7375,17 @@ ca_lock(ca_ctx *ca, int write)
 	if (write) {
 		char t[32], c;
 		int n;
+		path_join(path, sizeof path, ca->dir, "lock");
+		ca->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (ca->lock_fd < 0) {
+			msg_errno(path, "cannot open");
+			return -1;
+		}
 		/* A writer empties the lock file when it finishes; what is still
 		 * there was left by one that did not (a crash, a kill). */
 		ca->unclean = pread(ca->lock_fd, &c, 1, 0) == 1;
-		n = snprintf(info, sizeof info, "hostca %s, since %s\n",
-			g.cmd ? g.cmd : "", time_iso(t, (int64_t)time(NULL)));
+		n = snprintf(info, sizeof info, "hostca %s (process %ld, since %s)\n",
+			g.cmd ? g.cmd : "", (long)getpid(), time_iso(t, (int64_t)time(NULL)));
 		if (ftruncate(ca->lock_fd, 0) < 0 || pwrite(ca->lock_fd, info, (size_t)n, 0) < 0)
 			(void)0;   /* only informative */
 	}
@@ -7944,8 +7959,11 @@ ca_free(ca_ctx *ca)
 	hostca_wipe(&ca->rng, sizeof ca->rng);
 	if (ca->lock_fd >= 0)
 		close(ca->lock_fd);
+	if (ca->dir_fd >= 0)
+		close(ca->dir_fd);
 	memset(ca, 0, sizeof *ca);
 	ca->lock_fd = -1;
+	ca->dir_fd = -1;
 	ca->jfd = -1;
 }
 
@@ -8018,6 +8036,7 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 
 	memset(ca, 0, sizeof *ca);
 	ca->lock_fd = -1;
+	ca->dir_fd = -1;
 	ca->jfd = -1;
 	ca->dir = g.ca_dir;
 	if (stat(ca->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -8032,11 +8051,12 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 		ca->jfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (ca->jfd >= 0 && snap_open(ca) < 0) {
 			/* no usable index: fold everything, and start afresh */
-			int jfd = ca->jfd, lfd = ca->lock_fd, wr = ca->writing;
-			ca->jfd = ca->lock_fd = -1;
+			int jfd = ca->jfd, lfd = ca->lock_fd, wr = ca->writing, dfd = ca->dir_fd;
+			ca->jfd = ca->lock_fd = ca->dir_fd = -1;
 			ca_free(ca);
 			ca->jfd = jfd;
 			ca->lock_fd = lfd;
+			ca->dir_fd = dfd;
 			ca->writing = wr;
 			ca->dir = g.ca_dir;
 		}
@@ -9254,7 +9274,7 @@ cmd_ca_init(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	memset(&ca, 0, sizeof ca);
-	ca.lock_fd = -1;
+	ca.lock_fd = ca.dir_fd = -1;
 	ca.dir = tmp;
 	pass[0] = 0;
 	if ((g.passphrase_file || getenv("HOSTCA_PASSPHRASE_FILE") || encrypt)
@@ -11221,7 +11241,7 @@ cmd_ca_audit(int argc, char **argv)
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	memset(&ca, 0, sizeof ca);
-	ca.lock_fd = -1;
+	ca.lock_fd = ca.dir_fd = -1;
 	ca.dir = g.ca_dir;
 	if (ca_lock(&ca, 0) < 0)
 		return EXIT_USAGE;
@@ -11240,7 +11260,8 @@ cmd_ca_audit(int argc, char **argv)
 			printf("{\"entries\":%zu,\"intact\":false}\n", n);
 		}
 	}
-	close(ca.lock_fd);
+	if (ca.dir_fd >= 0)
+		close(ca.dir_fd);
 	return r == 0 ? 0 : EXIT_REFUSED;
 }
 
@@ -11261,7 +11282,7 @@ check_index(ca_ctx *full)
 		return 0;
 	if ((ix = calloc(1, sizeof *ix)) == NULL)
 		return 1;
-	ix->lock_fd = -1;
+	ix->lock_fd = ix->dir_fd = -1;
 	ix->dir = full->dir;
 	path_join(path, sizeof path, full->dir, "journal");
 	ix->jfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -12937,6 +12958,14 @@ main(int argc, char **argv)
 	char cmdname[64];
 	const char *e;
 
+	/* No core dump may hold the CA key, a passphrase or a token. */
+	{
+		struct rlimit nocore = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &nocore);
+#ifdef __linux__
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+	}
 	signal(SIGPIPE, SIG_IGN);
 	umask(022);
 	g.ca_dir = (e = getenv("HOSTCA_CA_DIR")) && *e ? e : "ca";

@@ -61,7 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	path_join(path, sizeof path, dir, "journal");
 	if (atomic_write(path, out, o, 0600) == 0) {
 		memset(&ca, 0, sizeof ca);
-		ca.lock_fd = -1;
+		ca.lock_fd = ca.dir_fd = -1;
 		ca.dir = dir;
 		ca_journal_load(&ca, 0);
 		ca_free(&ca);

@@ -23,7 +23,7 @@ fold(const uint8_t *data, size_t size, int persistent)
 
 	if (ca == NULL || buf == NULL || work == NULL)
 		goto done;
-	ca->lock_fd = -1;
+	ca->lock_fd = ca->dir_fd = -1;
 	ca->dir = "/nonexistent";
 	memcpy(buf, data, size);
 	buf[size] = 0;
