@@ -109,3 +109,11 @@ install: hostca
 clean:
 	rm -f hostca hostca-test hostca-asan hostca-static hostca-arm64 hostca-test-arm64 hostca.o tests/example tests/p256check tests/p256check-asan tests/p256check-arm64
 	rm -rf tests/out
+
+# The model-based policy test (tests/t_model.sh, tests/model.py), long:
+# MODEL_STEPS steps (20000), MODEL_SEED=N replays a run. `make test` runs
+# it too, shorter. Run directly, not by tests/run.sh (its 600 s limit).
+.PHONY: model
+model: deps
+	$(MAKE) hostca hostca-test
+	@MODEL_STEPS=$${MODEL_STEPS:-20000} sh tests/t_model.sh

@@ -3703,7 +3703,9 @@ token_proof_mac(const unsigned char k[32], const unsigned char info_hash[32],
 	hmac_sha256(k, 32, "hostca token proof v2", 21, info_hash, 32, out);
 }
 
-/* SHA-256 of a CSR's CertificationRequestInfo; -1 if no CSR shape. */
+/* SHA-256 of a CSR's CertificationRequestInfo; -1 if no CSR shape. This
+ * is also a request's identity at the CA (I9: a request is its signed
+ * content, so a copy with a re-encoded signature is the same request). */
 static int
 csr_info_hash(const unsigned char *der, size_t len, unsigned char out[32])
 {
@@ -4957,6 +4959,7 @@ exclusive_write(const char *path, const void *data, size_t len, mode_t mode)
 
 	if (tmp_write(tmp, sizeof tmp, path, data, len, mode, SYNC_DATA) < 0)
 		return -1;
+	fault_point("key-link");
 	r = link(tmp, path);
 	e = errno;
 	unlink(tmp);
@@ -5475,6 +5478,10 @@ typedef struct {
 		                          * key of the host's newest certificate) */
 	} *windows;
 	size_t nwindows, windows_cap;
+	/* requests refused already (their identity): recorded once each */
+	unsigned char (*refused)[32];
+	size_t nrefused, refused_cap;
+	imap by_refused;
 	/* fingerprints of keys revoked as compromised (I1): few, all here */
 	unsigned char (*badkeys)[32];
 	size_t nbadkeys, badkeys_cap;
@@ -5739,6 +5746,35 @@ window_drop(ca_ctx *ca, const char *hostid)
 
 	if (w != NULL)
 		*w = ca->windows[--ca->nwindows];
+}
+
+static const unsigned char *
+key_refused(const void *ctx, size_t i, size_t *len)
+{
+	const ca_ctx *ca = ctx;
+	*len = 32;
+	return ca->refused[i];
+}
+
+static int
+refused_has(const ca_ctx *ca, const unsigned char h[32])
+{
+	return imap_get(&ca->by_refused, h, 32, key_refused, ca) != SIZE_MAX;
+}
+
+static int
+refused_add(ca_ctx *ca, const unsigned char h[32])
+{
+	if (refused_has(ca, h))
+		return 0;
+	if (grow((void **)&ca->refused, &ca->refused_cap, ca->nrefused + 1,
+		sizeof *ca->refused) < 0)
+		return -1;
+	memcpy(ca->refused[ca->nrefused], h, 32);
+	if (imap_put(&ca->by_refused, h, 32, ca->nrefused, key_refused, ca) < 0)
+		return -1;
+	ca->nrefused++;
+	return 0;
 }
 
 static int
@@ -6265,7 +6301,17 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 			return -1;
 		return badkey_add(ca, fp);
 	}
-	if (strcmp(ev, "refuse") == 0 || strcmp(ev, "note") == 0)
+	if (strcmp(ev, "refuse") == 0) {
+		/* history, and which requests were refused already */
+		const char *rq = jget(l, "req");
+		unsigned char h[32];
+		if (rq == NULL)
+			return 0;
+		if (hex_decode(h, 32, rq) != 32)
+			return -1;
+		return refused_add(ca, h);
+	}
+	if (strcmp(ev, "note") == 0)
 		return 0;              /* history only */
 	return -1;
 }
@@ -7297,6 +7343,10 @@ snap_write(ca_ctx *ca)
 			hex_encode(th, ca->badkeys[i], 32, 0, 0);
 			ST_PUT("event 0 0 badkey keyfp=%s\n", th);
 		}
+		for (i = 0; i < ca->nrefused; i++) {
+			hex_encode(th, ca->refused[i], 32, 0, 0);
+			ST_PUT("event 0 0 refuse req=%s\n", th);
+		}
 		ST_PUT("end\n");
 #undef ST_PUT
 	}
@@ -7943,6 +7993,8 @@ ca_free(ca_ctx *ca)
 	free(ca->by_name.slot);
 	free(ca->windows);
 	free(ca->badkeys);
+	free(ca->refused);
+	free(ca->by_refused.slot);
 	snap_close(ca);
 	if (ca->jfd >= 0)
 		close(ca->jfd);
@@ -8617,28 +8669,6 @@ names_equal_set(const hostname *a, size_t na, const char *list)
 	return 1;
 }
 
-/*
- * I9: a request is its signed content. Its identity is the SHA-256 of
- * its CertificationRequestInfo, so a copy whose signature was re-encoded
- * (s -> n - s, other DER) is the same request. 0, or -1 if no CSR shape.
- */
-static int
-csr_identity(const unsigned char *der, size_t len, unsigned char out[32])
-{
-	derr r, in;
-	derel outer, info;
-
-	dr_init(&r, der, len);
-	dr_expect(&r, 0x30, &outer);
-	if (r.err)
-		return -1;
-	dr_init(&in, outer.v, outer.len);
-	dr_expect(&in, 0x30, &info);
-	if (in.err)
-		return -1;
-	sha256_once(out, info.raw, info.raw_len);
-	return 0;
-}
 
 /* Adds to what the operator should know of a request ("; " between). */
 static void
@@ -8726,8 +8756,10 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 	} else {
 		err = csr_decode(c, der, len, why);
 	}
-	if (err < 0 || csr_identity(der, len, res->req) < 0)
+	if (err < 0 || csr_info_hash(der, len, res->req) < 0) {
+		sha256_once(res->req, der, len);   /* recorded once by this */
 		return refuse(res, "%s", why[0] ? why : "not a certificate request");
+	}
 	strcpy(res->claim, c->hostid);
 
 	/* The same request again (a re-run after a crash or a yanked stick,
@@ -9022,14 +9054,23 @@ ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 		ca_issue(ca, res);
 }
 
-/* Records a refusal in the history (best effort; never blocks). */
+/* Records a refusal in the history (best effort; never blocks), once
+ * per request: the same request refused again is not recorded again. */
 static void
 ca_record_refusal(ca_ctx *ca, const sign_result *r)
 {
-	char f[4 * sizeof r->why + 128], w[3 * sizeof r->why + 1];
+	char f[4 * sizeof r->why + 128], w[3 * sizeof r->why + 1], rq[65];
+	static const unsigned char zero[32];
 
-	snprintf(f, sizeof f, "host=%s why=%s", r->claim[0] ? r->claim : "-",
-		esc(w, sizeof w, r->why));
+	if (memcmp(r->req, zero, 32) != 0) {
+		if (refused_has(ca, r->req))
+			return;
+		hex_encode(rq, r->req, 32, 0, 0);
+	} else {
+		rq[0] = 0;
+	}
+	snprintf(f, sizeof f, "host=%s%s%s why=%s", r->claim[0] ? r->claim : "-",
+		rq[0] ? " req=" : "", rq, esc(w, sizeof w, r->why));
 	journal_add(ca, "refuse", f);
 }
 
@@ -9197,6 +9238,49 @@ fingerprint_text(char *out, const unsigned char fp[32])
 	hex_encode(out, fp, 32, 1, ':');
 }
 
+static int wipe_file(const char *path);
+
+/*
+ * An interrupted ca init leaves its unfinished directory, "CADIR.init-*",
+ * with a key in it. The next ca init for that directory removes it (the
+ * key overwritten first), and says so.
+ */
+static void
+init_leftovers_remove(const char *parent, const char *cadir)
+{
+	const char *base = strrchr(cadir, '/');
+	char prefix[NAME_MAX + 8], p[PATH_MAX], f[PATH_MAX];
+	DIR *d, *e;
+	struct dirent *de, *fe;
+	size_t pl;
+
+	base = base ? base + 1 : cadir;
+	if ((size_t)snprintf(prefix, sizeof prefix, "%s.init-", base) >= sizeof prefix
+		|| (d = opendir(parent)) == NULL)
+		return;
+	pl = strlen(prefix);
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		if (strncmp(de->d_name, prefix, pl) != 0 || strlen(de->d_name) != pl + 6
+			|| fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
+			|| !S_ISDIR(st.st_mode))
+			continue;
+		path_join(p, sizeof p, parent, de->d_name);
+		if ((e = opendir(p)) == NULL)
+			continue;
+		while ((fe = readdir(e)) != NULL) {
+			struct stat fs;
+			if (fstatat(dirfd(e), fe->d_name, &fs, AT_SYMLINK_NOFOLLOW) == 0
+				&& S_ISREG(fs.st_mode))
+				wipe_file(path_join(f, sizeof f, p, fe->d_name));
+		}
+		closedir(e);
+		if (rmdir(p) == 0)
+			note(p, "removed: an interrupted 'ca init' left it (its key overwritten)");
+	}
+	closedir(d);
+}
+
 static int
 cmd_ca_init(int argc, char **argv)
 {
@@ -9268,6 +9352,7 @@ cmd_ca_init(int argc, char **argv)
 		}
 	}
 	path_dir(parent, sizeof parent, g.ca_dir);
+	init_leftovers_remove(parent, g.ca_dir);
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.init-" MKSTEMP_X, g.ca_dir) >= sizeof tmp
 		|| mkdtemp(tmp) == NULL) {
 		msg_errno(g.ca_dir, "cannot create a directory next to it");
@@ -11893,6 +11978,7 @@ typedef struct {
 	unsigned char *cert, *ca, *crl;
 	size_t cert_len, ca_len, crl_len;
 	int64_t floor;               /* newest notBefore / thisUpdate seen */
+	int lock1;                   /* the host directory flock()ed, fd + 1 */
 } host_ctx;
 
 static const char *
@@ -11904,6 +11990,8 @@ hpath(host_ctx *h, char *buf, const char *name)
 static void
 host_free(host_ctx *h)
 {
+	if (h->lock1 > 0)
+		close(h->lock1 - 1);
 	hostca_key_wipe(&h->key);
 	hostca_key_wipe(&h->newkey);
 	free(h->cert);
@@ -11938,7 +12026,52 @@ host_load_keys(host_ctx *h, const pubkey *hint)
 	return 0;
 }
 
-/* Loads what the host directory holds; missing files stay empty. */
+/*
+ * One host command at a time: flock() on the host directory (an install
+ * and an update at once could leave the older CRL). Then whatever an
+ * interrupted writer left is removed: its temporary files, keys among
+ * them (".host.key.tmp-*"), which nothing else would ever clean.
+ */
+static int
+host_lock(host_ctx *h)
+{
+	int fd, waited = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if ((fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		struct timespec ts = { 0, 100000000L };
+		if ((errno != EWOULDBLOCK && errno != EINTR) || waited >= 300) {
+			msg(h->dir, "another hostca host command holds this host directory"
+				" (waited 30 s); a lock goes with its process, so wait for it");
+			close(fd);
+			return -1;
+		}
+		if (waited++ == 10)
+			note(h->dir, "waiting for another hostca host command to finish...");
+		nanosleep(&ts, NULL);
+	}
+	h->lock1 = fd + 1;
+	if ((d = opendir(h->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-") != NULL) {
+				char p[PATH_MAX];
+				struct stat st;
+				if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
+					&& S_ISREG(st.st_mode) && unlinkat(dirfd(d), de->d_name, 0) == 0)
+					note(hpath(h, p, de->d_name), "removed: left by an"
+						" interrupted command");
+			}
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+/* Loads what the host directory holds; missing files stay empty. The
+ * host directory is locked until host_free. */
 static int
 host_load(host_ctx *h, int need_id)
 {
@@ -11953,6 +12086,8 @@ host_load(host_ctx *h, int need_id)
 
 	memset(h, 0, sizeof *h);
 	snprintf(h->dir, sizeof h->dir, "%s", g.host_dir);
+	if (host_lock(h) < 0)
+		return EXIT_USAGE;
 	if (file_read(hpath(h, p, "hostid"), 64, &d, &len) == 0) {
 		size_t n = strcspn((char *)d, "\r\n");
 		if (n == HOSTCA_UUID_LEN) {
@@ -12489,16 +12624,6 @@ cmd_host_install(int argc, char **argv)
 		msg_errno(p, "cannot write");
 		goto out;
 	}
-	if (strcmp(id, h.hostid) != 0) {
-		char line[HOSTCA_UUID_LEN + 2];
-		snprintf(line, sizeof line, "%s\n", id);
-		if (atomic_write(hpath(&h, p, "hostid"), line, strlen(line), 0644) < 0) {
-			msg_errno(p, "cannot write");
-			goto out;
-		}
-		cnote("adopted host ID %s from the CA (was %s): this host is"
-			" reissued under its earlier identity", id, h.hostid);
-	}
 	if (use_new) {
 		char np[PATH_MAX];
 		hpath(&h, np, "host.key.new");
@@ -12515,6 +12640,18 @@ cmd_host_install(int argc, char **argv)
 	if (crl != NULL && pem_write(hpath(&h, p, "crl.pem"), "X509 CRL", crl, rl, 0644) < 0) {
 		msg_errno(p, "cannot write");
 		goto out;
+	}
+	/* The adopted host ID last: until it is written, a re-run after a
+	 * crash still finds the response under the ID the request had. */
+	if (strcmp(id, h.hostid) != 0) {
+		char line[HOSTCA_UUID_LEN + 2];
+		snprintf(line, sizeof line, "%s\n", id);
+		if (atomic_write(hpath(&h, p, "hostid"), line, strlen(line), 0644) < 0) {
+			msg_errno(p, "cannot write");
+			goto out;
+		}
+		cnote("adopted host ID %s from the CA (was %s): this host is"
+			" reissued under its earlier identity", id, h.hostid);
 	}
 	{
 		char sh[41];
@@ -12536,20 +12673,35 @@ out:
 static int
 cmd_host_renew(int argc, char **argv)
 {
-	const char *media = NULL;
+	const char *media = NULL, *token = NULL, *token_file = NULL;
 	int npos, r, err, rs;
-	char *pos[1], why[WHY_CAP], t[32];
+	char *pos[1], why[WHY_CAP], t[32], tbuf[256];
 	host_ctx h;
 	x509_info *c = NULL, *a = NULL;
 	crl_info ci;
 	int64_t w;
-	opt opts[] = { { "--media", O_STR, &media, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
+	opt opts[] = {
+		{ "--media", O_STR, &media, 0, 0, 0, 0 },
+		{ "--token", O_STR, &token, 0, 0, 0, 0 },
+		{ "--token-file", O_STR, &token_file, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if (media == NULL) {
 		cmsg("--media DIR is required");
 		return EXIT_USAGE;
+	}
+	if (token && token_file) {
+		cmsg("give --token or --token-file, not both");
+		return EXIT_USAGE;
+	}
+	/* At very-high a renewal needs a token too: its proof goes along. */
+	tbuf[0] = 0;
+	if (token_file != NULL) {
+		if (token_from_file(token_file, tbuf, sizeof tbuf) < 0)
+			return EXIT_USAGE;
+		token = tbuf;
 	}
 	if ((r = host_load(&h, 1)) != 0)
 		goto out;
@@ -12584,11 +12736,12 @@ cmd_host_renew(int argc, char **argv)
 			r = EXIT_USAGE;
 			goto out;
 		}
-		r = host_write_request(&h, media, &h.key, c->names, c->nnames, NULL, &rng,
+		r = host_write_request(&h, media, &h.key, c->names, c->nnames, token, &rng,
 			"renewal");
 		hostca_wipe(&rng, sizeof rng);
 	}
 out:
+	hostca_wipe(tbuf, sizeof tbuf);
 	free(c);
 	free(a);
 	host_free(&h);
@@ -12858,20 +13011,28 @@ cmd_host_clean(int argc, char **argv)
 	int force = 0, npos, r = 0;
 	char *pos[1], p[PATH_MAX];
 	size_t i, n = 0;
+	host_ctx h;
 	opt opts[] = { { "--force", O_FLAG, 0, &force, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	/* locked, and what interrupted commands left is gone (host_lock) */
+	memset(&h, 0, sizeof h);
+	snprintf(h.dir, sizeof h.dir, "%s", g.host_dir);
+	if (host_lock(&h) < 0)
 		return EXIT_USAGE;
 	for (i = 0; files[i]; i++)
 		n += path_exists(path_join(p, sizeof p, g.host_dir, files[i]));
 	if (n == 0) {
 		cnote("nothing to clean in %s", g.host_dir);
+		host_free(&h);
 		return 0;
 	}
 	if (!force) {
 		cmsg("this wipes the host ID, key, certificate and CRL in %s, so that"
 			" this machine (or its clone) enrols as a new host; the pinned CA stays."
 			" Add --force to do it", g.host_dir);
+		host_free(&h);
 		return EXIT_USAGE;
 	}
 	for (i = 0; files[i]; i++) {
@@ -12884,6 +13045,7 @@ cmd_host_clean(int argc, char **argv)
 	fsync_dir(g.host_dir);
 	if (r == 0)
 		cnote("host identity wiped; the next 'hostca host request' creates a new one");
+	host_free(&h);
 	return r;
 }
 
@@ -12922,7 +13084,7 @@ static const struct {
 	{ "host", "request", cmd_host_request, "host request --media DIR --name NAME [--alt-name NAME|IP]...\n"
 		"          [--token T | --token-file F] [--key TYPE] [--new-key]" },
 	{ "host", "install", cmd_host_install, "host install --media DIR [--ca-fingerprint SHA256 | --trust-on-first-use] [--force]" },
-	{ "host", "renew", cmd_host_renew, "host renew --media DIR" },
+	{ "host", "renew", cmd_host_renew, "host renew --media DIR [--token T | --token-file F]" },
 	{ "host", "update", cmd_host_update, "host update --media DIR" },
 	{ "host", "status", cmd_host_status, "host status" },
 	{ "host", "clean", cmd_host_clean, "host clean [--force]" },

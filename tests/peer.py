@@ -18,7 +18,8 @@ Usage (exit 0 when every check holds, 1 with a message on stdout otherwise,
   peer.py crl CRL --ca CA [--revoked SERIAL[:REASON]]... [--not-revoked SERIAL]...
                   [--count N] [--number-above N]
       a CRL: v2, strict DER, CRL number, AKI == CA SKI, thisUpdate <
-      nextUpdate, a reason on every entry, signature by the CA key.
+      nextUpdate, a reason on every entry but unspecified ones (absent, as
+      RFC 5280 says), signature by the CA key.
   peer.py csr CSR [--hostid UUID]
       a PKCS#10 request: signature valid (and the host ID in CN or SAN).
   peer.py get FILE FIELD
@@ -218,7 +219,10 @@ def check_crl(path, ca_path, revoked=(), not_revoked=(), count=None, number_abov
     entries = crl_entries(crl)
     for sn, r in entries.items():
         need(sn > 0, "CRL entry with non-positive serial")
-        need(entry_reason(r) is not None, "CRL entry %X has no reason" % sn)
+        # RFC 5280 5.3.1: the reason unspecified (0) SHOULD be absent; any
+        # other reason is written.
+        need(entry_reason(r) != 0, "CRL entry %X carries reason unspecified (0);"
+             " RFC 5280 says it SHOULD be absent" % sn)
     for spec in revoked:
         sn, _, reason = spec.partition(":")
         sn = parse_serial(sn)
@@ -226,6 +230,8 @@ def check_crl(path, ca_path, revoked=(), not_revoked=(), count=None, number_abov
         if reason:
             want = int(reason) if reason.isdigit() else REASONS[reason.lower()]
             got = entry_reason(entries[sn])
+            if got is None:
+                got = 0                # absent: unspecified
             need(got == want, "serial %X reason %s, want %s" % (sn, got, want))
     for s in not_revoked:
         need(parse_serial(s) not in entries, "serial %s is on the CRL" % s)

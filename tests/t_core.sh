@@ -144,7 +144,7 @@ check_ne "ca crl wrote a new CRL" "$crl0" "$crl1"
 peer_crl "CRL signed with the encrypted key" enc/ca.pem enc/crl.pem
 expect_exit nz "wrong passphrase refused" -- hc -C enc --passphrase-file wrong.txt ca crl
 check_eq "wrong passphrase: CRL unchanged" "$(sha enc/crl.pem)" "$crl1"
-run sh -c "exec '$HOSTCA' -C enc ca crl </dev/null"
+run setsid -w sh -c "exec '$HOSTCA' -C enc ca crl </dev/null"
 if [ "$RC" != 0 ]; then ok "no passphrase and no terminal: refused"; else fail "no passphrase and no terminal: refused" "exit 0"; fi
 check_eq "no passphrase: CRL unchanged" "$(sha enc/crl.pem)" "$crl1"
 

@@ -97,7 +97,7 @@ printf 'correct horse battery staple\n' >pass
 hc -C enc ca init --name Enc-CA --passphrase-file pass >/dev/null 2>&1
 T2=$(hc --passphrase-file pass -C enc token create --name t 2>/dev/null)
 check_eq "an encrypted CA's token create asks for the key (refused without it)" \
-	"$(hc -C enc token create --name u </dev/null >/dev/null 2>&1; echo $?)" 2
+	"$(setsid -w "$HOSTCA" -C enc token create --name u </dev/null >/dev/null 2>&1; echo $?)" 2
 WK=$(sed -n 's/.* token name=t .* wk=\([0-9a-f]*\) .*/\1/p' enc/journal)
 ID=$(sed -n 's/.* token name=t .*id=\([0-9a-f]*\) .*/\1/p' enc/journal)
 check_ne "the journal holds an id and a wrapped key" "$WK" "$ID"
@@ -153,6 +153,8 @@ while time.time() < deadline:
         if not sent and b"Token" in out:
             os.write(fd, tok.encode() + b"\n")
             sent = True
+if time.time() >= deadline:
+    os.kill(pid, 9)
 _, st = os.waitpid(pid, 0)
 sys.stdout.write(out.decode(errors="replace"))
 print("\nEXIT", os.WEXITSTATUS(st), "ECHOED" if tok.encode() in out else "NOECHO")
