@@ -5433,6 +5433,9 @@ typedef struct {
 	int have_key;
 	unsigned char kek[32];       /* wraps the tokens' MAC keys (from the key) */
 	int have_kek;
+	/* journal.head: the last acknowledged entry, signed by the CA key */
+	uint64_t head_seq;
+	unsigned char head_hash[32];
 	/* journal */
 	unsigned char *jbuf;
 	size_t jlen;
@@ -6333,8 +6336,9 @@ ca_journal_load(ca_ctx *ca, int repair)
 	unsigned char prev[32];
 	char *work = NULL;
 	size_t work_cap = 0;
-	unsigned long long head_seq = 0;
-	unsigned char head_hash[32];
+	unsigned long long head_seq = ca->head_seq;
+	const unsigned char *head_hash = ca->head_hash;
+	size_t tail = 0, ntail = 0;
 
 	path_join(path, sizeof path, ca->dir, "journal");
 	if (ca->jfd < 0)
@@ -6370,20 +6374,6 @@ ca_journal_load(ca_ctx *ca, int repair)
 		}
 		ca->jlen = got;
 		ca->jbuf[got] = 0;
-	}
-	/* The head record, when there is one. */
-	{
-		unsigned char *hb;
-		size_t hl;
-		char hp[PATH_MAX];
-		path_join(hp, sizeof hp, ca->dir, "journal.head");
-		if (file_read(hp, 256, &hb, &hl) == 0) {
-			char hx[65];
-			if (sscanf((char *)hb, "%llu %64s", &head_seq, hx) != 2
-				|| hex_decode(head_hash, 32, hx) != 32)
-				head_seq = 0;   /* unreadable: ca check reports it */
-			free(hb);
-		}
 	}
 	memset(prev, 0, 32);
 	ca->seq = 0;
@@ -6426,6 +6416,16 @@ ca_journal_load(ca_ctx *ca, int repair)
 			*nl = '\n';
 			break;
 		}
+		if (l.seq > head_seq) {
+			/* after the signed head: never acknowledged */
+			*nl = '\n';
+			if (ntail++ == 0)
+				tail = pos;
+			memcpy(prev, want, 32);
+			pos += len + 1;
+			good_end = pos;
+			continue;
+		}
 		/* cert= offsets are relative to work; rebase them onto line. */
 		if (ca_apply(ca, &l, line, SRC_JOURNAL, ca->snap.off + pos) < 0) {
 			*nl = '\n';
@@ -6448,6 +6448,35 @@ ca_journal_load(ca_ctx *ca, int repair)
 		good_end = pos;
 	}
 	free(work);
+	if (ntail > 0 || (good_end < ca->jlen && ca->seq == head_seq)) {
+		/* Entries (or a torn piece) after the signed head: written by a
+		 * command that never acknowledged them -- or appended by someone
+		 * without the CA key. Either way they are not history: a writer
+		 * cuts them, a reader leaves them out. */
+		size_t cut = ntail > 0 ? tail : good_end;
+		if (repair) {
+			int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0 || ftruncate(fd, (off_t)(ca->snap.off + cut)) < 0
+				|| fsync(fd) < 0) {
+				msg_errno(path, "cannot remove unacknowledged entries");
+				if (fd >= 0)
+					close(fd);
+				return EXIT_USAGE;
+			}
+			close(fd);
+			msg(path, "recovered: removed %s after entry %llu (the signed end of"
+				" the history): an interrupted command never acknowledged %s",
+				ntail ? "entries" : "an incomplete entry", head_seq,
+				ntail ? "them" : "it");
+		} else if (ntail > 0) {
+			note(path, "%zu entr%s after the signed end of the history (entry"
+				" %llu) left out: never acknowledged", ntail, ntail == 1 ? "y" : "ies",
+				head_seq);
+		}
+		good_end = ca->jlen = cut;
+		/* the chain hash at the head */
+		memcpy(prev, head_hash, 32);
+	}
 	memcpy(ca->head, prev, 32);
 	if (good_end < ca->jlen) {
 		/* Is the bad part only the last line? */
@@ -6483,8 +6512,6 @@ ca_journal_load(ca_ctx *ca, int repair)
 			(unsigned long long)ca->seq, (unsigned long long)head_seq);
 		return EXIT_USAGE;
 	}
-	if (ca->seq > head_seq && repair && ca_write_head(ca) < 0)
-		return EXIT_USAGE;
 	if (ca->seq == 0 || ca->name[0] == 0) {
 		msg(path, "journal has no init entry: not a CA directory");
 		return EXIT_USAGE;
@@ -6604,26 +6631,100 @@ journal_flush_deferred(ca_ctx *ca)
 }
 
 /*
- * journal.head records the sequence number and hash of the last entry.
- * It makes the removal of entries at the end of the journal visible
- * (the hash chain alone cannot see a shortened journal).
+ * journal.head: "SEQ HASH SIG" -- the number and chain hash of the last
+ * acknowledged entry, and the CA key's signature over
+ * "hostca journal head v2 SEQ HASH". The hash chain alone is unkeyed:
+ * anyone who can write the directory could edit an entry and re-chain
+ * everything after it. The signed head pins the whole chain to the CA
+ * key. It is written (and fsynced) before a command acknowledges
+ * anything, so entries after it were never acknowledged.
  */
+#define HEAD_MAX 1400
+
+static size_t
+head_message(char *out, size_t cap, uint64_t seq, const unsigned char hash[32])
+{
+	char hex[65];
+
+	hex_encode(hex, hash, 32, 0, 0);
+	return (size_t)snprintf(out, cap, "hostca journal head v2 %llu %s",
+		(unsigned long long)seq, hex);
+}
+
 static int
 ca_write_head(ca_ctx *ca)
 {
-	char path[PATH_MAX], line[100], hex[65];
+	char path[PATH_MAX], line[HEAD_MAX], m[128], hex[65];
+	unsigned char sig[512];
+	size_t ml, sl;
 	int n;
 
 	path_join(path, sizeof path, ca->dir, "journal.head");
+	if (!ca->have_key) {
+		msg(path, "cannot sign without the CA key");
+		return -1;
+	}
+	ml = head_message(m, sizeof m, ca->seq, ca->head);
+	if ((sl = key_sign(&ca->key, m, ml, sig)) == 0) {
+		msg(path, "cannot sign");
+		return -1;
+	}
 	hex_encode(hex, ca->head, 32, 0, 0);
-	n = snprintf(line, sizeof line, "%llu %s\n", (unsigned long long)ca->seq, hex);
-	/* No fsync: the journal is durable already, and a head record lost
-	 * with a power cut is only behind (the next writer renews it); it can
-	 * never claim an entry the journal does not have. */
-	if (atomic_write_sync(path, line, (size_t)n, 0600, SYNC_NONE) < 0) {
+	n = snprintf(line, sizeof line, "%llu %s ", (unsigned long long)ca->seq, hex);
+	hex_encode(line + n, sig, sl, 0, 0);
+	n += (int)(2 * sl);
+	line[n++] = '\n';
+	if (atomic_write_sync(path, line, (size_t)n, 0600, SYNC_FULL) < 0) {
 		msg_errno(path, "cannot write");
 		return -1;
 	}
+	ca->head_seq = ca->seq;
+	memcpy(ca->head_hash, ca->head, 32);
+	return 0;
+}
+
+/*
+ * Reads journal.head and checks its signature with ca.pem's key: every
+ * command does, before it trusts the journal. 0, or an exit status.
+ */
+static int
+ca_head_load(ca_ctx *ca)
+{
+	char path[PATH_MAX], hx[65], sx[1100], m[128];
+	unsigned char *hb, sig[550];
+	size_t hl, ml;
+	unsigned long long seq;
+	long sl;
+	int f;
+
+	path_join(path, sizeof path, ca->dir, "journal.head");
+	if (file_read(path, HEAD_MAX, &hb, &hl) < 0) {
+		msg(path, "%s: the CA cannot tell that its history is whole (if the"
+			" journal is yours, 'hostca ca repair --sign-head' signs its end)",
+			errno == ENOENT ? "missing" : read_errstr(errno));
+		return EXIT_USAGE;
+	}
+	f = sscanf((char *)hb, "%llu %64s %1099s", &seq, hx, sx);
+	free(hb);
+	if (f == 2) {
+		msg(path, "not signed (written by an older hostca, or by someone without"
+			" the CA key): check the history ('hostca ca audit'), and if it is"
+			" yours, sign its end with 'hostca ca repair --sign-head'");
+		return EXIT_USAGE;
+	}
+	if (f != 3 || hex_decode(ca->head_hash, 32, hx) != 32
+		|| (sl = hex_decode(sig, sizeof sig, sx)) <= 0) {
+		msg(path, "damaged (see 'hostca ca repair')");
+		return EXIT_USAGE;
+	}
+	ml = head_message(m, sizeof m, (uint64_t)seq, ca->head_hash);
+	if (sig_verify(&ca->ca.pub, ca->ca.sig_alg, m, ml, sig, (size_t)sl) != 0) {
+		msg(path, "its signature does not verify with ca.pem: the history was"
+			" rewritten without the CA key (or ca.pem was replaced); the CA"
+			" refuses to work from it (see 'hostca ca audit --verify')");
+		return EXIT_USAGE;
+	}
+	ca->head_seq = (uint64_t)seq;
 	return 0;
 }
 
@@ -6676,10 +6777,14 @@ journal_commit(ca_ctx *ca)
 	fault_point("journal-committed");
 	ca->jsize += ca->pend_len;
 	ca->pend_len = 0;
-	/* The entries are durable now; a head record that cannot be written
-	 * (a full disk) is only behind, and the next writer renews it. */
-	if (ca_write_head(ca) < 0)
-		msg("warning", "journal.head is behind the journal; the next command renews it");
+	/* Acknowledged only once the signed head says so: a head that
+	 * cannot be written (a full disk) leaves entries that the next
+	 * writer removes, and the command fails. */
+	if (ca_write_head(ca) < 0) {
+		msg(path, "the change is not acknowledged (journal.head could not be"
+			" written); the next command removes it");
+		return -1;
+	}
 	/* Renew the index now and then (a cache: failing is not an error). */
 	if (ca->index_ok && ca->seq - ca->snap.seq >= index_every() && snap_write(ca) == 0)
 		ca->index_ok = 0;   /* once per command */
@@ -8075,14 +8180,48 @@ ca_load_key(ca_ctx *ca)
 	return 0;
 }
 
+/* Starts the state afresh (the index was unusable), keeping the lock
+ * and the open journal. */
+static void
+ca_reset(ca_ctx *ca)
+{
+	int jfd = ca->jfd, lfd = ca->lock_fd, wr = ca->writing, dfd = ca->dir_fd;
+
+	ca->jfd = ca->lock_fd = ca->dir_fd = -1;
+	ca_free(ca);
+	ca->jfd = jfd;
+	ca->lock_fd = lfd;
+	ca->dir_fd = dfd;
+	ca->writing = wr;
+	ca->dir = g.ca_dir;
+}
+
+static int
+ca_cert_load(ca_ctx *ca)
+{
+	static const char *const b[] = { "CERTIFICATE", NULL };
+	char path[PATH_MAX], why[WHY_CAP];
+
+	path_join(path, sizeof path, ca->dir, "ca.pem");
+	if (pem_file_load(path, b, MAX_PEM_FILE, &ca->ca_der, &ca->ca_len, NULL) != 0)
+		return EXIT_USAGE;
+	if (cert_decode(&ca->ca, ca->ca_der, ca->ca_len, why) < 0) {
+		msg(path, "damaged CA certificate: %s", why);
+		return EXIT_USAGE;
+	}
+	sha256_once(ca->ca_fp, ca->ca_der, ca->ca_len);
+	return 0;
+}
+
 /*
- * Opens the CA: lock, journal (with crash recovery when writing), CA
- * certificate, and the key when needed.
+ * Opens the CA: lock, CA certificate, the signed head, journal (with
+ * crash recovery when writing), and the key when needed (always for a
+ * writer: it signs the head).
  */
 static int
 ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 {
-	char path[PATH_MAX], why[WHY_CAP];
+	char path[PATH_MAX];
 	struct stat st;
 	int r;
 
@@ -8098,35 +8237,27 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 	}
 	if (ca_lock(ca, write) < 0)
 		return EXIT_USAGE;
+	/* Every command that changes the journal signs its new end. */
+	if (write)
+		need_key = 1;
 	if (fast) {
 		path_join(path, sizeof path, ca->dir, "journal");
 		ca->jfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (ca->jfd >= 0 && snap_open(ca) < 0) {
-			/* no usable index: fold everything, and start afresh */
-			int jfd = ca->jfd, lfd = ca->lock_fd, wr = ca->writing, dfd = ca->dir_fd;
-			ca->jfd = ca->lock_fd = ca->dir_fd = -1;
-			ca_free(ca);
-			ca->jfd = jfd;
-			ca->lock_fd = lfd;
-			ca->dir_fd = dfd;
-			ca->writing = wr;
-			ca->dir = g.ca_dir;
-		}
+		if (ca->jfd >= 0 && snap_open(ca) < 0)
+			ca_reset(ca);     /* no usable index: fold everything */
+	}
+	/* The CA certificate, then the signed head, before the journal. */
+	if ((r = ca_cert_load(ca)) != 0 || (r = ca_head_load(ca)) != 0)
+		return r;
+	if (ca->snap.ok && ca->snap.seq > ca->head_seq) {
+		/* an index past the signed head covers unacknowledged entries */
+		ca_reset(ca);
+		if ((r = ca_cert_load(ca)) != 0 || (r = ca_head_load(ca)) != 0)
+			return r;
 	}
 	if ((r = ca_journal_load(ca, write)) != 0)
 		return r;
 	ca->index_ok = write;
-	path_join(path, sizeof path, ca->dir, "ca.pem");
-	{
-		static const char *const b[] = { "CERTIFICATE", NULL };
-		if ((r = pem_file_load(path, b, MAX_PEM_FILE, &ca->ca_der, &ca->ca_len, NULL)) != 0)
-			return EXIT_USAGE;
-	}
-	if (cert_decode(&ca->ca, ca->ca_der, ca->ca_len, why) < 0) {
-		msg(path, "damaged CA certificate: %s", why);
-		return EXIT_USAGE;
-	}
-	sha256_once(ca->ca_fp, ca->ca_der, ca->ca_len);
 	if (rng_open(&ca->rng) < 0) {
 		msg("random", "no system random source");
 		return EXIT_USAGE;
@@ -10052,14 +10183,15 @@ ca_sign_csr(const char *file, const char *token, const char *out)
 		return ca_close(&ca, r);
 	}
 	ca_sign_one(&ca, der, len, token, res);
-	describe_result(&ca, res, file, 0);
 	if (res->status == R_REFUSED) {
+		describe_result(&ca, res, file, 0);
 		ca_record_refusal(&ca, res);
 		journal_commit(&ca);
 		r = EXIT_REFUSED;
 	} else if (journal_commit(&ca) < 0) {
 		r = EXIT_USAGE;
 	} else {
+		describe_result(&ca, res, file, 0);
 		const unsigned char *cd;
 		size_t cl;
 		r = 0;
@@ -11209,11 +11341,12 @@ cmd_ca_host(int argc, char **argv)
 static int
 journal_verify(const char *dir, int print, int verify, size_t *entries)
 {
-	char path[PATH_MAX], hp[PATH_MAX];
-	unsigned char *buf, *hb, prev[32], want[32], got[32], head_hash[32];
-	size_t len, pos = 0, hl;
+	char path[PATH_MAX];
+	unsigned char *buf, prev[32], want[32], got[32], head_hash[32];
+	size_t len, pos = 0, after = 0;
 	unsigned long long seq = 0, head_seq = 0;
 	int bad = 0, have_head = 0;
+	ca_ctx *hc;
 
 	*entries = 0;
 	path_join(path, sizeof path, dir, "journal");
@@ -11221,17 +11354,22 @@ journal_verify(const char *dir, int print, int verify, size_t *entries)
 		msg(path, "cannot read: %s", read_errstr(errno));
 		return -1;
 	}
-	path_join(hp, sizeof hp, dir, "journal.head");
-	if (file_read(hp, 256, &hb, &hl) == 0) {
-		char hx[65];
-		have_head = sscanf((char *)hb, "%llu %64s", &head_seq, hx) == 2
-			&& hex_decode(head_hash, 32, hx) == 32;
-		free(hb);
-		if (!have_head && verify) {
-			msg(hp, "unreadable");
-			bad = 1;
-		}
+	/* the signed head, checked with ca.pem (messages say what is wrong) */
+	if ((hc = calloc(1, sizeof *hc)) == NULL) {
+		free(buf);
+		return -1;
 	}
+	hc->lock_fd = hc->dir_fd = hc->jfd = -1;
+	hc->dir = dir;
+	if (ca_cert_load(hc) == 0 && ca_head_load(hc) == 0) {
+		have_head = 1;
+		head_seq = hc->head_seq;
+		memcpy(head_hash, hc->head_hash, 32);
+	} else {
+		bad = 1;
+	}
+	ca_free(hc);
+	free(hc);
 	memset(prev, 0, 32);
 	while (pos < len) {
 		char *line = (char *)buf + pos, *nl = memchr(line, '\n', len - pos);
@@ -11269,10 +11407,12 @@ journal_verify(const char *dir, int print, int verify, size_t *entries)
 			break;
 		}
 		if (have_head && s == head_seq && !ct_equal(want, head_hash, 32)) {
-			msg(path, "entry %llu differs from journal.head", s);
+			msg(path, "entry %llu differs from the signed journal.head", s);
 			bad = 1;
 			break;
 		}
+		if (have_head && s > head_seq)
+			after++;
 		seq = s;
 		memcpy(prev, want, 32);
 		if (print) {
@@ -11309,6 +11449,10 @@ journal_verify(const char *dir, int print, int verify, size_t *entries)
 			" %llu: entries were removed", seq, head_seq);
 		bad = 1;
 	}
+	if (!bad && after > 0 && verify)
+		msg(path, "%zu entr%s after the signed end (entry %llu): never"
+			" acknowledged, not history; the next CA command removes them", after,
+			after == 1 ? "y" : "ies", head_seq);
 	free(buf);
 	*entries = (size_t)seq;
 	return bad ? -1 : 0;
@@ -11340,7 +11484,9 @@ cmd_ca_audit(int argc, char **argv)
 			if (g.json)
 				printf("{\"entries\":%zu,\"intact\":true}\n", n);
 			else
-				printf("%zu entries, hash chain intact\n", n);
+				printf("%zu entries, hash chain intact, its end signed by the CA key:"
+					" no entry was edited, removed, reordered or added except"
+					" by someone holding the CA key\n", n);
 		} else if (g.json) {
 			printf("{\"entries\":%zu,\"intact\":false}\n", n);
 		}
