@@ -6506,7 +6506,7 @@ ca_journal_load(ca_ctx *ca, int repair)
 		ca->jlen = good_end;
 	}
 	ca->jsize = ca->snap.off + ca->jlen;
-	if (ca->seq < head_seq) {
+	if (ca->seq < head_seq && head_seq != UINT64_MAX) {
 		msg(path, "the journal ends at entry %llu but journal.head records entry"
 			" %llu: entries were removed; see 'hostca ca audit --verify'",
 			(unsigned long long)ca->seq, (unsigned long long)head_seq);
@@ -8180,6 +8180,9 @@ ca_load_key(ca_ctx *ca)
 	return 0;
 }
 
+/* ca repair --sign-head: open without trusting journal.head. */
+static int repair_sign_head;
+
 /* Starts the state afresh (the index was unusable), keeping the lock
  * and the open journal. */
 static void
@@ -8246,9 +8249,20 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 		if (ca->jfd >= 0 && snap_open(ca) < 0)
 			ca_reset(ca);     /* no usable index: fold everything */
 	}
-	/* The CA certificate, then the signed head, before the journal. */
-	if ((r = ca_cert_load(ca)) != 0 || (r = ca_head_load(ca)) != 0)
+	/* The CA certificate, then the signed head, before the journal
+	 * (ca repair --sign-head: no head to trust; the whole journal). */
+	if ((r = ca_cert_load(ca)) != 0)
 		return r;
+	if (repair_sign_head) {
+		ca->head_seq = UINT64_MAX;
+		snap_close(ca);
+		ca_reset(ca);
+		if ((r = ca_cert_load(ca)) != 0)
+			return r;
+		ca->head_seq = UINT64_MAX;
+	} else if ((r = ca_head_load(ca)) != 0) {
+		return r;
+	}
 	if (ca->snap.ok && ca->snap.seq > ca->head_seq) {
 		/* an index past the signed head covers unacknowledged entries */
 		ca_reset(ca);
@@ -11082,6 +11096,46 @@ cmd_ca_allow_reissue(int argc, char **argv)
 	return ca_close(&ca, 0);
 }
 
+/*
+ * ca repair: what a crash or a power cut can leave, put right. Any writer
+ * already removes entries after the signed head (never acknowledged, a
+ * torn append among them); repair does it on request and says what it
+ * found. Damage before the signed head is tampering: refused. With
+ * --sign-head, a journal whose head is missing or unsigned (an older
+ * hostca) gets a signed head at its end -- which vouches for every entry
+ * up to it, so check the history first.
+ */
+static int
+cmd_ca_repair(int argc, char **argv)
+{
+	int sign_head = 0, npos, r;
+	char *pos[1];
+	ca_ctx ca;
+	opt opts[] = { { "--sign-head", O_FLAG, 0, &sign_head, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	repair_sign_head = sign_head;
+	r = ca_open(&ca, 1, 1);
+	repair_sign_head = 0;
+	if (r != 0) {
+		if (!sign_head)
+			cmsg("not repaired: what is damaged is not an unacknowledged tail"
+				" (see 'hostca ca audit --verify')");
+		return ca_close(&ca, r);
+	}
+	if (sign_head) {
+		if (ca_write_head(&ca) < 0)
+			return ca_close(&ca, EXIT_USAGE);
+		cnote("journal.head now signs entry %llu; this vouches for every entry up"
+			" to it, as 'hostca ca audit' shows them", (unsigned long long)ca.seq);
+	}
+	cnote("the journal is whole: %llu entries, its end signed by the CA key",
+		(unsigned long long)ca.seq);
+	return ca_close(&ca, 0);
+}
+
 static int
 cmd_ca_crl(int argc, char **argv)
 {
@@ -13221,6 +13275,7 @@ static const struct {
 	{ "ca", "host", cmd_ca_host, "ca host HOST" },
 	{ "ca", "audit", cmd_ca_audit, "ca audit [--verify]" },
 	{ "ca", "check", cmd_ca_check, "ca check" },
+	{ "ca", "repair", cmd_ca_repair, "ca repair [--sign-head]" },
 	{ "token", "create", cmd_token_create, "token create --name NAME [--max-uses N] [--valid DURATION] [--reason TEXT]\n"
 		"  token create --reissue --host HOST [--name NAME] [--valid DURATION] [--reason TEXT]" },
 	{ "token", "list", cmd_token_list, "token list" },

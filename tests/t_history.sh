@@ -128,4 +128,31 @@ section "what ca audit --verify proves"
 expect_exit 0 "ca audit --verify on the real CA" -- hc -C base ca audit --verify
 check_grep "it says the end is signed by the CA key" 'signed by the CA key' "$W/.out"
 
+section "ca repair"
+c=ca-rep
+cp -a base $c
+"$PY" - $c/journal <<'EOF2'
+import hashlib, sys
+path = sys.argv[1]
+last = open(path).read().split("\n")[-2]
+prev = bytes.fromhex(last[last.rindex(" h=") + 3:])
+n = int(last.split(" ")[0])
+b = "%d 1800000000 note text=unacknowledged" % (n + 1)
+open(path, "a").write("%s h=%s\n" % (b, hashlib.sha256(prev + b.encode()).hexdigest()) + "torn")
+EOF2
+expect_exit 0 "ca repair cuts an unacknowledged, torn tail" -- hc -C $c ca repair
+check_grep "and says what it cut" 'recovered: removed entries after entry' "$W/.err"
+check_grep "and that the journal is whole" 'the journal is whole' "$W/.err"
+sed -i '2s/security=2/security=1/' ca-damaged/journal 2>/dev/null
+expect_exit 2 "ca repair refuses damage before the signed head" -- hc -C ca-damaged ca repair
+check_grep "saying it is not an unacknowledged tail" 'not an unacknowledged tail' "$W/.err"
+c=ca-legacy
+cp -a base $c
+cut -d' ' -f1,2 $c/journal.head >$c/head.tmp && mv $c/head.tmp $c/journal.head
+expect_exit 2 "an unsigned (older hostca) head is refused" -- hc -C $c ca list
+check_grep "with the way out" 'ca repair --sign-head' "$W/.err"
+expect_exit 0 "ca repair --sign-head signs its end" -- hc -C $c ca repair --sign-head
+expect_exit 0 "then the CA works" -- hc -C $c ca list
+expect_exit 0 "and ca audit --verify is clean" -- hc -C $c ca audit --verify
+
 finish
