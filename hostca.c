@@ -7539,6 +7539,21 @@ ca_lock(ca_ctx *ca, int write)
 		/* A writer empties the lock file when it finishes; what is still
 		 * there was left by one that did not (a crash, a kill). */
 		ca->unclean = pread(ca->lock_fd, &c, 1, 0) == 1;
+		if (ca->unclean) {
+			/* its temporary files go: one may hold a copy of ca.key */
+			DIR *d = fdopendir(dup(ca->dir_fd));
+			struct dirent *de;
+			while (d != NULL && (de = readdir(d)) != NULL) {
+				struct stat st;
+				if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-") != NULL
+					&& fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
+					&& S_ISREG(st.st_mode) && unlinkat(dirfd(d), de->d_name, 0) == 0)
+					note(ca->dir, "removed %s: left by an interrupted command",
+						de->d_name);
+			}
+			if (d != NULL)
+				closedir(d);
+		}
 		n = snprintf(info, sizeof info, "hostca %s (process %ld, since %s)\n",
 			g.cmd ? g.cmd : "", (long)getpid(), time_iso(t, (int64_t)time(NULL)));
 		if (ftruncate(ca->lock_fd, 0) < 0 || pwrite(ca->lock_fd, info, (size_t)n, 0) < 0)
@@ -7857,7 +7872,8 @@ key_decrypt(const unsigned char *enc, size_t len, const char *pass,
 
 /* Writes a private key file (0600, never over an existing file). */
 static int
-key_store(const char *path, const hostca_key *k, const char *pass, rng_state *rng)
+key_store_mode(const char *path, const hostca_key *k, const char *pass, rng_state *rng,
+	int replace)
 {
 	size_t n = hostca_key_encode(NULL, k), pl, el = 0;
 	unsigned char *der, *enc = NULL;
@@ -7879,7 +7895,9 @@ key_store(const char *path, const hostca_key *k, const char *pass, rng_state *rn
 			hostca_pem_encode(pem, "ENCRYPTED PRIVATE KEY", enc, el);
 		else
 			hostca_pem_encode(pem, "PRIVATE KEY", der, n);
-		r = exclusive_write(path, pem, pl, 0600);
+		/* a new key never replaces one; a re-encrypted key replaces
+		 * its old file in one rename (the old never stays beside it) */
+		r = replace ? atomic_write(path, pem, pl, 0600) : exclusive_write(path, pem, pl, 0600);
 		hostca_wipe(pem, pl);
 		free(pem);
 	}
@@ -7887,6 +7905,12 @@ key_store(const char *path, const hostca_key *k, const char *pass, rng_state *rn
 	free(der);
 	free(enc);
 	return r;
+}
+
+static int
+key_store(const char *path, const hostca_key *k, const char *pass, rng_state *rng)
+{
+	return key_store_mode(path, k, pass, rng, 0);
 }
 
 /*
@@ -11136,6 +11160,62 @@ cmd_ca_repair(int argc, char **argv)
 	return ca_close(&ca, 0);
 }
 
+/*
+ * ca passphrase: a new passphrase for ca.key, or encryption added
+ * (--encrypt) or removed (--remove). The key is read with the current
+ * passphrase (--passphrase-file, HOSTCA_PASSPHRASE_FILE or the terminal),
+ * the new one comes from --new-passphrase-file or the terminal (twice),
+ * and the new file replaces the old in one rename: no copy of the old
+ * key file stays behind.
+ */
+static int
+cmd_ca_passphrase(int argc, char **argv)
+{
+	const char *newfile = NULL;
+	int remove = 0, npos, r;
+	char *pos[1], path[PATH_MAX], pass[MAX_PASSPHRASE];
+	ca_ctx ca;
+	opt opts[] = {
+		{ "--new-passphrase-file", O_STR, &newfile, 0, 0, 0, 0 },
+		{ "--remove", O_FLAG, 0, &remove, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (remove && newfile) {
+		cmsg("give --new-passphrase-file or --remove, not both");
+		return EXIT_USAGE;
+	}
+	pass[0] = 0;
+	if ((r = ca_open_fast(&ca, 1, 1)) != 0)
+		return ca_close(&ca, r);
+	if (!remove) {
+		/* the new passphrase: from its own file, or typed twice */
+		const char *keep = g.passphrase_file;
+		int got;
+		g.passphrase_file = newfile != NULL ? newfile : "";   /* "": the terminal */
+		got = passphrase_get(pass, sizeof pass, newfile == NULL, "new passphrase");
+		g.passphrase_file = keep;
+		if (got < 0) {
+			hostca_wipe(pass, sizeof pass);
+			return ca_close(&ca, EXIT_USAGE);
+		}
+	}
+	path_join(path, sizeof path, ca.dir, "ca.key");
+	r = key_store_mode(path, &ca.key, remove ? NULL : pass, &ca.rng, 1);
+	hostca_wipe(pass, sizeof pass);
+	if (r < 0) {
+		msg_errno(path, "cannot write; the old key file is unchanged");
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	if (journal_add(&ca, "note", remove ? "text=ca.key%20stored%20without%20a%20passphrase"
+		: "text=ca.key%20passphrase%20changed") < 0 || journal_commit(&ca) < 0)
+		return ca_close(&ca, EXIT_USAGE);
+	cnote("%s", remove ? "ca.key is stored without a passphrase now: guard the"
+		" CA machine accordingly" : "ca.key is encrypted under the new passphrase");
+	return ca_close(&ca, 0);
+}
+
 static int
 cmd_ca_crl(int argc, char **argv)
 {
@@ -13276,6 +13356,7 @@ static const struct {
 	{ "ca", "audit", cmd_ca_audit, "ca audit [--verify]" },
 	{ "ca", "check", cmd_ca_check, "ca check" },
 	{ "ca", "repair", cmd_ca_repair, "ca repair [--sign-head]" },
+	{ "ca", "passphrase", cmd_ca_passphrase, "ca passphrase [--new-passphrase-file F | --remove]" },
 	{ "token", "create", cmd_token_create, "token create --name NAME [--max-uses N] [--valid DURATION] [--reason TEXT]\n"
 		"  token create --reissue --host HOST [--name NAME] [--valid DURATION] [--reason TEXT]" },
 	{ "token", "list", cmd_token_list, "token list" },

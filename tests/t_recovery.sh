@@ -156,4 +156,27 @@ expect_exit 1 "the same stick again: refused again" -- hc -C ca ca sign --media 
 check_eq "and not recorded again" "$(grep -c ' refuse ' ca/journal)" "$after1"
 expect_exit 0 "ca check is clean" -- hc -C ca ca check
 
+section "ca passphrase: change, add, remove; atomic"
+printf 'old passphrase\n' >old.pass
+printf 'new passphrase\n' >new.pass
+hc --passphrase-file old.pass -C enc ca init --name Enc-CA >/dev/null 2>&1
+expect_exit 0 "ca passphrase --new-passphrase-file" -- hc --passphrase-file old.pass -C enc ca passphrase --new-passphrase-file new.pass
+check "openssl reads ca.key with the new passphrase" openssl pkey -in enc/ca.key -passin file:new.pass -noout
+check_not "not with the old one" openssl pkey -in enc/ca.key -passin file:old.pass -noout
+expect_exit 2 "hostca refuses the old passphrase now" -- hc --passphrase-file old.pass -C enc ca crl
+expect_exit 0 "and works with the new one" -- hc --passphrase-file new.pass -C enc ca crl
+check_eq "no other file holds a key" "$(ls -a enc | grep -c 'key')" 1
+HOSTCA_FAULT=atomic-rename:1 "$HOSTCA_T" --passphrase-file new.pass -C enc ca passphrase --new-passphrase-file old.pass </dev/null >/dev/null 2>&1
+rc=$?
+if killed $rc; then ok "a kill while ca.key is replaced"; else fail "a kill while ca.key is replaced" "exit $rc"; fi
+check "after the kill, ca.key is the old file, whole" openssl pkey -in enc/ca.key -passin file:new.pass -noout
+expect_exit 0 "the next command works" -- hc --passphrase-file new.pass -C enc ca crl
+check_eq "and the interrupted copy of the key is gone" "$(ls -a enc | grep -c 'key')" 1
+expect_exit 0 "ca passphrase --remove" -- hc --passphrase-file new.pass -C enc ca passphrase --remove
+check "openssl reads ca.key without a passphrase" openssl pkey -in enc/ca.key -noout
+check_grep "ca.key is PKCS#8 PRIVATE KEY now" '^-----BEGIN PRIVATE KEY-----$' enc/ca.key
+expect_exit 0 "encryption added again (from a file)" -- hc -C enc ca passphrase --new-passphrase-file old.pass
+check "openssl reads it with that passphrase" openssl pkey -in enc/ca.key -passin file:old.pass -noout
+expect_exit 0 "the history is whole" -- hc -C enc ca audit --verify
+
 finish
