@@ -11700,6 +11700,58 @@ check_index(ca_ctx *full)
 	return bad;
 }
 
+/*
+ * crl.pem says what the state says: every entry is a certificate the
+ * journal revoked, with its reason and date, and every revocation that
+ * belongs on the current CRL is there. 0, or -1 (said why).
+ */
+static int
+check_crl_entries(ca_ctx *ca, const crl_info *ci, const char *path)
+{
+	derr r;
+	size_t i, seen = 0, want = 0;
+	char sh[41];
+
+	dr_init(&r, ci->entries, ci->entries_len);
+	while (dr_more(&r)) {
+		const unsigned char *s;
+		size_t sl, k;
+		int reason;
+		int64_t when;
+		const cert_rec *c;
+		if (crl_entry_decode(&r, &s, &sl, &when, &reason) < 0) {
+			msg(path, "a malformed entry");
+			return -1;
+		}
+		while (sl > 1 && *s == 0)
+			s++, sl--;
+		k = sl <= 20 ? imap_get(&ca->by_serial, s, sl, key_serial, ca) : SIZE_MAX;
+		c = k != SIZE_MAX ? &ca->certs[k] : NULL;
+		serial_hex(sh, s, sl < 20 ? sl : 20);
+		if (c == NULL || !c->revoked) {
+			msg(path, "lists %s, which the journal %s", sh, c == NULL
+				? "never issued" : "did not revoke");
+			return -1;
+		}
+		if ((reason < 0 ? 0 : reason) != c->reason || when != c->rev_at) {
+			msg(path, "lists %s as %s on %lld; the journal says %s on %lld", sh,
+				reason_text(reason < 0 ? 0 : reason), (long long)when,
+				reason_text(c->reason), (long long)c->rev_at);
+			return -1;
+		}
+		seen++;
+	}
+	for (i = 0; i < ca->ncerts; i++)
+		if (ca->certs[i].revoked && ca->certs[i].na >= ca->crl_keep)
+			want++;
+	if (seen != want) {
+		msg(path, "lists %zu revocations; the journal has %zu that belong on it"
+			" (a revocation was left out)", seen, want);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_ca_check(int argc, char **argv)
 {
@@ -11804,6 +11856,8 @@ cmd_ca_check(int argc, char **argv)
 				} else if (num > ca.crl_number) {
 					msg(path, "is CRL #%llu, but the journal has only reached #%llu",
 						(unsigned long long)num, (unsigned long long)ca.crl_number);
+					bad = 1;
+				} else if (!ca.crl_dirty && check_crl_entries(&ca, &ci, path) < 0) {
 					bad = 1;
 				}
 			}

@@ -155,4 +155,25 @@ expect_exit 0 "ca repair --sign-head signs its end" -- hc -C $c ca repair --sign
 expect_exit 0 "then the CA works" -- hc -C $c ca list
 expect_exit 0 "and ca audit --verify is clean" -- hc -C $c ca audit --verify
 
+section "ca check compares crl.pem with the state"
+expect_exit 0 "ca check on the real CA" -- hc -C base ca check
+c=ca-crl
+cp -a base $c
+"$PY" - $c/ca.key $c/ca.pem $c/crl.pem <<'EOF2'
+import sys, datetime
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+key = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
+ca = x509.load_pem_x509_certificate(open(sys.argv[2], "rb").read())
+old = x509.load_pem_x509_crl(open(sys.argv[3], "rb").read())
+b = x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
+b = b.last_update(old.last_update).next_update(old.next_update)
+for e in old.extensions:
+    b = b.add_extension(e.value, e.critical)
+# the same number, signed by the CA key -- and no entries
+open(sys.argv[3], "wb").write(b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+EOF2
+expect_exit 1 "a CRL of the right number that leaves a revocation out: ca check says so" -- hc -C $c ca check
+check_grep "naming what is missing" 'revocation was left out' "$W/.err"
+
 finish
