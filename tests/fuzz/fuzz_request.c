@@ -1,34 +1,33 @@
-/* A request file on the media, as `ca sign --media` reads it
- * (mirrors the loop in ca_sign_media). */
+/* A request file on the media, as `ca sign --media` reads it: its CSR
+ * block and a HOSTCA TOKEN PROOF block (request_unwrap, as batch_read
+ * calls it), then the CSR decoded and the proof's MAC computed as the CA
+ * would with a token found by its id. */
 #include "fixture.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	unsigned char *der;
-	char banner[64], why[WHY_CAP];
-	csr_info *c;
-	long got = HOSTCA_ERR_PEM;
-	size_t k;
+	unsigned char *der, h[32], mac[32], k[32];
+	char why[WHY_CAP];
+	sign_result *res;
+	long got;
 
 	if (size > MAX_PEM_FILE || (der = malloc(size + 1)) == NULL)
 		return 0;
-	for (k = 0; k < MAX_PEM_BLOCKS; k++) {
-		got = hostca_pem_decode(data, size, k, banner, der, size);
-		if (got < 0)
-			break;
-		if (strcmp(banner, "CERTIFICATE REQUEST") == 0
-			|| strcmp(banner, "NEW CERTIFICATE REQUEST") == 0)
-			break;
-		if (strcmp(banner, "CERTIFICATE") == 0) {
-			got = HOSTCA_ERR_NOT_CSR;
-			break;
+	if ((res = calloc(1, sizeof *res)) == NULL) {
+		free(der);
+		return 0;
+	}
+	got = request_unwrap(data, size, der, res);
+	if (got > 0) {
+		csr_decode(&res->csr, der, (size_t)got, why);
+		if (res->has_proof && csr_info_hash(der, (size_t)got, h) == 0) {
+			token_derive("ABCDEFGHIJKLMNOP", res->proof_id, k);
+			token_proof_mac(k, h, mac);
+			(void)ct_equal(mac, res->proof_mac, 32);
 		}
 	}
-	if (got > 0 && k < MAX_PEM_BLOCKS && (c = malloc(sizeof *c)) != NULL) {
-		csr_decode(c, der, (size_t)got, why);
-		free(c);
-	}
+	free(res);
 	free(der);
 	return 0;
 }
