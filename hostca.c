@@ -10707,9 +10707,10 @@ ca_sign_media(const char *media, int list, const char *only)
 	if (list) {
 		if (g.json)
 			printf("]\n");
-		cnote("%zu request%s: %zu to issue, %zu issued already, %zu refused;"
-			" nothing was changed", issued + again + refused,
-			issued + again + refused == 1 ? "" : "s", issued, again, refused);
+		if (rc == 0)
+			cnote("%zu request%s: %zu to issue, %zu issued already, %zu refused;"
+				" nothing was changed", issued + again + refused,
+				issued + again + refused == 1 ? "" : "s", issued, again, refused);
 		goto done;
 	}
 	if (rc != 0)
