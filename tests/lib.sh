@@ -6,7 +6,7 @@
 #   T_RESULTS   file that collects one "ok"/"FAIL" line per check (summed by run.sh)
 #   T_FIX       directory of cached openssl keys, shared by both passes
 #   T_LABEL     prefix of every description ("[asan] " in the sanitizer pass)
-#   T_SLOW      1 (default) allows the one RSA-4096 CA keygen
+#   T_SLOW      1 (default) allows the RSA-4096 keygens (t_options.sh)
 #
 # Every check prints one line on the original stdout (fd 3):
 #   ok - description       or       FAIL - description: reason

@@ -11,20 +11,20 @@
 # it and the seed that replays it.
 #
 #   MODEL_SEED=N        replay a run (every run prints its seed)
-#   MODEL_STEPS=N       steps of the release pass (default 1000)
+#   MODEL_STEPS=N       steps of the release pass (default 600)
 #   MODEL_BURST=N       token-free renewals of one host in a row, once (340)
-#   MODEL_STEPS_SLOW=N  steps under the sanitizers (80; no burst there)
+#   MODEL_STEPS_SLOW=N  steps under the sanitizers (50; no burst there)
 #   make model          a long run (MODEL_STEPS=20000)
 . "$(dirname "$0")/lib.sh"
 
 case $T_LABEL in
 *asan* | *valgrind* | *arm64*)
-	steps=${MODEL_STEPS_SLOW:-80}
+	steps=${MODEL_STEPS_SLOW:-50}
 	burst=${MODEL_BURST_SLOW:-0}
 	replay="MODEL_STEPS_SLOW=$steps MODEL_BURST_SLOW=$burst sh tests/run.sh t_model"
 	;;
 *)
-	steps=${MODEL_STEPS:-1000}
+	steps=${MODEL_STEPS:-600}
 	burst=${MODEL_BURST:-340}
 	replay="MODEL_STEPS=$steps MODEL_BURST=$burst T_NOASAN=1 sh tests/run.sh t_model"
 	;;
