@@ -5093,9 +5093,13 @@ static struct {
 	const char *cmd;              /* "ca sign", for messages and the lock */
 } g;
 
+static int msg_mute;     /* a probe whose failure is no news */
+
 static void
 vmsg(const char *what, const char *fmt, va_list ap)
 {
+	if (msg_mute)
+		return;
 	fprintf(stderr, "hostca: %s: ", what);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
@@ -6490,6 +6494,13 @@ ca_journal_load(ca_ctx *ca, int repair)
 				(unsigned long long)ca->seq + 1);
 			return EXIT_USAGE;
 		}
+		if (ca->seq < head_seq && head_seq != UINT64_MAX) {
+			/* the damaged entry is one the signed head acknowledged */
+			msg(path, "entry %llu is damaged or was edited, and journal.head"
+				" acknowledged it: the CA refuses to work from a tampered journal"
+				" (see 'hostca ca audit --verify')", (unsigned long long)ca->seq + 1);
+			return EXIT_USAGE;
+		}
 		if (repair) {
 			int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0 || ftruncate(fd, (off_t)(ca->snap.off + good_end)) < 0
@@ -6506,6 +6517,12 @@ ca_journal_load(ca_ctx *ca, int repair)
 		ca->jlen = good_end;
 	}
 	ca->jsize = ca->snap.off + ca->jlen;
+	if (ca->seq == head_seq && !ct_equal(ca->head, head_hash, 32)) {
+		msg(path, "entry %llu differs from the one journal.head signs: the"
+			" journal was edited; see 'hostca ca audit --verify'",
+			(unsigned long long)ca->seq);
+		return EXIT_USAGE;
+	}
 	if (ca->seq < head_seq && head_seq != UINT64_MAX) {
 		msg(path, "the journal ends at entry %llu but journal.head records entry"
 			" %llu: entries were removed; see 'hostca ca audit --verify'",
@@ -7092,6 +7109,34 @@ snap_open(ca_ctx *ca)
 	path_join(path, sizeof path, ca->dir, "index/state");
 	if (file_read(path, 16 << 20, &data, &dl) < 0)
 		return -1;
+	/* index/state ends with the CA key's signature over all before it:
+	 * what it says (tokens and their uses, bad keys, windows, the CRL)
+	 * is taken only from a writer that held the key. */
+	{
+		unsigned char *sl = NULL, sig[550];
+		long n;
+		size_t k;
+		for (k = dl >= 6 ? dl - 6 : 0; dl >= 6; k--) {
+			if (memcmp(data + k, "\nsig ", 5) == 0) {
+				sl = data + k;
+				break;
+			}
+			if (k == 0)
+				break;
+		}
+		if (sl == NULL || data[dl - 1] != '\n') {
+			free(data);
+			return -1;
+		}
+		data[dl - 1] = 0;
+		n = hex_decode(sig, sizeof sig, (char *)sl + 5);
+		if (n <= 0 || sig_verify(&ca->ca.pub, ca->ca.sig_alg, data,
+			(size_t)(sl - data) + 1, sig, (size_t)n) != 0) {
+			free(data);
+			return -1;
+		}
+		sl[1] = 0;                /* the signed part only */
+	}
 	text = (char *)data;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char w[32];
@@ -7454,6 +7499,17 @@ snap_write(ca_ctx *ca)
 		}
 		ST_PUT("end\n");
 #undef ST_PUT
+		/* signed by the CA key (snap_open checks it with ca.pem) */
+		{
+			unsigned char sig[512];
+			size_t sn = ca->have_key ? key_sign(&ca->key, st, stlen, sig) : 0;
+			if (sn == 0 || grow((void **)&st, &stcap, stlen + 2 * sn + 8, 1) < 0)
+				goto out;
+			memcpy(st + stlen, "sig ", 4);
+			hex_encode(st + stlen + 4, sig, sn, 0, 0);
+			stlen += 4 + 2 * sn;
+			st[stlen++] = '\n';
+		}
 	}
 	path_join(path, sizeof path, ca->dir, "index/state");
 	if (atomic_write(path, st, stlen, 0600) < 0)
@@ -8267,17 +8323,31 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 	/* Every command that changes the journal signs its new end. */
 	if (write)
 		need_key = 1;
+	/* The CA certificate first: it checks the index and the head. */
+	if ((r = ca_cert_load(ca)) != 0)
+		return r;
 	if (fast) {
 		path_join(path, sizeof path, ca->dir, "journal");
 		ca->jfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (ca->jfd >= 0 && snap_open(ca) < 0)
+		if (ca->jfd >= 0 && snap_open(ca) < 0) {
 			ca_reset(ca);     /* no usable index: fold everything */
+			if ((r = ca_cert_load(ca)) != 0)
+				return r;
+		}
 	}
-	/* The CA certificate, then the signed head, before the journal
-	 * (ca repair --sign-head: no head to trust; the whole journal). */
-	if ((r = ca_cert_load(ca)) != 0)
-		return r;
+	/* Then the signed head, before the journal (ca repair --sign-head:
+	 * no head to trust; the whole journal). */
 	if (repair_sign_head) {
+		int signed_ok;
+		msg_mute = 1;
+		signed_ok = ca_head_load(ca) == 0;
+		msg_mute = 0;
+		if (signed_ok) {
+			/* a valid head: what follows it is cut, never signed */
+			msg(ca->dir, "journal.head is signed and verifies: there is nothing"
+				" to sign ('hostca ca repair' removes what follows it)");
+			return EXIT_REFUSED;
+		}
 		ca->head_seq = UINT64_MAX;
 		snap_close(ca);
 		ca_reset(ca);
@@ -8437,7 +8507,7 @@ ca_write_crl_pem(ca_ctx *ca)
 /*
  * The fields of the next crl event. thisUpdate is backdated like
  * notBefore, so that a relying party whose clock is behind accepts a
- * fresh CRL. keep is the time of the CRL before: an entry whose
+ * fresh CRL. keep is the CRL before's thisUpdate: an entry whose
  * certificate expired before it has appeared on one CRL issued after
  * its notAfter (RFC 5280 §3.3) and may leave; the others stay.
  */
@@ -8452,7 +8522,7 @@ crl_fields(const ca_ctx *ca, char *f, size_t cap, int64_t days)
 	snprintf(f, cap, "number=%llu this=%lld next=%lld keep=%lld",
 		(unsigned long long)ca->crl_number + 1, (long long)this,
 		(long long)(g.now + days * 86400), (long long)(ca->crl_number
-		? ca->crl_at : g.now));
+		? ca->crl_this : g.now));
 }
 
 /* Queues a crl event (number + 1), commits, writes crl.pem. */
@@ -10974,11 +11044,19 @@ cmd_ca_revoke(int argc, char **argv)
 		n = 1;
 	} else {
 		size_t hi = ca_resolve_host(&ca, host, why), k;
+		char *big;
 		if (hi == SIZE_MAX) {
 			cmsg("%s", why);
 			free(list);
 			return ca_close(&ca, EXIT_REFUSED);
 		}
+		/* sized now: resolving the host may have loaded its
+		 * certificates from the index */
+		if ((big = realloc(list, 41 * (ca.hosts[hi].ncerts + 1))) == NULL) {
+			free(list);
+			return ca_close(&ca, EXIT_USAGE);
+		}
+		list = big;
 		for (k = ca.hosts[hi].last; k != SIZE_MAX; k = ca.certs[k].prev_of_host) {
 			if (!cert_is_valid(&ca.certs[k], g.now))
 				continue;
@@ -11650,6 +11728,7 @@ check_index(ca_ctx *full)
 		return 1;
 	ix->lock_fd = ix->dir_fd = -1;
 	ix->dir = full->dir;
+	ix->ca = full->ca;                /* checks the index's signature */
 	path_join(path, sizeof path, full->dir, "journal");
 	ix->jfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (ix->jfd < 0 || snap_open(ix) < 0) {

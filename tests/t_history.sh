@@ -176,4 +176,30 @@ EOF2
 expect_exit 1 "a CRL of the right number that leaves a revocation out: ca check says so" -- hc -C $c ca check
 check_grep "naming what is missing" 'revocation was left out' "$W/.err"
 
+section "the index is the CA's too (review findings)"
+export HOSTCA_INDEX_EVERY=2
+hct -C ix ca init --name Index-CA >/dev/null 2>&1
+T1=$(hct -C ix token create --name t1 2>/dev/null)
+mkdir -p mix1 mix2
+hct -H hix1 host request --media mix1 --name ix-one --token "$T1" >/dev/null 2>&1
+hct -C ix ca sign --media mix1 >/dev/null 2>&1
+hct -C ix token create --name t2 >/dev/null 2>&1
+check_grep "an index was written, with t1 used" 't1 .*uses=1' ix/index/state
+sed -i '/name=t1 /s/uses=1/uses=0/' ix/index/state
+hct -H hix2 host request --media mix2 --name ix-two --token "$T1" >/dev/null 2>&1
+expect_exit 1 "an index/state edited without the key (t1 unused again) is not believed" -- hct -C ix ca sign --media mix2
+check_grep "t1 stays used up" "used up" "$W/.err"
+hct -H hix1 host renew --media mix3 >/dev/null 2>&1 || { mkdir -p mix3 && hct -H hix1 host renew --media mix3 >/dev/null 2>&1; }
+hct -C ix ca sign --media mix3 >/dev/null 2>&1
+hct -C ix token create --name t3 >/dev/null 2>&1
+expect_exit 0 "ca revoke --host with two valid certificates loaded through the index" -- hct -C ix ca revoke --host ix-one --reason superseded
+check_eq "both revoked" "$(hct -C ix ca list --host ix-one --status valid 2>/dev/null | grep -cE '^[0-9A-F]{16,}')" 0
+unset HOSTCA_INDEX_EVERY
+c=ca-lastedit
+cp -a base $c
+sed -i '$s/ next=/ nExt=/' $c/journal
+size=$(wc -c <$c/journal)
+expect_exit 2 "an edit of the last acknowledged entry: a writer refuses" -- hc -C $c token create --name after
+check_eq "and removes nothing" "$(wc -c <$c/journal)" "$size"
+
 finish

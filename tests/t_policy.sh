@@ -268,7 +268,8 @@ if [ "${nu:-0}" -gt "$LATE" ]; then ok "I11: ca export wrote a fresh CRL"; else 
 section "CRL: thisUpdate backdated; entries stay past expiry for one CRL"
 check "CRL: a peer ten minutes behind accepts a fresh CRL" openssl verify -attime $(($(now) - 600)) -crl_check -CAfile ca/ca.pem -CRLfile ca/crl.pem c5c.pem
 SR=$(serial_of c3a.pem)
-AFTER=$(($(numget c3a.pem notafter) + 3600))
+# (thisUpdate is backdated an hour: +2h makes the first CRL one whose thisUpdate is past notAfter)
+AFTER=$(($(numget c3a.pem notafter) + 7200))
 hct -C ca ca crl >/dev/null 2>&1
 env HOSTCA_NOW=$AFTER "$HOSTCA_T" -C ca ca crl >/dev/null 2>&1
 peer_crl "CRL: the first CRL after the certificate's expiry still lists it" ca/ca.pem ca/crl.pem --revoked "${SR:-00}"
