@@ -5420,6 +5420,50 @@ imap_get(const imap *m, const unsigned char *k, size_t kl, imap_key_fn kf,
 	return SIZE_MAX;
 }
 
+/* A set of SHA-256 values (bad keys, refused requests), all in memory. */
+typedef struct {
+	unsigned char (*v)[32];
+	size_t n, cap;
+	imap ix;
+} hashset;
+
+static const unsigned char *
+key_hashset(const void *ctx, size_t i, size_t *len)
+{
+	const hashset *hs = ctx;
+	*len = 32;
+	return hs->v[i];
+}
+
+static int
+hashset_has(const hashset *hs, const unsigned char h[32])
+{
+	return imap_get(&hs->ix, h, 32, key_hashset, hs) != SIZE_MAX;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size);
+
+static int
+hashset_add(hashset *hs, const unsigned char h[32])
+{
+	if (hashset_has(hs, h))
+		return 0;
+	if (grow((void **)&hs->v, &hs->cap, hs->n + 1, sizeof *hs->v) < 0)
+		return -1;
+	memcpy(hs->v[hs->n], h, 32);
+	if (imap_put(&hs->ix, h, 32, hs->n, key_hashset, hs) < 0)
+		return -1;
+	hs->n++;
+	return 0;
+}
+
+static void
+hashset_free(hashset *hs)
+{
+	free(hs->v);
+	free(hs->ix.slot);
+}
+
 typedef struct {
 	const char *dir;
 	int lock_fd, writing;
@@ -5485,13 +5529,8 @@ typedef struct {
 		                          * key of the host's newest certificate) */
 	} *windows;
 	size_t nwindows, windows_cap;
-	/* requests refused already (their identity): recorded once each */
-	unsigned char (*refused)[32];
-	size_t nrefused, refused_cap;
-	imap by_refused;
-	/* fingerprints of keys revoked as compromised (I1): few, all here */
-	unsigned char (*badkeys)[32];
-	size_t nbadkeys, badkeys_cap;
+	hashset refused;             /* requests refused already: recorded once */
+	hashset badkeys;             /* keys revoked as compromised (I1) */
 	int64_t crl_keep;            /* entries of certificates expired before
 	                              * this time left the CRL already */
 	uint64_t jsize;              /* its committed length */
@@ -5529,7 +5568,6 @@ key_host(const void *ctx, size_t i, size_t *len)
 	return (const unsigned char *)ca->hosts[i].hostid;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size);
 
 static const unsigned char *
 key_name(const void *ctx, size_t i, size_t *len)
@@ -5755,59 +5793,6 @@ window_drop(ca_ctx *ca, const char *hostid)
 		*w = ca->windows[--ca->nwindows];
 }
 
-static const unsigned char *
-key_refused(const void *ctx, size_t i, size_t *len)
-{
-	const ca_ctx *ca = ctx;
-	*len = 32;
-	return ca->refused[i];
-}
-
-static int
-refused_has(const ca_ctx *ca, const unsigned char h[32])
-{
-	return imap_get(&ca->by_refused, h, 32, key_refused, ca) != SIZE_MAX;
-}
-
-static int
-refused_add(ca_ctx *ca, const unsigned char h[32])
-{
-	if (refused_has(ca, h))
-		return 0;
-	if (grow((void **)&ca->refused, &ca->refused_cap, ca->nrefused + 1,
-		sizeof *ca->refused) < 0)
-		return -1;
-	memcpy(ca->refused[ca->nrefused], h, 32);
-	if (imap_put(&ca->by_refused, h, 32, ca->nrefused, key_refused, ca) < 0)
-		return -1;
-	ca->nrefused++;
-	return 0;
-}
-
-static int
-badkey_has(const ca_ctx *ca, const unsigned char fp[32])
-{
-	size_t i;
-
-	for (i = 0; i < ca->nbadkeys; i++)
-		if (memcmp(ca->badkeys[i], fp, 32) == 0)
-			return 1;
-	return 0;
-}
-
-/* I1: a key revoked as compromised is remembered by its fingerprint. */
-static int
-badkey_add(ca_ctx *ca, const unsigned char fp[32])
-{
-	if (badkey_has(ca, fp))
-		return 0;
-	if (grow((void **)&ca->badkeys, &ca->badkeys_cap, ca->nbadkeys + 1,
-		sizeof *ca->badkeys) < 0)
-		return -1;
-	memcpy(ca->badkeys[ca->nbadkeys++], fp, 32);
-	return 0;
-}
-
 #define REASON_KEY_COMPROMISE  1
 #define REVOKE_PER_EVENT     1000      /* serials in one revoke event */
 #define CRL_BACKDATE_MAX    86400      /* thisUpdate at most a day back */
@@ -5834,7 +5819,7 @@ cert_revoke(ca_ctx *ca, size_t k, int reason, int64_t when)
 		ca->crl_dirty = 1;
 	}
 	if (c->reason == REASON_KEY_COMPROMISE)
-		return badkey_add(ca, c->keyfp);
+		return hashset_add(&ca->badkeys, c->keyfp);
 	return 0;
 }
 
@@ -6306,7 +6291,7 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 		const char *k = jget(l, "keyfp");
 		if (l->seq != 0 || k == NULL || hex_decode(fp, 32, k) != 32)
 			return -1;
-		return badkey_add(ca, fp);
+		return hashset_add(&ca->badkeys, fp);
 	}
 	if (strcmp(ev, "refuse") == 0) {
 		/* history, and which requests were refused already */
@@ -6316,7 +6301,7 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 			return 0;
 		if (hex_decode(h, 32, rq) != 32)
 			return -1;
-		return refused_add(ca, h);
+		return hashset_add(&ca->refused, h);
 	}
 	if (strcmp(ev, "note") == 0)
 		return 0;              /* history only */
@@ -6324,6 +6309,22 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 }
 
 static int ca_write_head(ca_ctx *ca);
+
+/* Cuts the journal at off (what follows was never acknowledged), durably. */
+static int
+journal_cut(const char *path, uint64_t off)
+{
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 || ftruncate(fd, (off_t)off) < 0 || fsync(fd) < 0) {
+		msg_errno(path, "cannot remove unacknowledged entries");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
 
 /*
  * Loads the journal: checks the hash chain line by line and folds the
@@ -6459,15 +6460,8 @@ ca_journal_load(ca_ctx *ca, int repair)
 		 * cuts them, a reader leaves them out. */
 		size_t cut = ntail > 0 ? tail : good_end;
 		if (repair) {
-			int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0 || ftruncate(fd, (off_t)(ca->snap.off + cut)) < 0
-				|| fsync(fd) < 0) {
-				msg_errno(path, "cannot remove unacknowledged entries");
-				if (fd >= 0)
-					close(fd);
+			if (journal_cut(path, ca->snap.off + cut) < 0)
 				return EXIT_USAGE;
-			}
-			close(fd);
 			msg(path, "recovered: removed %s after entry %llu (the signed end of"
 				" the history): an interrupted command never acknowledged %s",
 				ntail ? "entries" : "an incomplete entry", head_seq,
@@ -6502,15 +6496,8 @@ ca_journal_load(ca_ctx *ca, int repair)
 			return EXIT_USAGE;
 		}
 		if (repair) {
-			int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0 || ftruncate(fd, (off_t)(ca->snap.off + good_end)) < 0
-				|| fsync(fd) < 0) {
-				msg_errno(path, "cannot remove an interrupted entry");
-				if (fd >= 0)
-					close(fd);
+			if (journal_cut(path, ca->snap.off + good_end) < 0)
 				return EXIT_USAGE;
-			}
-			close(fd);
 			msg(path, "recovered: removed an incomplete last entry left by an"
 				" interrupted command (it was never acknowledged)");
 		}
@@ -7489,12 +7476,12 @@ snap_write(ca_ctx *ca)
 				w->hostid, (long long)w->until, w->level,
 				w->has_key ? " key=" : "", w->has_key ? th : "");
 		}
-		for (i = 0; i < ca->nbadkeys; i++) {
-			hex_encode(th, ca->badkeys[i], 32, 0, 0);
+		for (i = 0; i < ca->badkeys.n; i++) {
+			hex_encode(th, ca->badkeys.v[i], 32, 0, 0);
 			ST_PUT("event 0 0 badkey keyfp=%s\n", th);
 		}
-		for (i = 0; i < ca->nrefused; i++) {
-			hex_encode(th, ca->refused[i], 32, 0, 0);
+		for (i = 0; i < ca->refused.n; i++) {
+			hex_encode(th, ca->refused.v[i], 32, 0, 0);
 			ST_PUT("event 0 0 refuse req=%s\n", th);
 		}
 		ST_PUT("end\n");
@@ -8177,9 +8164,8 @@ ca_free(ca_ctx *ca)
 	free(ca->by_host.slot);
 	free(ca->by_name.slot);
 	free(ca->windows);
-	free(ca->badkeys);
-	free(ca->refused);
-	free(ca->by_refused.slot);
+	hashset_free(&ca->badkeys);
+	hashset_free(&ca->refused);
 	snap_close(ca);
 	if (ca->jfd >= 0)
 		close(ca->jfd);
@@ -9028,7 +9014,7 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 			" nothing until it has a new certificate", time_iso(t, ca->ca.na));
 
 	/* I1: a key revoked as compromised is never certified again. */
-	if (badkey_has(ca, res->keyfp))
+	if (hashset_has(&ca->badkeys, res->keyfp))
 		return refuse(res, "this key was revoked as compromised: it is never"
 			" certified again; the host needs a new key (hostca host request"
 			" --new-key ...)");
@@ -9302,7 +9288,7 @@ ca_record_refusal(ca_ctx *ca, const sign_result *r)
 	static const unsigned char zero[32];
 
 	if (memcmp(r->req, zero, 32) != 0) {
-		if (refused_has(ca, r->req))
+		if (hashset_has(&ca->refused, r->req))
 			return;
 		hex_encode(rq, r->req, 32, 0, 0);
 	} else {
@@ -10212,6 +10198,28 @@ token_from_file(const char *file, char *buf, size_t cap)
 }
 
 /*
+ * A command's token: --token, --token-file, or (ask, and a terminal)
+ * typed at the prompt; *token stays NULL for none. 0, or -1 (said why).
+ */
+static int
+token_resolve(const char **token, const char *file, char *buf, size_t cap, int ask)
+{
+	int t;
+
+	if (file != NULL) {
+		if (token_from_file(file, buf, cap) < 0)
+			return -1;
+		*token = buf;
+	} else if (*token == NULL && ask) {
+		if ((t = token_prompt(buf, cap)) < 0)
+			return -1;
+		if (t > 0)
+			*token = buf;
+	}
+	return 0;
+}
+
+/*
  * A request file: its first CSR block, and the token proof beside it if
  * there is one (res gets it); other blocks and the text around them are
  * ignored. A file that is DER is the CSR alone. The CSR's length, or a
@@ -10937,17 +10945,8 @@ cmd_ca_sign(int argc, char **argv)
 	}
 	if (media != NULL)
 		return ca_sign_media(media, list, only);
-	if (token_file != NULL) {
-		if (token_from_file(token_file, tbuf, sizeof tbuf) < 0)
-			return EXIT_USAGE;
-		token = tbuf;
-	} else if (token == NULL) {
-		int t = token_prompt(tbuf, sizeof tbuf);
-		if (t < 0)
-			return EXIT_USAGE;
-		if (t > 0)
-			token = tbuf;
-	}
+	if (token_resolve(&token, token_file, tbuf, sizeof tbuf, 1) < 0)
+		return EXIT_USAGE;
 	r = ca_sign_csr(csr, token, out);
 	hostca_wipe(tbuf, sizeof tbuf);
 	return r;
@@ -11182,7 +11181,7 @@ cmd_ca_allow_reissue(int argc, char **argv)
 			ca.hosts[hi].hostid);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
-	if (key_s != NULL && badkey_has(&ca, kf)) {
+	if (key_s != NULL && hashset_has(&ca.badkeys, kf)) {
 		cmsg("--key: this key was revoked as compromised; it is never certified"
 			" again");
 		return ca_close(&ca, EXIT_REFUSED);
@@ -12675,17 +12674,8 @@ cmd_host_request(int argc, char **argv)
 			names[nn++] = hn;
 	}
 	tbuf[0] = 0;
-	if (token_file != NULL) {
-		if (token_from_file(token_file, tbuf, sizeof tbuf) < 0)
-			return EXIT_USAGE;
-		token = tbuf;
-	} else if (token == NULL) {
-		int t = token_prompt(tbuf, sizeof tbuf);
-		if (t < 0)
-			return EXIT_USAGE;
-		if (t > 0)
-			token = tbuf;
-	}
+	if (token_resolve(&token, token_file, tbuf, sizeof tbuf, 1) < 0)
+		return EXIT_USAGE;
 	if (token != NULL) {
 		char letters[TOKEN_LETTERS + 1];
 		if (token_normalize(token, letters) < 0) {
@@ -13112,11 +13102,8 @@ cmd_host_renew(int argc, char **argv)
 	}
 	/* At very-high a renewal needs a token too: its proof goes along. */
 	tbuf[0] = 0;
-	if (token_file != NULL) {
-		if (token_from_file(token_file, tbuf, sizeof tbuf) < 0)
-			return EXIT_USAGE;
-		token = tbuf;
-	}
+	if (token_resolve(&token, token_file, tbuf, sizeof tbuf, 0) < 0)
+		return EXIT_USAGE;
 	if ((r = host_load(&h, 1)) != 0)
 		goto out;
 	r = EXIT_REFUSED;

@@ -340,6 +340,23 @@ tree_state() {
 	done)
 }
 
+# hold_lock DIR SECONDS: another process holds hostca's lock on DIR (flock
+# on the directory itself, as hostca takes it) for SECONDS, in the
+# background; returns once it is held. LPID is that process.
+hold_lock() {
+	rm -f "$W/.locked"
+	"$PY" -c '
+import fcntl, os, sys, time
+fcntl.flock(os.open(sys.argv[1], os.O_RDONLY), fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+' "$1" "$W/.locked" "$2" &
+	LPID=$!
+	T_BG_PIDS="${T_BG_PIDS:-} $LPID"
+	_hl=0
+	while [ ! -e "$W/.locked" ] && [ $_hl -lt 50 ]; do sleep 0.1; _hl=$((_hl + 1)); done
+}
+
 # free_port: an unused loopback TCP port
 free_port() {
 	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

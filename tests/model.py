@@ -270,6 +270,24 @@ def reencode_csr(der, how, curve):
 
 # ---- model records ---------------------------------------------------------
 
+def san_names(extensions):
+    """The DNS and IP names of a subjectAltName, as text, and the host ID of
+    its urn:uuid: URI (None when there is none)."""
+    raw, host = [], None
+    try:
+        san = extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return raw, host
+    for g in san:
+        if isinstance(g, x509.DNSName):
+            raw.append(g.value)
+        elif isinstance(g, x509.IPAddress):
+            raw.append(str(g.value))
+        elif isinstance(g, x509.UniformResourceIdentifier) and g.value.startswith("urn:uuid:"):
+            host = g.value[9:].lower()
+    return raw, host
+
+
 class Cert:
     def __init__(self, serial, host, keyfp, names, raw, nb, na, step, path):
         self.serial = serial          # int
@@ -766,19 +784,7 @@ class Model:
     def load_cert(self, der, path):
         c = x509.load_der_x509_certificate(der)
         sig_ok = signed_by(c, c.tbs_certificate_bytes, self.ca_cert)
-        host = None
-        raw = []
-        try:
-            san = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            for g in san:
-                if isinstance(g, x509.DNSName):
-                    raw.append(g.value)
-                elif isinstance(g, x509.IPAddress):
-                    raw.append(str(g.value))
-                elif isinstance(g, x509.UniformResourceIdentifier) and g.value.startswith("urn:uuid:"):
-                    host = g.value[9:].lower()
-        except x509.ExtensionNotFound:
-            pass
+        raw, host = san_names(c.extensions)
         cn = c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         if host is None and cn:
             host = cn[0].value.lower()
@@ -811,18 +817,9 @@ class Model:
             r.keyok = pub.curve.name in ("secp256r1", "secp384r1", "secp521r1")
         else:
             r.keyok = not isinstance(pub, ed25519.Ed25519PublicKey)
-        raw = []
-        try:
-            san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            for g in san:
-                if isinstance(g, x509.DNSName):
-                    raw.append(g.value)
-                elif isinstance(g, x509.IPAddress):
-                    raw.append(str(g.value))
-                elif isinstance(g, x509.UniformResourceIdentifier) and g.value.startswith("urn:uuid:"):
-                    r.claim = g.value[9:].lower()
-        except x509.ExtensionNotFound:
-            pass
+        raw, claim = san_names(csr.extensions)
+        if claim is not None:
+            r.claim = claim
         cn = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         if cn:
             v = cn[0].value

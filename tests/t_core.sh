@@ -213,39 +213,17 @@ else
 fi
 
 section "one command at a time: a second one waits for the lock"
-rm -f locked
 # The lock is flock() on the CA directory itself (a file could be deleted
 # under a running writer, and a second writer would lock a new one).
-"$PY" -c '
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY)
-fcntl.flock(fd, fcntl.LOCK_EX)
-open(sys.argv[2], "w").close()
-time.sleep(2)
-' def locked &
-LPID=$!
-T_BG_PIDS="${T_BG_PIDS:-} $LPID"
-i=0
-while [ ! -e locked ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+hold_lock def 2
 t0=$(date +%s%N)
 expect_exit 0 "token create while another process holds the CA lock: waits, then runs" -- hc -C def token create --name after-lock
 t1=$(date +%s%N)
 wait "$LPID" 2>/dev/null
 ms=$(((t1 - t0) / 1000000))
 if [ "$ms" -ge 1000 ]; then ok "the second command waited for the lock (${ms} ms)"; else fail "the second command waited for the lock" "returned after ${ms} ms"; fi
-rm -f locked
 cst=$(ca_state def)
-"$PY" -c '
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY)
-fcntl.flock(fd, fcntl.LOCK_EX)
-open(sys.argv[2], "w").close()
-time.sleep(3)
-' def locked &
-LPID=$!
-T_BG_PIDS="${T_BG_PIDS:-} $LPID"
-i=0
-while [ ! -e locked ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+hold_lock def 3
 rm -f def/lock
 expect_exit 2 "a deleted 'lock' file does not let a second writer in" -- env HOSTCA_LOCK_WAIT=1 "$HOSTCA" -C def token create --name while-locked
 check_grep "the message says a lock is never stale" 'never stale' "$W/.err"

@@ -543,17 +543,7 @@ for th in 1 8; do
 done
 check_eq "HOSTCA_THREADS: every serial unique" "$(hc -C med ca list --json 2>/dev/null | "$PY" -c 'import json,sys; l=json.load(sys.stdin); print(len(l) - len(set(c["serial"] for c in l)))')" 0
 # HOSTCA_LOCK_WAIT=1: gives up after a second (the lock: flock on the CA directory)
-rm -f locked
-"$PY" -c '
-import fcntl, os, sys, time
-fcntl.flock(os.open(sys.argv[1], os.O_RDONLY), fcntl.LOCK_EX)
-open(sys.argv[2], "w").close()
-time.sleep(5)
-' med locked &
-LPID=$!
-T_BG_PIDS="${T_BG_PIDS:-} $LPID"
-x=0
-while [ ! -e locked ] && [ $x -lt 50 ]; do sleep 0.1; x=$((x + 1)); done
+hold_lock med 5
 t0=$(date +%s%N)
 expect_exit nz "HOSTCA_LOCK_WAIT=1: a writer gives up while the lock is held" -- env HOSTCA_LOCK_WAIT=1 "$HOSTCA" -C med token create --name lockwait
 t1=$(date +%s%N)

@@ -108,18 +108,7 @@ check_eq "removes it" "$(ls -d ci.init-* 2>/dev/null | wc -l)" 0
 check_grep "saying so" 'interrupted .ca init. left it' "$W/.err"
 
 section "host commands take a lock: one at a time"
-rm -f locked
-"$PY" -c '
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY)
-fcntl.flock(fd, fcntl.LOCK_EX)
-open(sys.argv[2], "w").close()
-time.sleep(2)
-' hu locked &
-LPID=$!
-T_BG_PIDS="${T_BG_PIDS:-} $LPID"
-i=0
-while [ ! -e locked ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+hold_lock hu 2
 t0=$(date +%s%N)
 expect_exit 0 "host update while another host command holds the host directory: waits, then runs" -- hc -H hu host update --media mup
 t1=$(date +%s%N)
@@ -128,18 +117,7 @@ ms=$(((t1 - t0) / 1000000))
 if [ "$ms" -ge 1000 ]; then ok "host update waited for the lock (${ms} ms)"; else fail "host update waited for the lock" "returned after ${ms} ms"; fi
 
 section "no core dumps"
-rm -f locked
-"$PY" -c '
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY)
-fcntl.flock(fd, fcntl.LOCK_EX)
-open(sys.argv[2], "w").close()
-time.sleep(4)
-' ca locked &
-LPID=$!
-T_BG_PIDS="${T_BG_PIDS:-} $LPID"
-i=0
-while [ ! -e locked ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+hold_lock ca 4
 HOSTCA_LOCK_WAIT=3 "$HOSTCA" -C ca token create --name waiting >/dev/null 2>&1 &
 HPID=$!
 sleep 1
