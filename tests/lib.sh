@@ -4,7 +4,7 @@
 #   HOSTCA      the binary under test (./hostca or ./hostca-asan)
 #   HOSTCA_T    the same program with test hooks (HOSTCA_NOW, HOSTCA_TEST_SEED)
 #   T_RESULTS   file that collects one "ok"/"FAIL" line per check (summed by run.sh)
-#   T_FIX       directory of cached openssl keys, shared by both passes
+#   T_FIX       directory of cached openssl keys, shared by all passes
 #   T_LABEL     prefix of every description ("[asan] " in the sanitizer pass)
 #   T_SLOW      1 (default) allows the RSA-4096 keygens (t_options.sh)
 #
@@ -282,25 +282,26 @@ check_serial_out() {
 
 # ---- fixtures ------------------------------------------------------------------
 
-# fixkey TYPE: path of a cached openssl key (shared by both passes of run.sh).
+# fixkey TYPE: path of a cached openssl key (shared by all passes of run.sh).
 # TYPE: ec-p256 ec-p384 ec-p521 rsa-1024 rsa-2048 rsa-3072 rsa-4096 ed25519 dsa secp256k1
 fixkey() {
 	_k=$T_FIX/$1.key
 	if [ ! -s "$_k" ]; then
 		case $1 in
-		ec-p256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$_k.tmp" ;;
-		ec-p384) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$_k.tmp" ;;
-		ec-p521) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-521 -out "$_k.tmp" ;;
-		secp256k1) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 -out "$_k.tmp" ;;
-		rsa-*) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:"${1#rsa-}" -out "$_k.tmp" ;;
-		ed25519) openssl genpkey -algorithm ED25519 -out "$_k.tmp" ;;
+		ec-p256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$_k.tmp.$$" ;;
+		ec-p384) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$_k.tmp.$$" ;;
+		ec-p521) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-521 -out "$_k.tmp.$$" ;;
+		secp256k1) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 -out "$_k.tmp.$$" ;;
+		rsa-*) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:"${1#rsa-}" -out "$_k.tmp.$$" ;;
+		ed25519) openssl genpkey -algorithm ED25519 -out "$_k.tmp.$$" ;;
 		dsa)
-			openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:2048 -out "$T_FIX/dsa.param" &&
-				openssl genpkey -paramfile "$T_FIX/dsa.param" -out "$_k.tmp"
+			openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:2048 -out "$_k.param.$$" &&
+				openssl genpkey -paramfile "$_k.param.$$" -out "$_k.tmp.$$"; rm -f "$_k.param.$$"
 			;;
 		*) echo "fixkey: unknown $1" >&2; return 2 ;;
-		esac >/dev/null 2>&1 || { rm -f "$_k.tmp"; return 1; }
-		mv "$_k.tmp" "$_k"
+		esac >/dev/null 2>&1 || { rm -f "$_k.tmp.$$"; return 1; }
+		# per-process temporary: the two lanes of run.sh may make one at once
+		mv "$_k.tmp.$$" "$_k"
 	fi
 	printf '%s\n' "$_k"
 }

@@ -118,58 +118,82 @@ if [ "${T_CROSS:-}" = 1 ]; then
 	[ "$f" = 0 ]
 	exit
 fi
-T_SLOW=1 pass "" "$BIN/hostca" "$BIN/hostca-test"
+# Two lanes, one per core: the release pass then the arm64 pass in the
+# foreground; the sanitizer pass, valgrind and the fuzz smoke run in the
+# background, their output shown when the first lane is done. Each lane
+# works in its own temporary directories; results are appended to one file.
+lane_release() {
+	FILES=$ALLFILES
+	T_SLOW=1 pass "" "$BIN/hostca" "$BIN/hostca-test"
 
-if [ "${T_NOASAN:-}" != 1 ] && [ -x "$BIN/hostca-asan" ]; then
-	# halt on the first report; a non-standard exit code so it cannot pass as 0/1/2
-	ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=86:detect_leaks=1:detect_stack_use_after_return=1
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=87
-	export ASAN_OPTIONS UBSAN_OPTIONS
-	# t_options walks every option through the peers (python start-up
-	# dominates); the code it reaches runs under ASan in the other files,
-	# and the release pass runs it whole. SKIP="" runs it here too.
-	SKIP=${SKIP-t_options} T_SLOW=0 pass "[asan] " "$BIN/hostca-asan" "$BIN/hostca-asan"
-	unset ASAN_OPTIONS UBSAN_OPTIONS
+	# The whole run (no test files named): the arm64 build under qemu-user
+	# when it was built (make test builds it where the packages install), and
+	# a short smoke run of every fuzz harness when clang is there.
+	if [ "$NARGS" -eq 0 ] && [ "${T_NOCROSS:-}" != 1 ] && [ -x "$REPO/hostca-arm64" ] \
+		&& [ "$REPO/hostca-arm64" -nt "$REPO/hostca.c" ] && command -v qemu-aarch64 >/dev/null 2>&1; then
+		for b in hostca-arm64 hostca-test-arm64; do
+			cp "$REPO/$b" "$BIN/$b" 2>/dev/null
+			printf '#!/bin/sh\nexec qemu-aarch64 -L / "%s" "$@"\n' "$BIN/$b" >"$BIN/q-$b"
+			chmod +x "$BIN/q-$b"
+		done
+		FILES="tests/t_core.sh tests/t_csr.sh tests/t_revoke.sh tests/t_golden.sh tests/t_index.sh"
+		qemu_p256check && FILES="$FILES tests/t_p256.sh"
+		T_SLOW=0 pass "[arm64] " "$BIN/q-hostca-arm64" "$BIN/q-hostca-test-arm64"
+	elif [ "$NARGS" -eq 0 ]; then
+		echo "# arm64 pass skipped (no current ./hostca-arm64 or no qemu-aarch64)"
+	fi
+}
+
+lane_checked() {
+	FILES=$ALLFILES
+	if [ "${T_NOASAN:-}" != 1 ] && [ -x "$BIN/hostca-asan" ]; then
+		# halt on the first report; a non-standard exit code so it cannot pass as 0/1/2
+		ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=86:detect_leaks=1:detect_stack_use_after_return=1
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=87
+		export ASAN_OPTIONS UBSAN_OPTIONS
+		# t_options walks every option through the peers (python start-up
+		# dominates); the code it reaches runs under ASan in the other files,
+		# and the release pass runs it whole. SKIP="" runs it here too.
+		SKIP=${SKIP-t_options} T_SLOW=0 pass "[asan] " "$BIN/hostca-asan" "$BIN/hostca-asan"
+		unset ASAN_OPTIONS UBSAN_OPTIONS
+	else
+		echo "# sanitizer pass skipped (no ./hostca-asan or T_NOASAN=1)"
+	fi
+
+	# A representative subset under valgrind (memcheck): any error or definite
+	# leak is exit 99, which no test accepts.
+	if [ "$NARGS" -eq 0 ] && [ "${T_NOVALGRIND:-}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
+		for b in hostca hostca-test; do
+			printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "%s" "$@"\n' "$BIN/$b" >"$BIN/vg-$b"
+			chmod +x "$BIN/vg-$b"
+		done
+		FILES="tests/t_golden.sh tests/t_example.sh tests/t_hostile.sh tests/t_verify.sh"
+		T_SLOW=0 pass "[valgrind] " "$BIN/vg-hostca" "$BIN/vg-hostca-test"
+	fi
+	if [ "$NARGS" -eq 0 ] && [ -f tests/fuzz/run.sh ]; then
+		sh tests/fuzz/run.sh smoke 2>&1 | while IFS= read -r line; do
+			echo "$line"
+			case $line in
+			"ok - "*) record ok ;;
+			"FAIL - "*) record FAIL ;;
+			esac
+		done
+	fi
+}
+
+NARGS=$#
+ALLFILES=$FILES
+if [ "${T_LANES:-2}" = 1 ]; then
+	lane_release
+	lane_checked
 else
-	echo "# sanitizer pass skipped (no ./hostca-asan or T_NOASAN=1)"
+	lane_checked >"$ROOT/lane2.out" 2>&1 &
+	lane2=$!
+	lane_release
+	echo "# waiting for the sanitizer/valgrind/fuzz lane"
+	wait "$lane2"
+	cat "$ROOT/lane2.out"
 fi
-
-# The whole run (no test files named): the arm64 build under qemu-user
-# when it was built (make test builds it where the packages install), and
-# a short smoke run of every fuzz harness when clang is there.
-if [ $# -eq 0 ] && [ "${T_NOCROSS:-}" != 1 ] && [ -x "$REPO/hostca-arm64" ] \
-	&& [ "$REPO/hostca-arm64" -nt "$REPO/hostca.c" ] && command -v qemu-aarch64 >/dev/null 2>&1; then
-	for b in hostca-arm64 hostca-test-arm64; do
-		cp "$REPO/$b" "$BIN/$b" 2>/dev/null
-		printf '#!/bin/sh\nexec qemu-aarch64 -L / "%s" "$@"\n' "$BIN/$b" >"$BIN/q-$b"
-		chmod +x "$BIN/q-$b"
-	done
-	FILES="tests/t_core.sh tests/t_csr.sh tests/t_revoke.sh tests/t_golden.sh tests/t_index.sh"
-	qemu_p256check && FILES="$FILES tests/t_p256.sh"
-	T_SLOW=0 pass "[arm64] " "$BIN/q-hostca-arm64" "$BIN/q-hostca-test-arm64"
-elif [ $# -eq 0 ]; then
-	echo "# arm64 pass skipped (no current ./hostca-arm64 or no qemu-aarch64)"
-fi
-# A representative subset under valgrind (memcheck): any error or definite
-# leak is exit 99, which no test accepts.
-if [ $# -eq 0 ] && [ "${T_NOVALGRIND:-}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
-	for b in hostca hostca-test; do
-		printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "%s" "$@"\n' "$BIN/$b" >"$BIN/vg-$b"
-		chmod +x "$BIN/vg-$b"
-	done
-	FILES="tests/t_golden.sh tests/t_example.sh tests/t_hostile.sh tests/t_verify.sh"
-	T_SLOW=0 pass "[valgrind] " "$BIN/vg-hostca" "$BIN/vg-hostca-test"
-fi
-if [ $# -eq 0 ] && [ -f tests/fuzz/run.sh ]; then
-	sh tests/fuzz/run.sh smoke 2>&1 | while IFS= read -r line; do
-		echo "$line"
-		case $line in
-		"ok - "*) record ok ;;
-		"FAIL - "*) record FAIL ;;
-		esac
-	done
-fi
-
 p=$(grep -c '^ok$' "$T_RESULTS")
 f=$(grep -c '^FAIL$' "$T_RESULTS")
 echo "# $(($(date +%s) - start))s"
