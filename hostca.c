@@ -5310,6 +5310,8 @@ typedef struct {
 	size_t der_len;
 	uint64_t seq, line_off;      /* the issue entry: number, file offset */
 	int from_snap;               /* loaded from the index, not new */
+	int ehash_ok;                /* ehash known (index records carry it) */
+	unsigned char ehash[16];     /* SHA-256 of the issue entry, truncated */
 } cert_rec;
 
 typedef struct {
@@ -5515,8 +5517,11 @@ typedef struct {
 		uint64_t seq, off;          /* covers entries 1..seq, bytes 0..off */
 		unsigned char hash[32];
 		size_t ncerts, nhosts, nrevoked;
-		unsigned char *map[5];      /* the mapped index files */
+		unsigned char *map[5];      /* the index files, read block by block */
 		size_t len[5];
+		int fd[5];
+		unsigned char *bh[5];       /* each block's SHA-256, from index/state */
+		unsigned char *vok[5];      /* block read and checked */
 	} snap;
 	int jfd;                     /* the journal, for reading entries */
 	/* reissue windows (I6): few, so all of them in memory */
@@ -5626,6 +5631,22 @@ static int serial_parse(const char *hex, unsigned char *out, size_t *len);
 static int snap_load_serial(ca_ctx *ca, const unsigned char *s, size_t len);
 static int snap_load_req(ca_ctx *ca, const unsigned char req[32]);
 
+static int snap_load_serial(ca_ctx *ca, const unsigned char *s, size_t len);
+static int snap_load_host(ca_ctx *ca, const char *hostid);
+static int snap_load_req(ca_ctx *ca, const unsigned char req[32]);
+static void snap_stop(ca_ctx *ca);
+
+/* What a load from the index gave: 1 found, 0 not there; a failure (a
+ * record or entry that does not check, half a host loaded) ends the
+ * command rather than let it decide on part of the truth. */
+static int
+snap_load_ok(ca_ctx *ca, int r)
+{
+	if (r < 0)
+		snap_stop(ca);
+	return r > 0;
+}
+
 /* Lookups: the state in memory first; with an index, what is not in
  * memory yet is loaded from it (and then is in memory). */
 static size_t
@@ -5633,7 +5654,7 @@ ca_find_serial(ca_ctx *ca, const unsigned char *s, size_t len)
 {
 	size_t i = imap_get(&ca->by_serial, s, len, key_serial, ca);
 
-	if (i == SIZE_MAX && ca->snap.ok && snap_load_serial(ca, s, len) > 0)
+	if (i == SIZE_MAX && ca->snap.ok && snap_load_ok(ca, snap_load_serial(ca, s, len)))
 		i = imap_get(&ca->by_serial, s, len, key_serial, ca);
 	return i;
 }
@@ -5647,7 +5668,7 @@ ca_find_host(ca_ctx *ca, const char *hostid)
 		return SIZE_MAX;
 	i = imap_get(&ca->by_host, (const unsigned char *)hostid,
 		HOSTCA_UUID_LEN, key_host, ca);
-	if (i == SIZE_MAX && ca->snap.ok && snap_load_host(ca, hostid) > 0)
+	if (i == SIZE_MAX && ca->snap.ok && snap_load_ok(ca, snap_load_host(ca, hostid)))
 		i = imap_get(&ca->by_host, (const unsigned char *)hostid,
 			HOSTCA_UUID_LEN, key_host, ca);
 	return i;
@@ -5658,7 +5679,7 @@ ca_find_req(ca_ctx *ca, const unsigned char req[32])
 {
 	size_t i = imap_get(&ca->by_req, req, 32, key_req, ca);
 
-	if (i == SIZE_MAX && ca->snap.ok && snap_load_req(ca, req) > 0)
+	if (i == SIZE_MAX && ca->snap.ok && snap_load_ok(ca, snap_load_req(ca, req)))
 		i = imap_get(&ca->by_req, req, 32, key_req, ca);
 	return i;
 }
@@ -6814,13 +6835,24 @@ journal_commit(ca_ctx *ca)
  * cost is a sequential rewrite, not a fold.
  *
  *   serial   SERIAL(40) OFFSET(14) V|R REASON(2) REVOKED-AT(12) NOT-AFTER(12)
+ *            ENTRY-SHA256(32)
  *   req      REQUEST-SHA256(64) SERIAL(40)
  *   host     HOSTID(36) SEQ(14) SERIAL(40)
  *   name     FNV64(NAME)(16) HOSTID(36)
  *   revoked  SERIAL(40) REVOKED-AT(12) REASON(2) NOT-AFTER(12)
+ *
+ * Nothing of it is believed unchecked, though only a writer holds the
+ * key: index/state is signed by the CA key and gives, for every 64 KiB
+ * block of each file, its SHA-256. A block is read and checked the first
+ * time a search touches it, so a command still reads only what it needs,
+ * and a block that does not match ends the command (and drops the
+ * index, so that the next one folds the journal). A serial record
+ * carries the SHA-256 (16 bytes) of its issue entry, which is checked
+ * when the entry is read by its offset. Someone who can write the CA
+ * directory but lacks the key can make the index useless, never wrong.
  * ====================================================================== */
 
-#include <sys/mman.h>
+#define IX_BLOCK 65536
 
 #define IX_SERIAL   0
 #define IX_REQ      1
@@ -6830,7 +6862,7 @@ journal_commit(ca_ctx *ca)
 #define IX_COUNT    5
 
 static const char *const ix_names[IX_COUNT] = { "serial", "req", "host", "name", "revoked" };
-static const size_t ix_width[IX_COUNT] = { 87, 106, 93, 54, 70 };
+static const size_t ix_width[IX_COUNT] = { 120, 106, 93, 54, 70 };
 
 static size_t
 ix_count(const ca_ctx *ca, int ix)
@@ -6838,15 +6870,66 @@ ix_count(const ca_ctx *ca, int ix)
 	return ca->snap.len[ix] / ix_width[ix];
 }
 
-static const char *
-ix_rec(const ca_ctx *ca, int ix, size_t i)
+static void ix_damaged(ca_ctx *ca, int ix, size_t b);
+
+/* Reads block b of index file ix and checks it against index/state. */
+static int
+ix_block(ca_ctx *ca, int ix, size_t b)
 {
-	return (const char *)ca->snap.map[ix] + i * ix_width[ix];
+	size_t off = b * IX_BLOCK, n = ca->snap.len[ix] - off, got = 0;
+	unsigned char h[32];
+	br_sha256_context c;
+
+	if (n > IX_BLOCK)
+		n = IX_BLOCK;
+	while (got < n) {
+		ssize_t k = pread(ca->snap.fd[ix], ca->snap.map[ix] + off + got, n - got,
+			(off_t)(off + got));
+		if (k <= 0)
+			return -1;
+		got += (size_t)k;
+	}
+	br_sha256_init(&c);
+	br_sha256_update(&c, ca->snap.map[ix] + off, n);
+	br_sha256_out(&c, h);
+	if (!ct_equal(h, ca->snap.bh[ix] + 32 * b, 32))
+		return -1;
+	ca->snap.vok[ix][b] = 1;
+	return 0;
+}
+
+/* Record i of index file ix, its blocks read and checked. */
+static const char *
+ix_rec(ca_ctx *ca, int ix, size_t i)
+{
+	size_t a = i * ix_width[ix], b;
+
+	for (b = a / IX_BLOCK; b <= (a + ix_width[ix] - 1) / IX_BLOCK; b++)
+		if (!ca->snap.vok[ix][b] && ix_block(ca, ix, b) < 0)
+			ix_damaged(ca, ix, b);
+	return (const char *)ca->snap.map[ix] + a;
+}
+
+/* Every block of every file (ca check); -1 at the first bad one. */
+static int
+ix_check_all(ca_ctx *ca, int *ix_out, size_t *b_out)
+{
+	int ix;
+	size_t b;
+
+	for (ix = 0; ix < IX_COUNT; ix++)
+		for (b = 0; b * IX_BLOCK < ca->snap.len[ix]; b++)
+			if (!ca->snap.vok[ix][b] && ix_block(ca, ix, b) < 0) {
+				*ix_out = ix;
+				*b_out = b;
+				return -1;
+			}
+	return 0;
 }
 
 /* The first record whose key is not below key. */
 static size_t
-ix_lower(const ca_ctx *ca, int ix, const char *key, size_t klen)
+ix_lower(ca_ctx *ca, int ix, const char *key, size_t klen)
 {
 	size_t lo = 0, hi = ix_count(ca, ix);
 
@@ -6862,7 +6945,7 @@ ix_lower(const ca_ctx *ca, int ix, const char *key, size_t klen)
 
 /* The record with exactly this key, or NULL. */
 static const char *
-ix_find(const ca_ctx *ca, int ix, const char *key, size_t klen)
+ix_find(ca_ctx *ca, int ix, const char *key, size_t klen)
 {
 	size_t i = ix_lower(ca, ix, key, klen);
 
@@ -6937,13 +7020,29 @@ fnv64(const char *s, size_t n)
 	return h;
 }
 
+/* The SHA-256 (16 bytes) of an entry as the index records it: over the
+ * line, its chain hash included, without the newline. */
+static void
+entry_hash(const char *line, size_t len, unsigned char out[16])
+{
+	unsigned char h[32];
+	br_sha256_context c;
+
+	br_sha256_init(&c);
+	br_sha256_update(&c, line, len);
+	br_sha256_out(&c, h);
+	memcpy(out, h, 16);
+}
+
 /* Reads the journal entry that starts at off (without its hash) into a
- * fresh NUL-terminated buffer. */
+ * fresh NUL-terminated buffer, if its SHA-256 is want (hex, 32 digits:
+ * the serial record's; NULL: not checked, for the index's writer). */
 static char *
-journal_read_entry(ca_ctx *ca, uint64_t off)
+journal_read_entry(ca_ctx *ca, uint64_t off, const char *want, unsigned char got[16])
 {
 	size_t cap = MAX_JOURNAL_LINE + 80;
 	char *b = malloc(cap + 1), *nl;
+	unsigned char w[16], h[16];
 	ssize_t k;
 
 	if (b == NULL)
@@ -6953,6 +7052,18 @@ journal_read_entry(ca_ctx *ca, uint64_t off)
 		free(b);
 		return NULL;
 	}
+	entry_hash(b, (size_t)(nl - b), h);
+	if (want != NULL) {
+		char hx[33];
+		memcpy(hx, want, 32);
+		hx[32] = 0;
+		if (hex_decode(w, 16, hx) != 16 || !ct_equal(w, h, 16)) {
+			free(b);
+			return NULL;
+		}
+	}
+	if (got != NULL)
+		memcpy(got, h, 16);
 	nl[-67] = 0;                    /* cut " h=HASH" */
 	return b;
 }
@@ -6987,8 +7098,12 @@ snap_load_host(ca_ctx *ca, const char *hostid)
 		if (sr == NULL)
 			return -1;
 		off = (uint64_t)ix_num(sr + 41, 14);
-		if ((line = journal_read_entry(ca, off)) == NULL)
+		if ((line = journal_read_entry(ca, off, sr + 87, NULL)) == NULL) {
+			msg(ca->dir, "journal entry at byte %llu is not the one index/serial.%llu"
+				" names (the journal was edited); run 'hostca ca audit --verify'",
+				(unsigned long long)off, (unsigned long long)ca->snap.seq);
 			return -1;
+		}
 		if (jline_parse(&l, line) < 0 || strcmp(l.event, "issue") != 0
 			|| ca_apply_issue(ca, &l, line, SRC_INDEX, off) < 0) {
 			free(line);
@@ -6996,6 +7111,12 @@ snap_load_host(ca_ctx *ca, const char *hostid)
 		}
 		free(line);
 		c = &ca->certs[ca->ncerts - 1];
+		{
+			char hx[33];
+			memcpy(hx, sr + 87, 32);
+			hx[32] = 0;
+			c->ehash_ok = hex_decode(c->ehash, 16, hx) == 16;
+		}
 		if (sr[56] == 'R') {
 			c->revoked = 1;
 			c->reason = (int)ix_num(sr + 58, 2);
@@ -7015,8 +7136,12 @@ snap_load_serial(ca_ctx *ca, const unsigned char *s, size_t len)
 	serial_key(key, s, len);
 	if ((sr = ix_find(ca, IX_SERIAL, key, 40)) == NULL)
 		return 0;
-	if ((line = journal_read_entry(ca, (uint64_t)ix_num(sr + 41, 14))) == NULL)
+	if ((line = journal_read_entry(ca, (uint64_t)ix_num(sr + 41, 14), sr + 87, NULL)) == NULL) {
+		msg(ca->dir, "journal entry at byte %llu is not the one index/serial.%llu"
+			" names (the journal was edited); run 'hostca ca audit --verify'",
+			(unsigned long long)ix_num(sr + 41, 14), (unsigned long long)ca->snap.seq);
 		return -1;
+	}
 	if ((hp = strstr(line, " host=")) != NULL) {
 		hp[6 + HOSTCA_UUID_LEN] = 0;
 		if (hostca_uuid_check(hp + 6)
@@ -7071,9 +7196,13 @@ snap_close(ca_ctx *ca)
 {
 	int i;
 
-	for (i = 0; i < IX_COUNT; i++)
-		if (ca->snap.map[i] != NULL && ca->snap.len[i] > 0)
-			munmap(ca->snap.map[i], ca->snap.len[i]);
+	for (i = 0; i < IX_COUNT; i++) {
+		if (ca->snap.map[i] != NULL)
+			close(ca->snap.fd[i]);
+		free(ca->snap.map[i]);
+		free(ca->snap.bh[i]);
+		free(ca->snap.vok[i]);
+	}
 	memset(&ca->snap, 0, sizeof ca->snap);
 }
 
@@ -7089,7 +7218,7 @@ snap_open(ca_ctx *ca)
 	unsigned char *data;
 	size_t dl, i;
 	unsigned long long seq = 0, off = 0, sizes[IX_COUNT];
-	int have_at = 0, have_files = 0, have_end = 0, have_version = 0;
+	int have_at = 0, have_files = 0, have_end = 0, have_version = 0, have_blocks = 0;
 	struct stat st;
 
 	memset(&ca->snap, 0, sizeof ca->snap);
@@ -7130,8 +7259,8 @@ snap_open(ca_ctx *ca)
 		if (sscanf(line, "%31s", w) != 1)
 			continue;
 		if (strcmp(w, "hostca-index") == 0) {
-			/* version 2 carries the bad keys and the windows' keys */
-			have_version = strcmp(line, "hostca-index 2") == 0;
+			/* version 3: block hashes, entry hashes in serial records */
+			have_version = strcmp(line, "hostca-index 3") == 0;
 		} else if (strcmp(w, "at") == 0) {
 			have_at = sscanf(line, "at %llu %llu %64s", &seq, &off, hx) == 3
 				&& hex_decode(ca->snap.hash, 32, hx) == 32;
@@ -7145,6 +7274,27 @@ snap_open(ca_ctx *ca)
 		} else if (strcmp(w, "files") == 0) {
 			have_files = sscanf(line, "files %llu %llu %llu %llu %llu", &sizes[0],
 				&sizes[1], &sizes[2], &sizes[3], &sizes[4]) == 5;
+			for (i = 0; have_files && i < IX_COUNT; i++) {
+				size_t nb = (size_t)((sizes[i] + IX_BLOCK - 1) / IX_BLOCK);
+				if (sizes[i] > (1ull << 40) || (ca->snap.bh[i] = malloc(nb * 32 + 1)) == NULL
+					|| (ca->snap.vok[i] = calloc(nb + 1, 1)) == NULL)
+					goto bad_text;
+			}
+		} else if (strcmp(w, "blocks") == 0) {
+			/* "blocks IX HASH..." (after "files"): each block's SHA-256 */
+			unsigned ixn;
+			size_t nb, hl;
+			char *hs;
+			if (!have_files || sscanf(line, "blocks %u", &ixn) != 1 || ixn >= IX_COUNT
+				|| (hs = strchr(line + 7, ' ')) == NULL)
+				goto bad_text;
+			hs++;
+			nb = (size_t)((sizes[ixn] + IX_BLOCK - 1) / IX_BLOCK);
+			hl = strlen(hs);
+			if (hl != nb * 64 || (nb > 0 && hex_decode(ca->snap.bh[ixn], nb * 32, hs)
+				!= (long)(nb * 32)))
+				goto bad_text;
+			have_blocks |= 1 << ixn;
 		} else if (strcmp(w, "event") == 0) {
 			/* the small state, as journal events of its own */
 			jline l;
@@ -7157,7 +7307,8 @@ snap_open(ca_ctx *ca)
 		}
 	}
 	free(data);
-	if (!have_version || !have_at || !have_files || !have_end || seq == 0)
+	if (!have_version || !have_at || !have_files || !have_end || seq == 0
+		|| have_blocks != (1 << IX_COUNT) - 1)
 		goto bad;
 	/* The entry it covers must be the journal's, hash and all. */
 	{
@@ -7185,23 +7336,50 @@ snap_open(ca_ctx *ca)
 			goto bad;
 		}
 		ca->snap.len[i] = (size_t)sizes[i];
-		if (sizes[i] > 0) {
-			void *m = mmap(NULL, (size_t)sizes[i], PROT_READ, MAP_PRIVATE, fd, 0);
-			if (m == MAP_FAILED) {
-				close(fd);
-				goto bad;
-			}
-			ca->snap.map[i] = m;
+		/* room for the whole file; blocks are read into it when a
+		 * search first touches them (ix_rec) */
+		if (sizes[i] == 0 || (ca->snap.map[i] = malloc((size_t)sizes[i])) == NULL) {
+			close(fd);
+			if (sizes[i] == 0)
+				continue;
+			goto bad;
 		}
-		close(fd);
+		ca->snap.fd[i] = fd;
 	}
 	ca->snap.seq = seq;
 	ca->snap.off = off;
 	ca->snap.ok = 1;
 	return 0;
+bad_text:
+	free(data);
 bad:
 	snap_close(ca);
 	return -1;
+}
+
+/* A block of the index that index/state does not vouch for: the index
+ * goes (the next command folds the journal), and so does this command,
+ * which may have searched it already. */
+static void
+snap_stop(ca_ctx *ca)
+{
+	char path[PATH_MAX];
+
+	path_join(path, sizeof path, ca->dir, "index/state");
+	unlink(path);
+	msg(ca->dir, "the index is dropped and the command stops here (what it"
+		" committed before is in the journal): run it again; it reads the"
+		" whole journal, and the next writer rebuilds the index");
+	exit(EXIT_USAGE);
+}
+
+static void
+ix_damaged(ca_ctx *ca, int ix, size_t b)
+{
+	msg(ca->dir, "index/%s.%llu: block %zu is not what the signed index/state"
+		" says (the file was edited or damaged)", ix_names[ix],
+		(unsigned long long)ca->snap.seq, b + 1);
+	snap_stop(ca);
 }
 
 /* ---- Writing the index ---- */
@@ -7210,6 +7388,10 @@ typedef struct {
 	FILE *f;
 	char tmp[PATH_MAX];
 	int err;
+	br_sha256_context h;         /* of the block being written */
+	size_t inblk;                /* its bytes so far */
+	unsigned char *bh;           /* the finished blocks' hashes */
+	size_t nb, cap;
 } ix_out;
 
 static int
@@ -7219,6 +7401,9 @@ ix_out_open(ix_out *o, const char *path)
 
 	o->err = 0;
 	o->f = NULL;
+	o->bh = NULL;
+	o->nb = o->cap = o->inblk = 0;
+	br_sha256_init(&o->h);
 	if ((size_t)snprintf(o->tmp, sizeof o->tmp, "%s.tmp-" MKSTEMP_X, path) >= sizeof o->tmp
 		|| (fd = mkstemp(o->tmp)) < 0)
 		return -1;
@@ -7230,19 +7415,44 @@ ix_out_open(ix_out *o, const char *path)
 	return 0;
 }
 
+/* Ends the block being hashed. */
+static void
+ix_out_block(ix_out *o)
+{
+	if (o->err || grow((void **)&o->bh, &o->cap, (o->nb + 1) * 32, 1) < 0) {
+		o->err = 1;
+		return;
+	}
+	br_sha256_out(&o->h, o->bh + 32 * o->nb++);
+	br_sha256_init(&o->h);
+	o->inblk = 0;
+}
+
 static void
 ix_out_put(ix_out *o, const char *rec, size_t len)
 {
 	if (!o->err && fwrite(rec, 1, len, o->f) != len)
 		o->err = 1;
+	while (len > 0 && !o->err) {
+		size_t n = IX_BLOCK - o->inblk < len ? IX_BLOCK - o->inblk : len;
+		br_sha256_update(&o->h, rec, n);
+		o->inblk += n;
+		rec += n;
+		len -= n;
+		if (o->inblk == IX_BLOCK)
+			ix_out_block(o);
+	}
 }
 
 /* Flushes, fsyncs and closes; renames to path. */
 static int
 ix_out_close(ix_out *o, const char *path)
 {
-	int r = o->err;
+	int r;
 
+	if (o->inblk > 0)
+		ix_out_block(o);
+	r = o->err;
 	if (fflush(o->f) != 0 || fsync(fileno(o->f)) != 0)
 		r = 1;
 	if (fclose(o->f) != 0)
@@ -7271,10 +7481,13 @@ rec_serial(char *out, const cert_rec *c)
 	char k[41];
 
 	serial_key(k, c->serial, c->serial_len);
-	snprintf(out, 128, "%s %014llu %c %02d %012lld %012lld\n", k,
+	char eh[33];
+
+	hex_encode(eh, c->ehash, 16, 0, 0);
+	snprintf(out, 128, "%s %014llu %c %02d %012lld %012lld %s\n", k,
 		(unsigned long long)c->line_off, c->revoked ? 'R' : 'V',
 		c->revoked ? c->reason : 0, (long long)(c->revoked ? c->rev_at : 0),
-		(long long)c->na);
+		(long long)c->na, eh);
 }
 
 /*
@@ -7283,7 +7496,7 @@ rec_serial(char *out, const cert_rec *c)
  */
 static int
 ix_merge(ca_ctx *ca, int ix, uint64_t seq, ix_line *mem, size_t nmem,
-	int (*skip)(ca_ctx *ca, const char *rec))
+	int (*skip)(ca_ctx *ca, const char *rec), unsigned char **bh, size_t *nb)
 {
 	char path[PATH_MAX], name[64];
 	size_t i = 0, k = 0, n = ca->snap.ok ? ix_count(ca, ix) : 0, w = ix_width[ix];
@@ -7309,7 +7522,13 @@ ix_merge(ca_ctx *ca, int ix, uint64_t seq, ix_line *mem, size_t nmem,
 			k++;
 		}
 	}
-	return ix_out_close(&o, path);
+	if (ix_out_close(&o, path) < 0) {
+		free(o.bh);
+		return -1;
+	}
+	*bh = o.bh;
+	*nb = o.nb;
+	return 0;
 }
 
 /* Old records that memory replaces: by serial, or by host. */
@@ -7346,11 +7565,26 @@ snap_write(ca_ctx *ca)
 	ix_line *mem = NULL;
 	uint64_t seq = ca->seq, oldseq = ca->snap.ok ? ca->snap.seq : 0;
 	unsigned long long sizes[IX_COUNT];
+	unsigned char *bh[IX_COUNT] = { NULL };
+	size_t nb[IX_COUNT] = { 0 };
 	struct stat sb;
 	int r = -1, ix;
 
 	if (ca->pend_len != 0)
 		return -1;
+	/* each certificate's issue entry hash, for its serial record (read
+	 * back from the journal, which this command has just checked or
+	 * written; certificates from the index have theirs) */
+	for (i = 0; i < ca->ncerts; i++) {
+		cert_rec *c = &ca->certs[i];
+		char *line;
+		if (c->ehash_ok)
+			continue;
+		if ((line = journal_read_entry(ca, c->line_off, NULL, c->ehash)) == NULL)
+			return -1;
+		free(line);
+		c->ehash_ok = 1;
+	}
 	path_join(path, sizeof path, ca->dir, "index");
 	if (mkdir_ok(path, 0700) < 0)
 		return -1;
@@ -7412,7 +7646,7 @@ snap_write(ca_ctx *ca)
 			}
 		}
 		if (ix_merge(ca, ix, seq, mem, nm, ix == IX_SERIAL || ix == IX_REVOKED
-			? skip_mem_serial : ix == IX_NAME ? skip_mem_host : NULL) < 0)
+			? skip_mem_serial : ix == IX_NAME ? skip_mem_host : NULL, &bh[ix], &nb[ix]) < 0)
 			goto out;
 		snprintf(name, sizeof name, "index/%s.%llu", ix_names[ix], (unsigned long long)seq);
 		path_join(path, sizeof path, ca->dir, name);
@@ -7430,7 +7664,7 @@ snap_write(ca_ctx *ca)
 	if (nl < 0 || grow((void **)&st, &stcap, stlen + (size_t)nl + 1, 1) < 0) goto out; \
 	memcpy(st + stlen, line, (size_t)nl); stlen += (size_t)nl; } while (0)
 		hex_encode(hx, ca->head, 32, 0, 0);
-		ST_PUT("hostca-index 2\n");
+		ST_PUT("hostca-index 3\n");
 		ST_PUT("at %llu %llu %s\n", (unsigned long long)seq,
 			(unsigned long long)ca->jsize, hx);
 		ST_PUT("counts %llu %llu %llu\n",
@@ -7439,6 +7673,17 @@ snap_write(ca_ctx *ca)
 			(unsigned long long)ca->nrevoked);
 		ST_PUT("files %llu %llu %llu %llu %llu\n", sizes[0], sizes[1], sizes[2],
 			sizes[3], sizes[4]);
+		for (ix = 0; ix < IX_COUNT; ix++) {
+			/* "blocks IX HASH...": what each block of the file must hash to */
+			size_t b;
+			ST_PUT("blocks %d ", ix);
+			if (grow((void **)&st, &stcap, stlen + nb[ix] * 64 + 2, 1) < 0)
+				goto out;
+			for (b = 0; b < nb[ix]; b++)
+				hex_encode(st + stlen + 64 * b, bh[ix] + 32 * b, 32, 0, 0);
+			stlen += nb[ix] * 64;
+			st[stlen++] = '\n';
+		}
 		ST_PUT("event 0 %lld init name=%s key=%s security=%d cert-days=%lld crl-days=%lld"
 			" token-valid=%lld backdate=%lld\n", (long long)ca->created,
 			esc(en, sizeof en, ca->name), hostca_key_type_name(ca->key_type)
@@ -7509,6 +7754,8 @@ snap_write(ca_ctx *ca)
 	}
 	r = 0;
 out:
+	for (ix = 0; ix < IX_COUNT; ix++)
+		free(bh[ix]);
 	free(mem);
 	free(st);
 	return r;
@@ -11737,6 +11984,15 @@ check_index(ca_ctx *full)
 		free(ix);
 		return 0;
 	}
+	{
+		size_t b;
+		if (ix_check_all(ix, &f, &b) < 0) {
+			cmsg("index/%s.%llu: block %zu is not what the signed index/state says"
+				" (edited or damaged)", ix_names[f], (unsigned long long)ix->snap.seq,
+				b + 1);
+			bad = 1;
+		}
+	}
 	for (f = 0; f < IX_COUNT && !bad; f++) {
 		size_t w = ix_width[f], cnt = ix_count(ix, f);
 		for (i = 0; i < cnt; i++) {
@@ -11759,6 +12015,13 @@ check_index(ca_ctx *full)
 		n++;
 		serial_key(key, c->serial, c->serial_len);
 		r = ix_find(ix, IX_SERIAL, key, 40);
+		if (r != NULL) {
+			/* the entry the record vouches for is the journal's */
+			char *e = journal_read_entry(ix, c->line_off, r + 87, NULL);
+			if (e == NULL)
+				r = NULL;
+			free(e);
+		}
 		if (r == NULL || (uint64_t)ix_num(r + 41, 14) != c->line_off
 			|| (r[56] == 'R' && !c->revoked)) {
 			cmsg("index: certificate %s disagrees with the journal", key);

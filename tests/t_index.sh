@@ -75,6 +75,45 @@ check "index: token list is the same without the index" cmp tokens-with.json tok
 expect_exit 0 "index: a writer without index rebuilds it" -- "$HOSTCA_T" -C ca-copy ca crl
 check_file "index: rebuilt" ca-copy/index/state
 
+# Entries read through the index are checked like a fold checks them
+# (issue 12): a same-length edit of an indexed issue entry's key
+# fingerprint, to a key the attacker holds, is not used for a renewal.
+cp ca/journal journal.saved
+cp -r h6 h6x
+mkdir -p mx
+hct -H h6x host request --media mx --name host6.example --new-key >/dev/null 2>&1
+OLDFP=$(openssl pkey -in h6/host.key -pubout -outform DER 2>/dev/null | sha256sum | cut -c1-64)
+NEWFP=$(openssl pkey -in h6x/host.key.new -pubout -outform DER 2>/dev/null | sha256sum | cut -c1-64)
+sed -i "s/keyfp=$OLDFP/keyfp=$NEWFP/" ca/journal
+check "index: the journal entry now names the attacker's key" grep -q "keyfp=$NEWFP" ca/journal
+cp ca/journal journal.forged
+expect_exit 2 "index: a renewal against the edited entry is not signed" -- "$HOSTCA_T" -C ca ca sign --media mx
+check_grep "index: ... the message says the entry is not the indexed one" "not the one index/serial" "$W/.err"
+check "index: ... and no certificate went to the stick" test -z "$(ls mx/responses 2>/dev/null)"
+expect_exit 1 "index: ca check finds the edit" -- "$HOSTCA_T" -C ca ca check
+cp journal.saved ca/journal
+expect_exit 0 "index: with the real journal, ca check agrees again" -- "$HOSTCA_T" -C ca ca check
+
+# Index files are vouched for block by block by the signed index/state:
+# an edited record (host6's name record pointed at host7) is not used.
+expect_exit 0 "index: a writer rebuilds the dropped index" -- "$HOSTCA_T" -C ca ca crl
+check_file "index: ... index/state is back" ca/index/state
+NF=ca/index/name.$(awk '$1 == "at" { print $2 }' ca/index/state)
+cp "$NF" name.saved
+H6=$(cat h6/hostid) H7=$(cat h7/hostid)
+sed -i "s/$H6/$H7/" "$NF"
+check "index: the name record was edited" test -n "$(cmp "$NF" name.saved 2>&1)"
+expect_exit 1 "index: ca check reports the edited block" -- "$HOSTCA_T" -C ca ca check
+check_grep "index: ... naming the file and block" "name\.[0-9]*: block 1 is not what the signed index/state says" "$W/.err"
+expect_exit 2 "index: a command that searches the edited file stops" -- "$HOSTCA_T" -C ca ca revoke --host host6.example
+check_grep "index: ... and says the index is dropped" "index is dropped" "$W/.err"
+check "index: ... index/state is gone" test ! -e ca/index/state
+expect_exit 0 "index: run again, it folds the journal: host6 revoked" -- "$HOSTCA_T" -C ca ca revoke --host host6.example
+openssl crl -in ca/crl.pem -noout -text >crl.txt 2>/dev/null
+check_serial_in "index: ... the CRL has host6's certificate" crl.txt "$(serial_of h6/host.pem)"
+check_serial_out "index: ... and not host7's" crl.txt "$(serial_of h7/host.pem)"
+expect_exit 0 "index: ca check after the rebuild" -- "$HOSTCA_T" -C ca ca check
+
 # A damaged index is not trusted: commands fold the journal instead.
 for f in ca/index/serial.*; do : >"$f"; done
 expect_exit 0 "index: damaged index: revoke still works" -- "$HOSTCA_T" -C ca ca revoke --host host4.example
