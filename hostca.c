@@ -6842,8 +6842,8 @@ journal_commit(ca_ctx *ca)
  *   revoked  SERIAL(40) REVOKED-AT(12) REASON(2) NOT-AFTER(12)
  *
  * Nothing of it is believed unchecked, though only a writer holds the
- * key: index/state is signed by the CA key and gives, for every 64 KiB
- * block of each file, its SHA-256. A block is read and checked the first
+ * key: index/state is signed by the CA key and gives, for every 4 KiB
+ * block of each file, its SHA-256 (16 bytes). A block is read and checked the first
  * time a search touches it, so a command still reads only what it needs,
  * and a block that does not match ends the command (and drops the
  * index, so that the next one folds the journal). A serial record
@@ -6852,7 +6852,8 @@ journal_commit(ca_ctx *ca)
  * directory but lacks the key can make the index useless, never wrong.
  * ====================================================================== */
 
-#define IX_BLOCK 65536
+#define IX_BLOCK 4096         /* bytes checked at once */
+#define IX_BH    16           /* bytes of SHA-256 kept per block */
 
 #define IX_SERIAL   0
 #define IX_REQ      1
@@ -6892,7 +6893,7 @@ ix_block(ca_ctx *ca, int ix, size_t b)
 	br_sha256_init(&c);
 	br_sha256_update(&c, ca->snap.map[ix] + off, n);
 	br_sha256_out(&c, h);
-	if (!ct_equal(h, ca->snap.bh[ix] + 32 * b, 32))
+	if (!ct_equal(h, ca->snap.bh[ix] + IX_BH * b, IX_BH))
 		return -1;
 	ca->snap.vok[ix][b] = 1;
 	return 0;
@@ -7276,7 +7277,7 @@ snap_open(ca_ctx *ca)
 				&sizes[1], &sizes[2], &sizes[3], &sizes[4]) == 5;
 			for (i = 0; have_files && i < IX_COUNT; i++) {
 				size_t nb = (size_t)((sizes[i] + IX_BLOCK - 1) / IX_BLOCK);
-				if (sizes[i] > (1ull << 40) || (ca->snap.bh[i] = malloc(nb * 32 + 1)) == NULL
+				if (sizes[i] > (1ull << 40) || (ca->snap.bh[i] = malloc(nb * IX_BH + 1)) == NULL
 					|| (ca->snap.vok[i] = calloc(nb + 1, 1)) == NULL)
 					goto bad_text;
 			}
@@ -7291,8 +7292,8 @@ snap_open(ca_ctx *ca)
 			hs++;
 			nb = (size_t)((sizes[ixn] + IX_BLOCK - 1) / IX_BLOCK);
 			hl = strlen(hs);
-			if (hl != nb * 64 || (nb > 0 && hex_decode(ca->snap.bh[ixn], nb * 32, hs)
-				!= (long)(nb * 32)))
+			if (hl != nb * 2 * IX_BH || (nb > 0 && hex_decode(ca->snap.bh[ixn],
+				nb * IX_BH, hs) != (long)(nb * IX_BH)))
 				goto bad_text;
 			have_blocks |= 1 << ixn;
 		} else if (strcmp(w, "event") == 0) {
@@ -7419,11 +7420,14 @@ ix_out_open(ix_out *o, const char *path)
 static void
 ix_out_block(ix_out *o)
 {
-	if (o->err || grow((void **)&o->bh, &o->cap, (o->nb + 1) * 32, 1) < 0) {
+	unsigned char h[32];
+
+	if (o->err || grow((void **)&o->bh, &o->cap, (o->nb + 1) * IX_BH, 1) < 0) {
 		o->err = 1;
 		return;
 	}
-	br_sha256_out(&o->h, o->bh + 32 * o->nb++);
+	br_sha256_out(&o->h, h);
+	memcpy(o->bh + IX_BH * o->nb++, h, IX_BH);
 	br_sha256_init(&o->h);
 	o->inblk = 0;
 }
@@ -7677,11 +7681,11 @@ snap_write(ca_ctx *ca)
 			/* "blocks IX HASH...": what each block of the file must hash to */
 			size_t b;
 			ST_PUT("blocks %d ", ix);
-			if (grow((void **)&st, &stcap, stlen + nb[ix] * 64 + 2, 1) < 0)
+			if (grow((void **)&st, &stcap, stlen + nb[ix] * 2 * IX_BH + 2, 1) < 0)
 				goto out;
 			for (b = 0; b < nb[ix]; b++)
-				hex_encode(st + stlen + 64 * b, bh[ix] + 32 * b, 32, 0, 0);
-			stlen += nb[ix] * 64;
+				hex_encode(st + stlen + 2 * IX_BH * b, bh[ix] + IX_BH * b, IX_BH, 0, 0);
+			stlen += nb[ix] * 2 * IX_BH;
 			st[stlen++] = '\n';
 		}
 		ST_PUT("event 0 %lld init name=%s key=%s security=%d cert-days=%lld crl-days=%lld"
