@@ -5094,15 +5094,49 @@ static struct {
 } g;
 
 static int msg_mute;     /* a probe whose failure is no news */
+static int grow(void **p, size_t *cap, size_t need, size_t size);
+
+/* With --json, every message is kept for the document's "messages", and
+ * the last error for its "error" (see json_end). */
+static struct {
+	char **v;
+	size_t n, cap;
+	unsigned char *e;            /* v[i] is an error */
+	size_t ecap;
+	char err[1300];
+} jm;
+
+static void
+vmsg2(int error, const char *what, const char *fmt, va_list ap)
+{
+	char text[1024];
+	int n;
+
+	if (msg_mute)
+		return;
+	n = vsnprintf(text, sizeof text, fmt, ap);
+	if (n < 0)
+		text[0] = 0;
+	if (strcmp(what, "hostca") == 0)
+		what = "";
+	fprintf(stderr, "hostca: %s%s%s\n", what, *what ? ": " : "", text);
+	if (!g.json)
+		return;
+	if (error)
+		snprintf(jm.err, sizeof jm.err, "%.255s%s%.1023s", what, *what ? ": " : "", text);
+	if (grow((void **)&jm.v, &jm.cap, jm.n + 1, sizeof *jm.v) == 0
+		&& grow((void **)&jm.e, &jm.ecap, jm.n + 1, 1) == 0) {
+		size_t l = strlen(what) + strlen(text) + 3;
+		jm.e[jm.n] = (unsigned char)error;
+		if ((jm.v[jm.n] = malloc(l)) != NULL)
+			snprintf(jm.v[jm.n++], l, "%s%s%s", what, *what ? ": " : "", text);
+	}
+}
 
 static void
 vmsg(const char *what, const char *fmt, va_list ap)
 {
-	if (msg_mute)
-		return;
-	fprintf(stderr, "hostca: %s: ", what);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vmsg2(0, what, fmt, ap);
 }
 
 /* hostca: <what>: <why> on stderr. */
@@ -5112,7 +5146,7 @@ msg(const char *what, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(what, fmt, ap);
+	vmsg2(1, what, fmt, ap);
 	va_end(ap);
 }
 
@@ -5123,7 +5157,7 @@ cmsg(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(g.cmd, fmt, ap);
+	vmsg2(1, g.cmd, fmt, ap);
 	va_end(ap);
 }
 
@@ -5209,6 +5243,67 @@ safe_text(char *buf, size_t cap, const char *s)
 	}
 	buf[o] = 0;
 	return buf;
+}
+
+static void json_str(const char *s);
+
+/*
+ * --json: one document per run, whatever happens (schema/hostca.schema.json):
+ *   {"schema_version":1,"command":"ca sign", PAYLOAD..., "ok":true,"exit":0,
+ *    "messages":[...]}            (and "error":{"message":...} when not ok)
+ * The head is printed when the first payload key is (json_key), or at the
+ * end; main() prints the end with the exit status.
+ */
+#define JSON_SCHEMA_VERSION 1
+static int json_open;
+
+static void
+json_head(void)
+{
+	if (json_open)
+		return;
+	json_open = 1;
+	printf("{\"schema_version\":%d,\"command\":", JSON_SCHEMA_VERSION);
+	json_str(g.cmd);
+}
+
+/* ,"key": -- the value follows. */
+static void
+json_key(const char *key)
+{
+	json_head();
+	printf(",\"%s\":", key);
+}
+
+static int
+json_end(int rc)
+{
+	size_t i;
+
+	if (!g.json)
+		return rc;
+	json_head();
+	printf(",\"ok\":%s,\"exit\":%d", rc == 0 ? "true" : "false", rc);
+	if (rc != 0) {
+		printf(",\"error\":{\"message\":");
+		json_str(jm.err[0] ? jm.err : rc == EXIT_REFUSED ? "refused" : "failed");
+		putchar('}');
+	}
+	printf(",\"messages\":[");
+	for (i = 0; i < jm.n; i++) {
+		if (i > 0)
+			putchar(',');
+		json_str(jm.v[i]);
+		free(jm.v[i]);
+	}
+	printf("]}\n");
+	free(jm.v);
+	free(jm.e);
+	jm.v = NULL;
+	jm.e = NULL;
+	jm.n = jm.cap = jm.ecap = 0;
+	fflush(stdout);
+	return rc;
 }
 
 /* JSON string (escaped) to stdout. */
@@ -7371,7 +7466,7 @@ snap_stop(ca_ctx *ca)
 	msg(ca->dir, "the index is dropped and the command stops here (what it"
 		" committed before is in the journal): run it again; it reads the"
 		" whole journal, and the next writer rebuilds the index");
-	exit(EXIT_USAGE);
+	exit(json_end(EXIT_USAGE));
 }
 
 static void
@@ -9147,6 +9242,85 @@ names_equal_set(const hostname *a, size_t na, const char *list)
 
 
 /* Adds to what the operator should know of a request ("; " between). */
+/* One request's verdict as a JSON object ("requests" of ca sign).
+ * preview: --list (nothing was signed). */
+static void
+sign_json(const ca_ctx *ca, const sign_result *sr, const char *file, int first, int preview)
+{
+	char kt[16], fp[96], sh[41];
+	unsigned char kfp[32];
+	size_t j;
+	int ok = sr->status != R_REFUSED && sr->csr.pub.kind != 0;
+	const char *p;
+
+	if (ok) {
+		pubkey_fingerprint(&sr->csr.pub, kfp);
+		hex_encode(fp, kfp, 32, 1, ':');
+		pubkey_type_name(kt, &sr->csr.pub);
+	}
+	printf("%s{\"file\":", first ? "" : ",");
+	if (file != NULL)
+		json_str(file);
+	else
+		printf("null");
+	printf(",\"verdict\":\"%s\",\"host_id\":", sr->status == R_REFUSED ? "refused"
+		: sr->status == R_AGAIN ? "issued-already" : preview ? "would-issue" : "issued");
+	if (sr->kind == KIND_NEW && !sr->claim[0] && (preview || sr->status == R_REFUSED))
+		printf("null");
+	else if (sr->hostid[0])
+		json_str(sr->hostid);
+	else if (sr->claim[0])
+		json_str(sr->claim);
+	else
+		printf("null");
+	printf(",\"kind\":");
+	if (sr->status != R_REFUSED && sr->kind)
+		printf("\"%s\"", kind_names[sr->kind]);
+	else
+		printf("null");
+	printf(",\"names\":[");
+	for (j = 0; ok && j < sr->csr.nnames; j++) {
+		if (j)
+			putchar(',');
+		json_str(sr->csr.names[j].text);
+	}
+	printf("],\"key_type\":");
+	if (ok)
+		printf("\"%s\",\"key_sha256\":\"%s\"", kt, fp);
+	else
+		printf("null,\"key_sha256\":null");
+	printf(",\"token\":");
+	if (sr->token[0])
+		json_str(sr->token);
+	else
+		printf("null");
+	printf(",\"serial\":");
+	if (!preview && sr->status != R_REFUSED && sr->cert != SIZE_MAX && sr->cert < ca->ncerts) {
+		serial_hex(sh, ca->certs[sr->cert].serial, ca->certs[sr->cert].serial_len);
+		printf("\"%s\"", sh);
+	} else {
+		printf("null");
+	}
+	printf(",\"reason\":");
+	if (sr->status == R_REFUSED)
+		json_str(sr->why);
+	else
+		printf("null");
+	/* notes: "a; b" as a list */
+	printf(",\"notes\":[");
+	for (p = sr->note, j = 0; *p; j++) {
+		const char *e = strstr(p, "; ");
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		char one[WHY_CAP];
+		snprintf(one, sizeof one, "%.*s", (int)l, p);
+		if (j)
+			putchar(',');
+		json_str(one);
+		p += l + (e ? 2 : 0);
+	}
+	printf("]}");
+}
+
 static void
 note_add(sign_result *res, const char *fmt, ...)
 {
@@ -9984,6 +10158,7 @@ cmd_ca_show(int argc, char **argv)
 	time_iso(cn, ca.crl_next);
 	ca_warnings(&ca, w, &nw);
 	if (g.json) {
+		json_key("ca");
 		printf("{\"subject\":");
 		json_str(ca.ca.subject_text);
 		printf(",\"name\":");
@@ -10001,7 +10176,7 @@ cmd_ca_show(int argc, char **argv)
 				putchar(',');
 			json_str(w[i]);
 		}
-		printf("]}\n");
+		printf("]}");
 	} else {
 		printf("subject:      %s\n", ca.ca.subject_text);
 		printf("key:          %s\n", kt);
@@ -10043,6 +10218,17 @@ config_value(ca_ctx *ca, size_t k, char *out)
 	case 3: strcpy(out, duration_text(d, ca->token_valid)); break;
 	default: strcpy(out, ca->backdate ? duration_text(d, ca->backdate) : "0"); break;
 	}
+}
+
+/* "config": the whole configuration, numbers as numbers (seconds). */
+static void
+config_json(const ca_ctx *ca)
+{
+	json_key("config");
+	printf("{\"security\":\"%s\",\"cert_days\":%lld,\"crl_days\":%lld,"
+		"\"token_valid\":%lld,\"backdate\":%lld}", security_names[ca->security],
+		(long long)ca->cert_days, (long long)ca->crl_days, (long long)ca->token_valid,
+		(long long)ca->backdate);
 }
 
 static int
@@ -10096,29 +10282,30 @@ cmd_ca_config(int argc, char **argv)
 			return ca_close(&ca, EXIT_USAGE);
 		config_value(&ca, k, v);
 		cnote("%s is now %s", config_keys[k].key, v);
+		if (g.json)
+			config_json(&ca);
 		return ca_close(&ca, 0);
 	}
-	if (g.json)
-		putchar('{');
+	if (g.json) {
+		config_json(&ca);
+		return ca_close(&ca, 0);
+	}
 	for (k = 0; k < nk; k++) {
 		if (npos == 1 && strcmp(pos[0], config_keys[k].key) != 0)
 			continue;
 		config_value(&ca, k, v);
-		if (g.json) {
-			printf("%s\"%s\":", (npos == 1 || k == 0) ? "" : ",", config_keys[k].key);
-			json_str(v);
-		} else if (npos == 1) {
+		if (npos == 1) {
 			printf("%s\n", v);
 		} else {
 			printf("%-12s %s\n", config_keys[k].key, v);
 		}
 	}
-	if (g.json)
-		printf("}\n");
 	return ca_close(&ca, 0);
 }
 
 /* ---- tokens ---- */
+
+static void token_print(const token_rec *t, int json, int first, const char *value);
 
 static int
 cmd_token_create(int argc, char **argv)
@@ -10229,7 +10416,16 @@ cmd_token_create(int argc, char **argv)
 		shown[k++] = letters[i];
 	}
 	shown[k] = 0;
-	printf("%s\n", shown);
+	if (g.json) {
+		/* the token as listed, and its value (shown once) */
+		size_t ti = ca_find_token(&ca, name);
+		if (ti != SIZE_MAX) {
+			json_key("token");
+			token_print(&ca.tokens[ti], 1, 1, shown);
+		}
+	} else {
+		printf("%s\n", shown);
+	}
 	fflush(stdout);
 	hostca_wipe(letters, sizeof letters);
 	hostca_wipe(shown, sizeof shown);
@@ -10259,7 +10455,7 @@ token_state(const token_rec *t)
 }
 
 static void
-token_print(const token_rec *t, int json, int first)
+token_print(const token_rec *t, int json, int first, const char *value)
 {
 	char c[32], e[32];
 
@@ -10278,6 +10474,10 @@ token_print(const token_rec *t, int json, int first)
 			printf("null");
 		printf(",\"reason\":");
 		json_str(t->reason);
+		if (value != NULL) {
+			printf(",\"value\":");
+			json_str(value);
+		}
 		printf("}");
 	} else {
 		printf("%-24s %-8s %-8s %u/%-6u expires %s%s%s\n", t->name,
@@ -10299,15 +10499,16 @@ cmd_token_list(int argc, char **argv)
 		return EXIT_USAGE;
 	if ((r = ca_open_fast(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
-	if (g.json)
+	if (g.json) {
+		json_key("tokens");
 		putchar('[');
-	else if (ca.ntokens > 0)
+	} else if (ca.ntokens > 0)
 		printf("%-24s %-8s %-8s %-8s %s\n", "NAME", "KIND", "STATE", "USES", "VALIDITY");
 	for (i = 0, k = 0; i < ca.ntokens; i++)
 		if (!ca.tokens[i].forgotten)
-			token_print(&ca.tokens[i], g.json, k++ == 0);
+			token_print(&ca.tokens[i], g.json, k++ == 0, NULL);
 	if (g.json)
-		printf("]\n");
+		putchar(']');
 	return ca_close(&ca, 0);
 }
 
@@ -10335,8 +10536,8 @@ cmd_token_show(int argc, char **argv)
 	}
 	t = &ca.tokens[i];
 	if (g.json) {
-		token_print(t, 1, 1);
-		putchar('\n');
+		json_key("token");
+		token_print(t, 1, 1, NULL);
 	} else {
 		printf("name:     %s\nkind:     %s\nstate:    %s\nuses:     %u of %u\n"
 			"created:  %s\nexpires:  %s\n", t->name,
@@ -10812,7 +11013,7 @@ ca_sign_media(const char *media, int list, const char *only)
 	ca_ctx ca;
 	media_item *items = NULL;
 	size_t n = 0, cap = 0, i, c0, issued = 0, again = 0, refused = 0;
-	int dfd = -1, r, rc = 0, progress;
+	int dfd = -1, r, rc = 0, progress, jfirst = 1;
 	DIR *d;
 	struct dirent *de;
 	char onlyid[HOSTCA_UUID_LEN + 1] = "";
@@ -10862,8 +11063,12 @@ ca_sign_media(const char *media, int list, const char *only)
 		free(items);
 		return ca_close(&ca, r);
 	}
-	if (list && g.json)
+	if (g.json) {
+		json_key("preview");
+		printf("%s", list ? "true" : "false");
+		json_key("requests");
 		putchar('[');
+	}
 	progress = isatty(2) && n > 50 && !g.quiet;
 	bc.ca = &ca;
 	bc.items = items;
@@ -10964,26 +11169,8 @@ ca_sign_media(const char *media, int list, const char *only)
 					pubkey_type_name(kt, &sr->csr.pub);
 				}
 				if (g.json) {
-					printf("%s{\"file\":", i ? "," : "");
-					json_str(sname);
-					printf(",\"status\":\"%s\",\"host\":", sr->status == R_REFUSED
-						? "refused" : sr->status == R_AGAIN ? "issued-already"
-						: "would-issue");
-					json_str(sr->kind == KIND_NEW && !sr->claim[0] ? "" : sr->hostid);
-					printf(",\"kind\":\"%s\",\"names\":[", sr->kind ? kind_names[sr->kind] : "");
-					for (j = 0; ok && j < sr->csr.nnames; j++) {
-						if (j)
-							putchar(',');
-						json_str(nm[j].text);
-					}
-					printf("],\"key_type\":\"%s\",\"key_sha256\":\"%s\",\"token\":",
-						ok ? kt : "", ok ? fp : "");
-					json_str(sr->token);
-					printf(",\"why\":");
-					json_str(sr->status == R_REFUSED ? sr->why : "");
-					printf(",\"note\":");
-					json_str(sr->note);
-					printf("}");
+					sign_json(&ca, sr, label, jfirst, 1);
+					jfirst = 0;
 				} else {
 					printf("%s\n", label);
 					if (sr->note[0])
@@ -11019,6 +11206,17 @@ ca_sign_media(const char *media, int list, const char *only)
 				cmsg("cannot record this round of certificates; nothing of it"
 					" was written");
 				rc = EXIT_USAGE;
+			} else if (g.json) {
+				/* verdicts once they are durable */
+				for (i = c0; i < c0 + cn; i++) {
+					char sname[300], label[320];
+					if (items[i].skip || items[i].res == NULL)
+						continue;
+					safe_text(sname, sizeof sname, items[i].name);
+					snprintf(label, sizeof label, "requests/%s", sname);
+					sign_json(&ca, items[i].res, label, jfirst, 0);
+					jfirst = 0;
+				}
 			}
 		}
 		for (i = c0; i < c0 + cn; i++) {
@@ -11033,9 +11231,16 @@ ca_sign_media(const char *media, int list, const char *only)
 	if (progress)
 		fprintf(stderr, "\r%40s\r", "");
 	closedir(d);
+	if (g.json) {
+		putchar(']');
+		json_key("issued");
+		printf("%zu", issued);
+		json_key("issued_already");
+		printf("%zu", again);
+		json_key("refused");
+		printf("%zu", refused);
+	}
 	if (list) {
-		if (g.json)
-			printf("]\n");
 		if (rc == 0)
 			cnote("%zu request%s: %zu to issue, %zu issued already, %zu refused;"
 				" nothing was changed", issued + again + refused,
@@ -11623,6 +11828,26 @@ cert_status(const cert_rec *c)
 	return "valid";
 }
 
+/* "a,b" as ["a","b"] */
+static void
+json_names(const char *csv)
+{
+	int first = 1;
+
+	putchar('[');
+	while (*csv) {
+		size_t l = strcspn(csv, ",");
+		char one[HOSTCA_MAX_NAME_LEN + 1];
+		snprintf(one, sizeof one, "%.*s", (int)l, csv);
+		if (!first)
+			putchar(',');
+		first = 0;
+		json_str(one);
+		csv += l + (csv[l] == ',');
+	}
+	putchar(']');
+}
+
 static void
 cert_line(ca_ctx *ca, size_t i, int first)
 {
@@ -11633,14 +11858,16 @@ cert_line(ca_ctx *ca, size_t i, int first)
 	time_iso(nb, c->nb);
 	time_iso(na, c->na);
 	if (g.json) {
-		printf("%s{\"serial\":\"%s\",\"host\":\"%s\",\"names\":", first ? "" : ",",
+		printf("%s{\"serial\":\"%s\",\"host_id\":\"%s\",\"names\":", first ? "" : ",",
 			sh, c->hostid);
-		json_str(c->names);
+		json_names(c->names);
 		printf(",\"status\":\"%s\",\"kind\":\"%s\",\"not_before\":\"%s\","
 			"\"not_after\":\"%s\"", cert_status(c), kind_names[c->kind], nb, na);
 		if (c->revoked)
 			printf(",\"revoked_at\":\"%s\",\"reason\":\"%s\"",
 				time_iso(ra, c->rev_at), reason_text(c->reason));
+		else
+			printf(",\"revoked_at\":null,\"reason\":null");
 		printf(",\"token\":");
 		if (c->token >= 0)
 			json_str(ca->tokens[c->token].name);
@@ -11683,9 +11910,10 @@ cmd_ca_list(int argc, char **argv)
 		cmsg("%s", why);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
-	if (g.json)
+	if (g.json) {
+		json_key("certificates");
 		putchar('[');
-	else if (ca.ncerts)
+	} else if (ca.ncerts)
 		printf("%-32s %-36s %-7s %-10s %s\n", "SERIAL", "HOST ID", "STATUS", "EXPIRES", "NAMES");
 	for (i = 0; i < ca.ncerts; i++) {
 		const cert_rec *c = &ca.certs[i];
@@ -11699,7 +11927,7 @@ cmd_ca_list(int argc, char **argv)
 		cert_line(&ca, i, k++ == 0);
 	}
 	if (g.json)
-		printf("]\n");
+		putchar(']');
 	return ca_close(&ca, 0);
 }
 
@@ -11716,23 +11944,27 @@ cmd_ca_hosts(int argc, char **argv)
 		return EXIT_USAGE;
 	if ((r = ca_open(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
-	if (g.json)
+	if (g.json) {
+		json_key("hosts");
 		putchar('[');
-	else if (ca.nhosts)
+	} else if (ca.nhosts)
 		printf("%-36s %-7s %-5s %s\n", "HOST ID", "STATUS", "CERTS", "NAMES");
 	for (i = 0; i < ca.nhosts; i++) {
 		const host_rec *h = &ca.hosts[i];
 		const cert_rec *c = &ca.certs[h->last];
 		if (g.json) {
-			printf("%s{\"host\":\"%s\",\"names\":", i ? "," : "", h->hostid);
-			json_str(c->names);
-			printf(",\"status\":\"%s\",\"certificates\":%zu}", cert_status(c), h->ncerts);
+			char sh[41];
+			serial_hex(sh, c->serial, c->serial_len);
+			printf("%s{\"host_id\":\"%s\",\"names\":", i ? "," : "", h->hostid);
+			json_names(c->names);
+			printf(",\"status\":\"%s\",\"certificates\":%zu,\"newest_serial\":\"%s\"}",
+				cert_status(c), h->ncerts, sh);
 		} else {
 			printf("%s %-7s %-5zu %s\n", h->hostid, cert_status(c), h->ncerts, c->names);
 		}
 	}
 	if (g.json)
-		printf("]\n");
+		putchar(']');
 	return ca_close(&ca, 0);
 }
 
@@ -11761,17 +11993,18 @@ cmd_ca_host(int argc, char **argv)
 	w = window_find(&ca, ca.hosts[hi].hostid);
 	if (g.json) {
 		const host_rec *h = &ca.hosts[hi];
-		printf("{\"host\":\"%s\",\"names\":", h->hostid);
-		json_str(ca.certs[h->last].names);
+		json_key("host");
+		printf("{\"host_id\":\"%s\",\"names\":", h->hostid);
+		json_names(ca.certs[h->last].names);
 		printf(",\"reissue_window_until\":");
 		if (window_open(&ca, w))
 			printf("\"%s\"", time_iso(t, w->until));
 		else
 			printf("null");
-		printf(",\"reissue_window_key\":");
+		printf(",\"reissue_window_key_sha256\":");
 		if (window_open(&ca, w) && w->has_key) {
-			char fh[65];
-			hex_encode(fh, w->keyfp, 32, 0, 0);
+			char fh[96];
+			hex_encode(fh, w->keyfp, 32, 1, ':');
 			printf("\"%s\"", fh);
 		} else {
 			printf("null");
@@ -11779,7 +12012,7 @@ cmd_ca_host(int argc, char **argv)
 		printf(",\"certificates\":[");
 		for (k = h->last; k != SIZE_MAX; k = ca.certs[k].prev_of_host)
 			cert_line(&ca, k, j++ == 0);
-		printf("]}\n");
+		printf("]}");
 	} else {
 		const host_rec *h = &ca.hosts[hi];
 		printf("host ID:  %s\nnames:    %s\n", h->hostid, ca.certs[h->last].names);
@@ -11798,6 +12031,34 @@ cmd_ca_host(int argc, char **argv)
 }
 
 /* ---- audit and check ---- */
+
+
+/* An entry's fields ("k=v k=v", values percent-escaped) as a JSON object:
+ * keys in snake_case, values unescaped. */
+static void
+audit_fields_json(char *f)
+{
+	char *tok, *save = NULL;
+	int first = 1;
+
+	putchar('{');
+	for (tok = f ? strtok_r(f, " ", &save) : NULL; tok; tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '='), *k;
+		if (eq == NULL)
+			continue;
+		*eq = 0;
+		for (k = tok; *k; k++)
+			if (*k == '-')
+				*k = '_';
+		printf("%s\"%s\":", first ? "" : ",", tok);
+		first = 0;
+		if (unesc(eq + 1) < 0)
+			printf("null");
+		else
+			json_str(eq + 1);
+	}
+	putchar('}');
+}
 
 /* Walks the journal on its own (without trusting any of it) and reports
  * the first entry that breaks the chain. */
@@ -11898,7 +12159,7 @@ journal_verify(const char *dir, int print, int verify, size_t *entries)
 				if (c)
 					*c = 0;
 				if (g.json) {
-					json_str(rest ? rest + 1 : "");
+					audit_fields_json(rest ? rest + 1 : NULL);
 					putchar('}');
 				} else {
 					printf("%s%s\n", rest ? rest : "", c ? " cert=..." : "");
@@ -11937,21 +12198,23 @@ cmd_ca_audit(int argc, char **argv)
 	ca.dir = g.ca_dir;
 	if (ca_lock(&ca, 0) < 0)
 		return EXIT_USAGE;
-	if (g.json && !verify)
+	if (g.json && !verify) {
+		json_key("entries");
 		putchar('[');
+	}
 	r = journal_verify(g.ca_dir, !verify, verify, &n);
 	if (g.json && !verify)
-		printf("]\n");
+		putchar(']');
 	if (verify) {
-		if (r == 0) {
-			if (g.json)
-				printf("{\"entries\":%zu,\"intact\":true}\n", n);
-			else
-				printf("%zu entries, hash chain intact, its end signed by the CA key:"
+		if (g.json) {
+			json_key("verified");
+			printf("%s", r == 0 ? "true" : "false");
+			json_key("entry_count");
+			printf("%zu", n);
+		} else if (r == 0) {
+			printf("%zu entries, hash chain intact, its end signed by the CA key:"
 					" no entry was edited, removed, reordered or added except"
 					" by someone holding the CA key\n", n);
-		} else if (g.json) {
-			printf("{\"entries\":%zu,\"intact\":false}\n", n);
 		}
 	}
 	if (ca.dir_fd >= 0)
@@ -12263,12 +12526,21 @@ cmd_ca_check(int argc, char **argv)
 			used, used == 1 ? "" : "s");
 	if (check_index(&ca))
 		bad = 1;
-	if (g.json)
+	if (g.json) {
+		size_t k2, np = 0;
+		json_key("check");
 		printf("{\"consistent\":%s,\"entries\":%zu,\"certificates\":%zu,"
-			"\"revoked\":%zu,\"hosts\":%zu,\"tokens\":%zu,\"crl_number\":%llu}\n",
-			bad ? "false" : "true", n, ca.ncerts, ca.nrevoked, ca.nhosts, ca.ntokens,
-			(unsigned long long)ca.crl_number);
-	else if (!bad)
+			"\"revoked\":%zu,\"hosts\":%zu,\"tokens\":%zu,\"crl_number\":%llu,"
+			"\"problems\":[", bad ? "false" : "true", n, ca.ncerts, ca.nrevoked,
+			ca.nhosts, ca.ntokens, (unsigned long long)ca.crl_number);
+		for (k2 = 0; k2 < jm.n; k2++)
+			if (jm.e[k2]) {
+				if (np++)
+					putchar(',');
+				json_str(jm.v[k2]);
+			}
+		printf("]}");
+	} else if (!bad)
 		printf("%s: consistent: %zu journal entr%s, %zu certificate%s (%zu revoked),"
 			" %zu host%s, %zu token%s, CRL #%llu\n", ca.dir, n, n == 1 ? "y" : "ies",
 			ca.ncerts, ca.ncerts == 1 ? "" : "s", ca.nrevoked, ca.nhosts,
@@ -12426,7 +12698,7 @@ static int
 show_cert(const unsigned char *der, size_t len, int first)
 {
 	x509_info *c = malloc(sizeof *c);
-	char why[WHY_CAP], sh[41], nb[32], na[32], kt[16], fp[100], kfp[65];
+	char why[WHY_CAP], sh[41], nb[32], na[32], kt[16], fp[100], kfp[96];
 	unsigned char h[32], k[32];
 	size_t i;
 
@@ -12441,7 +12713,7 @@ show_cert(const unsigned char *der, size_t len, int first)
 	sha256_once(h, der, len);
 	fingerprint_text(fp, h);
 	pubkey_fingerprint(&c->pub, k);
-	hex_encode(kfp, k, 32, 0, 0);
+	hex_encode(kfp, k, 32, !!g.json, g.json ? ':' : 0);
 	pubkey_type_name(kt, &c->pub);
 	time_iso(nb, c->nb);
 	time_iso(na, c->na);
@@ -12452,8 +12724,12 @@ show_cert(const unsigned char *der, size_t len, int first)
 		json_str(c->issuer_text);
 		printf(",\"serial\":\"%s\",\"not_before\":\"%s\",\"not_after\":\"%s\","
 			"\"key_type\":\"%s\",\"key_sha256\":\"%s\",\"sha256\":\"%s\",\"ca\":%s,"
-			"\"host\":\"%s\",\"names\":[", sh, nb, na, kt, kfp, fp,
-			c->is_ca ? "true" : "false", c->hostid);
+			"\"host_id\":", sh, nb, na, kt, kfp, fp, c->is_ca ? "true" : "false");
+		if (c->hostid[0])
+			json_str(c->hostid);
+		else
+			printf("null");
+		printf(",\"names\":[");
 		for (i = 0; i < c->nnames; i++) {
 			if (i)
 				putchar(',');
@@ -12483,7 +12759,7 @@ static int
 show_csr(const unsigned char *der, size_t len, int first)
 {
 	csr_info *c = malloc(sizeof *c);
-	char why[WHY_CAP], kt[16], kfp[65];
+	char why[WHY_CAP], kt[16], kfp[96];
 	unsigned char k[32];
 	size_t i;
 	int err;
@@ -12496,14 +12772,17 @@ show_csr(const unsigned char *der, size_t len, int first)
 		return -1;
 	}
 	pubkey_fingerprint(&c->pub, k);
-	hex_encode(kfp, k, 32, 0, 0);
+	hex_encode(kfp, k, 32, !!g.json, g.json ? ':' : 0);
 	pubkey_type_name(kt, &c->pub);
 	if (g.json) {
 		printf("%s{\"type\":\"request\",\"subject\":", first ? "" : ",");
 		json_str(c->subject);
-		printf(",\"key_type\":\"%s\",\"key_sha256\":\"%s\",\"host\":\"%s\","
-			"\"token\":%s,\"names\":[", kt, kfp, c->hostid,
-			c->has_challenge ? "true" : "false");
+		printf(",\"key_type\":\"%s\",\"key_sha256\":\"%s\",\"host_id\":", kt, kfp);
+		if (c->hostid[0])
+			json_str(c->hostid);
+		else
+			printf("null");
+		printf(",\"has_challenge\":%s,\"names\":[", c->has_challenge ? "true" : "false");
 		for (i = 0; i < c->nnames; i++) {
 			if (i)
 				putchar(',');
@@ -12539,9 +12818,19 @@ show_crl(const unsigned char *der, size_t len, int first)
 	hex_encode(num, c.number, c.number_len, 1, 0);
 	time_iso(t1, c.this_update);
 	time_iso(t2, c.next_update);
-	if (g.json)
-		printf("%s{\"type\":\"crl\",\"number\":\"%s\",\"this_update\":\"%s\","
-			"\"next_update\":\"%s\",\"revoked\":[", first ? "" : ",", num, t1, t2);
+	if (g.json) {
+		uint64_t nv = 0;
+		size_t i;
+		for (i = 0; i < c.number_len && i < 8; i++)
+			nv = nv << 8 | c.number[i];
+		printf("%s{\"type\":\"crl\",\"number\":", first ? "" : ",");
+		if (c.number_len <= 7)
+			printf("%llu", (unsigned long long)nv);
+		else
+			printf("\"%s\"", num);
+		printf(",\"this_update\":\"%s\",\"next_update\":\"%s\",\"entries\":%zu,"
+			"\"revoked\":[", t1, t2, c.count);
+	}
 	else
 		printf("CRL\n  number:   %s (hex)\n  updated:  %s\n  next:     %s\n"
 			"  entries:  %zu\n", num, t1, t2, c.count);
@@ -12555,7 +12844,7 @@ show_crl(const unsigned char *der, size_t len, int first)
 			break;
 		serial_hex(sh, s, sl);
 		if (g.json)
-			printf("%s{\"serial\":\"%s\",\"date\":\"%s\",\"reason\":\"%s\"}",
+			printf("%s{\"serial\":\"%s\",\"revoked_at\":\"%s\",\"reason\":\"%s\"}",
 				count ? "," : "", sh, time_iso(tw, w), reason_text(rs < 0 ? 0 : rs));
 		else
 			printf("    %s %s %s\n", sh, time_iso(tw, w), reason_text(rs < 0 ? 0 : rs));
@@ -12590,8 +12879,10 @@ cmd_show(int argc, char **argv)
 		free(data);
 		return EXIT_USAGE;
 	}
-	if (g.json)
+	if (g.json) {
+		json_key("objects");
 		putchar('[');
+	}
 	for (i = 0; i < MAX_PEM_BLOCKS; i++) {
 		n = hostca_pem_decode(data, len, i, banner, der, len);
 		if (n <= 0)
@@ -12636,7 +12927,7 @@ cmd_show(int argc, char **argv)
 		free(x);
 	}
 	if (g.json)
-		printf("]\n");
+		putchar(']');
 	free(data);
 	free(der);
 	if (shown == 0) {
@@ -13521,9 +13812,14 @@ cmd_host_status(int argc, char **argv)
 	int64_t now, w, days = 0;
 	char crl_state[160], kfp[65], nkfp[65];
 	size_t i;
-	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+	const char *renew_s = NULL;
+	long renew_at = 50;
+	int renew_due, ca_ending;
+	opt opts[] = { { "--renew-at", O_STR, &renew_s, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (renew_s && parse_uint("--renew-at", renew_s, 1, 99, &renew_at) < 0)
 		return EXIT_USAGE;
 	if ((r = host_load(&h, 1)) != 0) {
 		host_free(&h);
@@ -13596,9 +13892,26 @@ cmd_host_status(int argc, char **argv)
 			msg("warning", "the CRL %s", crl_state);
 		}
 	}
+	/* Due for renewal: past renew_at percent of its life (the default,
+	 * half, is when NetBackup hosts renew). The CA certificate's end: a
+	 * year ahead, hosts need the renewed one (ca renew) on a stick. */
+	renew_due = c != NULL && usable
+		&& now >= c->nb + (c->na - c->nb) / 100 * renew_at;
+	ca_ending = a != NULL && a->na - now < 365 * 86400;
+	if (renew_due)
+		msg("warning", "the certificate is past %ld%% of its life: renew it"
+			" (hostca host renew --media DIR, or host sync)", renew_at);
+	if (ca_ending)
+		msg("warning", "the CA certificate ends on %s: the CA operator renews it"
+			" (hostca ca renew), and hosts take it with host update", time_iso(na, a->na));
 	if (g.json) {
-		printf("{\"host\":\"%s\",\"usable\":%s,\"crl_expired\":%s,\"state\":",
-			h.hostid, usable ? "true" : "false", crl_state[0] ? "true" : "false");
+		char kj[96], nkj[96];
+		unsigned char kb[32];
+		json_key("host");
+		printf("{\"host_id\":\"%s\",\"usable\":%s,\"crl_expired\":%s,"
+			"\"renewal_due\":%s,\"ca_ending\":%s,\"state\":",
+			h.hostid, usable ? "true" : "false", crl_state[0] ? "true" : "false",
+			renew_due ? "true" : "false", ca_ending ? "true" : "false");
 		json_str(state);
 		if (c != NULL) {
 			serial_hex(sh, c->serial, c->serial_len);
@@ -13614,8 +13927,26 @@ cmd_host_status(int argc, char **argv)
 			}
 			putchar(']');
 		}
-		printf(",\"key_sha256\":\"%s\",\"new_key_sha256\":\"%s\",\"ca_sha256\":\"%s\"}\n",
-			kfp, nkfp, fp);
+		printf(",\"key_sha256\":");
+		if (kfp[0] && hex_decode(kb, 32, kfp) == 32) {
+			hex_encode(kj, kb, 32, 1, ':');
+			printf("\"%s\"", kj);
+		} else {
+			printf("null");
+		}
+		printf(",\"new_key_sha256\":");
+		if (nkfp[0] && hex_decode(kb, 32, nkfp) == 32) {
+			hex_encode(nkj, kb, 32, 1, ':');
+			printf("\"%s\"", nkj);
+		} else {
+			printf("null");
+		}
+		printf(",\"ca_sha256\":");
+		if (fp[0])
+			printf("\"%s\"", fp);
+		else
+			printf("null");
+		putchar('}');
 	} else {
 		printf("host ID:   %s\n", h.hostid);
 		if (c != NULL) {
@@ -13642,7 +13973,8 @@ cmd_host_status(int argc, char **argv)
 	free(c);
 	free(a);
 	host_free(&h);
-	return usable ? 0 : EXIT_REFUSED;
+	/* an expired CRL: peers refuse every certificate, so not healthy */
+	return usable && !crl_state[0] ? 0 : EXIT_REFUSED;
 }
 
 /* Overwrites a file's bytes before removing it (best effort on flash). */
@@ -13809,7 +14141,7 @@ main(int argc, char **argv)
 		if (strcmp(a, "-C") == 0 || strcmp(a, "-H") == 0 || strcmp(a, "--passphrase-file") == 0) {
 			if (i + 1 >= argc || argv[i + 1][0] == 0) {
 				msg("hostca", "%s needs a value", a);
-				return EXIT_USAGE;
+				return json_end(EXIT_USAGE);
 			}
 			if (a[1] == 'C')
 				g.ca_dir = argv[++i];
@@ -13830,12 +14162,13 @@ main(int argc, char **argv)
 		} else {
 			msg("hostca", "unknown option '%s' (options go before the command;"
 				" see hostca --help)", a);
-			return EXIT_USAGE;
+			return json_end(EXIT_USAGE);
 		}
 	}
 	if (i >= argc) {
 		usage(stderr);
-		return EXIT_USAGE;
+		msg("hostca", "no command given");
+		return json_end(EXIT_USAGE);
 	}
 	for (c = 0; c < N_COMMANDS; c++) {
 		const char *grp = commands[c].group;
@@ -13861,12 +14194,12 @@ main(int argc, char **argv)
 		return any ? 0 : EXIT_USAGE;
 	}
 	if (c == N_COMMANDS) {
-		fprintf(stderr, "hostca: unknown command '%s%s%s' (see hostca --help)\n", argv[i],
+		msg("hostca", "unknown command '%s%s%s' (see hostca --help)", argv[i],
 			i + 1 < argc && (strcmp(argv[i], "ca") == 0 || strcmp(argv[i], "token") == 0
 				|| strcmp(argv[i], "host") == 0) ? " " : "",
 			i + 1 < argc && (strcmp(argv[i], "ca") == 0 || strcmp(argv[i], "token") == 0
 				|| strcmp(argv[i], "host") == 0) ? argv[i + 1] : "");
-		return EXIT_USAGE;
+		return json_end(EXIT_USAGE);
 	}
 	i += commands[c].group ? 2 : 1;
 	snprintf(cmdname, sizeof cmdname, "%s%s%s", commands[c].group ? commands[c].group : "",
@@ -13879,7 +14212,8 @@ main(int argc, char **argv)
 		printf("usage: hostca [global options] %s\n", commands[c].usage);
 		return 0;
 	}
-	return commands[c].fn(argc - i, argv + i);
+	k = commands[c].fn(argc - i, argv + i);
+	return json_end(k);
 }
 
 #endif /* HOSTCA_NO_MAIN */
