@@ -10465,7 +10465,7 @@ token_print(const token_rec *t, int json, int first, const char *value)
 		printf("%s{\"name\":", first ? "" : ",");
 		json_str(t->name);
 		printf(",\"kind\":\"%s\",\"state\":\"%s\",\"uses\":%u,\"max_uses\":%u,"
-			"\"created\":\"%s\",\"expires\":\"%s\",\"host\":",
+			"\"created\":\"%s\",\"expires\":\"%s\",\"host_id\":",
 			t->kind == TOK_REISSUE ? "reissue" : "auth", token_state(t), t->uses,
 			t->max, c, e);
 		if (t->hostid[0])
@@ -10473,7 +10473,10 @@ token_print(const token_rec *t, int json, int first, const char *value)
 		else
 			printf("null");
 		printf(",\"reason\":");
-		json_str(t->reason);
+		if (t->reason[0])
+			json_str(t->reason);
+		else
+			printf("null");
 		if (value != NULL) {
 			printf(",\"value\":");
 			json_str(value);
@@ -11438,6 +11441,18 @@ reason_text(int r)
 	return (r >= 0 && r <= 10 && reason_names[r]) ? reason_names[r] : "unspecified";
 }
 
+/* "crl": the CRL the CA publishes now. */
+static void
+crl_json(const ca_ctx *ca)
+{
+	char t1[32], t2[32];
+
+	json_key("crl");
+	printf("{\"number\":%llu,\"this_update\":\"%s\",\"next_update\":\"%s\"}",
+		(unsigned long long)ca->crl_number, time_iso(t1, ca->crl_this),
+		time_iso(t2, ca->crl_next));
+}
+
 static int
 cmd_ca_revoke(int argc, char **argv)
 {
@@ -11520,10 +11535,11 @@ cmd_ca_revoke(int argc, char **argv)
 			serial_hex(list + strlen(list), ca.certs[k].serial, ca.certs[k].serial_len);
 		}
 		if (n == 0) {
-			cnote("host %s has no valid certificate: nothing to revoke",
+			/* nothing matched: a refusal (exit 1), as for an unknown serial */
+			cmsg("host %s has no valid certificate: nothing to revoke",
 				ca.hosts[hi].hostid);
 			free(list);
-			return ca_close(&ca, 0);
+			return ca_close(&ca, EXIT_REFUSED);
 		}
 	}
 	if ((f = malloc(strlen(list) + 64)) == NULL) {
@@ -11572,11 +11588,30 @@ cmd_ca_revoke(int argc, char **argv)
 		free(list);
 		return ca_close(&ca, EXIT_USAGE);
 	}
+	if (g.json) {
+		json_key("revoked");
+		putchar('[');
+	}
 	for (i = 0; list[i];) {
 		size_t l = strcspn(list + i, ",");
 		snprintf(sh, sizeof sh, "%.*s", (int)l, list + i);
 		cnote("revoked %s (%s)", sh, reason_text(reason));
+		if (g.json) {
+			unsigned char sb[20];
+			size_t sl, ci;
+			printf("%s{\"serial\":\"%s\",\"host_id\":", i ? "," : "", sh);
+			if (serial_parse(sh, sb, &sl) == 0
+				&& (ci = ca_find_serial(&ca, sb, sl)) != SIZE_MAX)
+				printf("\"%s\"", ca.certs[ci].hostid);
+			else
+				printf("null");
+			printf(",\"reason\":\"%s\"}", reason_text(reason));
+		}
 		i += l + (list[i + l] == ',');
+	}
+	if (g.json) {
+		putchar(']');
+		crl_json(&ca);
 	}
 	cnote("CRL #%llu written; carry it to the hosts (hostca ca export --media DIR)",
 		(unsigned long long)ca.crl_number);
@@ -11772,6 +11807,8 @@ cmd_ca_crl(int argc, char **argv)
 		return ca_close(&ca, EXIT_USAGE);
 	cnote("CRL #%llu, next update %s", (unsigned long long)ca.crl_number,
 		time_iso(t, ca.crl_next));
+	if (g.json)
+		crl_json(&ca);
 	return ca_close(&ca, 0);
 }
 
@@ -12673,12 +12710,39 @@ cmd_verify(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	r = cert_verify_full(cert, cl, ca, al, crl, rl, at, &reason, why);
-	if (r == 0) {
+	if (g.json) {
 		hostca_cert_info *info = malloc(sizeof *info);
+		int ok = info != NULL && hostca_cert_info_decode(info, cert, cl) == 0;
+		json_key("verify");
+		printf("{\"valid\":%s,\"reason\":", r == 0 ? "true" : "false");
+		if (r == 0)
+			printf("null");
+		else
+			json_str(why);
+		printf(",\"revocation_reason\":");
+		if (r == HOSTCA_ERR_REVOKED)
+			printf("\"%s\"", reason_text(reason < 0 ? 0 : reason));
+		else
+			printf("null");
+		printf(",\"host_id\":");
+		if (ok && info->hostid[0])
+			json_str(info->hostid);
+		else
+			printf("null");
+		printf(",\"not_after\":");
+		if (ok)
+			printf("\"%s\"", time_iso(t, info->not_after));
+		else
+			printf("null");
+		printf(",\"crl_checked\":%s}", crl_f ? "true" : "false");
+		free(info);
+	}
+	if (r == 0) {
+		hostca_cert_info *info = g.json ? NULL : malloc(sizeof *info);
 		if (info != NULL && hostca_cert_info_decode(info, cert, cl) == 0)
 			printf("%s: OK (host %s, valid until %s)\n", pos[0],
 				info->hostid[0] ? info->hostid : "-", time_iso(t, info->not_after));
-		else
+		else if (!g.json)
 			printf("%s: OK\n", pos[0]);
 		free(info);
 	} else if (r == HOSTCA_ERR_REVOKED) {
@@ -12689,9 +12753,7 @@ cmd_verify(int argc, char **argv)
 	free(ca);
 	free(cert);
 	free(crl);
-	if (r == 0)
-		return 0;
-	return (r == HOSTCA_ERR_CRL && crl_f) ? EXIT_REFUSED : EXIT_REFUSED;
+	return r == 0 ? 0 : EXIT_REFUSED;
 }
 
 static int
@@ -13977,6 +14039,192 @@ cmd_host_status(int argc, char **argv)
 	return usable && !crl_state[0] ? 0 : EXIT_REFUSED;
 }
 
+/*
+ * host sync: what a host does when a stick arrives, in order: install
+ * the response meant for it (if any, and new), take a newer CRL and CA
+ * certificate, write a renewal request once the certificate is past
+ * --renew-at percent of its life (default 50), then say how it stands
+ * and what the operator should do next. Exit: host status's (0 healthy).
+ */
+#define SYNC_MAX 8
+
+static void
+sync_add(char list[SYNC_MAX][200], size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*n >= SYNC_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(list[(*n)++], 200, fmt, ap);
+	va_end(ap);
+}
+
+static int
+cmd_host_sync(int argc, char **argv)
+{
+	const char *media = NULL, *token = NULL, *token_file = NULL, *fp_s = NULL;
+	const char *renew_s = NULL;
+	long renew_at = 50;
+	int npos, r, tofu = 0, due = 0, pending = 0, installed = 0;
+	char *pos[1], p[PATH_MAX], fname[64], why[WHY_CAP];
+	char acts[SYNC_MAX][200], next[SYNC_MAX][200];
+	size_t na = 0, nn = 0, i;
+	host_ctx h;
+	char *av[8];
+	int ac;
+	opt opts[] = {
+		{ "--media", O_STR, &media, 0, 0, 0, 0 },
+		{ "--token", O_STR, &token, 0, 0, 0, 0 },
+		{ "--token-file", O_STR, &token_file, 0, 0, 0, 0 },
+		{ "--ca-fingerprint", O_STR, &fp_s, 0, 0, 0, 0 },
+		{ "--trust-on-first-use", O_FLAG, 0, &tofu, 0, 0, 0 },
+		{ "--renew-at", O_STR, &renew_s, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (media == NULL) {
+		cmsg("--media DIR is required");
+		return EXIT_USAGE;
+	}
+	if (renew_s && parse_uint("--renew-at", renew_s, 1, 99, &renew_at) < 0)
+		return EXIT_USAGE;
+	if (media_check(media) < 0)
+		return EXIT_USAGE;
+	if ((r = host_load(&h, 1)) != 0) {
+		host_free(&h);
+		return r;
+	}
+	/* 1. A response for this host, not installed yet. */
+	snprintf(fname, sizeof fname, "responses/%s.pem", h.hostid);
+	path_join(p, sizeof p, media, fname);
+	if (path_exists(p)) {
+		static const char *const cb[] = { "CERTIFICATE", NULL };
+		unsigned char *cert = NULL;
+		size_t cl = 0;
+		int same = pem_file_load(p, cb, MAX_PEM_FILE, &cert, &cl, NULL) == 0
+			&& h.cert != NULL && cl == h.cert_len && memcmp(cert, h.cert, cl) == 0;
+		free(cert);
+		host_free(&h);
+		if (same) {
+			sync_add(acts, &na, "the response on the stick is installed already");
+		} else {
+			ac = 0;
+			av[ac++] = (char *)"--media";
+			av[ac++] = (char *)media;
+			if (fp_s) {
+				av[ac++] = (char *)"--ca-fingerprint";
+				av[ac++] = (char *)fp_s;
+			} else if (tofu) {
+				av[ac++] = (char *)"--trust-on-first-use";
+			}
+			av[ac] = NULL;
+			if (cmd_host_install(ac, av) == 0) {
+				installed = 1;
+				sync_add(acts, &na, "installed the certificate from %s", fname);
+			} else {
+				sync_add(acts, &na, "did not install %s (see the messages)", fname);
+			}
+		}
+	} else {
+		host_free(&h);
+	}
+	/* 2. A newer CRL and CA certificate (once a CA is pinned). */
+	if ((r = host_load(&h, 1)) != 0) {
+		host_free(&h);
+		return r;
+	}
+	if (h.ca != NULL && !installed) {
+		host_free(&h);
+		ac = 0;
+		av[ac++] = (char *)"--media";
+		av[ac++] = (char *)media;
+		av[ac] = NULL;
+		if (cmd_host_update(ac, av) == 0)
+			sync_add(acts, &na, "checked the stick's CRL and CA certificate");
+		else
+			sync_add(acts, &na, "could not take the stick's CRL or CA certificate"
+				" (see the messages)");
+		if ((r = host_load(&h, 1)) != 0) {
+			host_free(&h);
+			return r;
+		}
+	}
+	/* 3. Renewal, when due and not already on the stick. */
+	if (h.cert != NULL) {
+		x509_info *c = NULL;
+		int64_t now = host_now(&h);
+		if (cert_decode_alloc(&c, h.cert, h.cert_len, why) == 0 && c->na > now
+			&& now >= c->nb + (c->na - c->nb) / 100 * renew_at)
+			due = 1;
+		free(c);
+	}
+	snprintf(fname, sizeof fname, "requests/%s.pem", h.hostid);
+	path_join(p, sizeof p, media, fname);
+	pending = path_exists(p);
+	host_free(&h);
+	if (due && pending) {
+		sync_add(acts, &na, "a request of this host is on the stick already");
+		sync_add(next, &nn, "carry the stick to the CA (hostca ca sign --media DIR),"
+			" then run host sync again");
+	} else if (due) {
+		ac = 0;
+		av[ac++] = (char *)"--media";
+		av[ac++] = (char *)media;
+		if (token) {
+			av[ac++] = (char *)"--token";
+			av[ac++] = (char *)token;
+		} else if (token_file) {
+			av[ac++] = (char *)"--token-file";
+			av[ac++] = (char *)token_file;
+		}
+		av[ac] = NULL;
+		if (cmd_host_renew(ac, av) == 0) {
+			sync_add(acts, &na, "wrote a renewal request (%s)", fname);
+			sync_add(next, &nn, "carry the stick to the CA (hostca ca sign --media DIR),"
+				" then run host sync again");
+		} else {
+			sync_add(acts, &na, "renewal is due, but no request could be written"
+				" (see the messages)");
+		}
+	} else if (pending) {
+		sync_add(next, &nn, "this host's request is on the stick: carry it to the CA");
+	}
+	/* 4. How it stands. */
+	ac = 0;
+	av[ac++] = (char *)"--renew-at";
+	snprintf(why, sizeof why, "%ld", renew_at);
+	av[ac++] = why;
+	av[ac] = NULL;
+	r = cmd_host_status(ac, av);
+	if (r != 0 && nn == 0)
+		sync_add(next, &nn, "the host is not healthy (see the status): bring a stick"
+			" with its response, a fresh CRL (hostca ca export), or a reissue token");
+	if (g.json) {
+		json_key("sync");
+		printf("{\"actions\":[");
+		for (i = 0; i < na; i++) {
+			if (i)
+				putchar(',');
+			json_str(acts[i]);
+		}
+		printf("],\"healthy\":%s,\"next\":[", r == 0 ? "true" : "false");
+		for (i = 0; i < nn; i++) {
+			if (i)
+				putchar(',');
+			json_str(next[i]);
+		}
+		printf("]}");
+	} else if (!g.quiet) {
+		for (i = 0; i < na; i++)
+			printf("done:      %s\n", acts[i]);
+		for (i = 0; i < nn; i++)
+			printf("next:      %s\n", next[i]);
+	}
+	return r;
+}
+
 /* Overwrites a file's bytes before removing it (best effort on flash). */
 static int
 wipe_file(const char *path)
@@ -14088,7 +14336,9 @@ static const struct {
 	{ "host", "install", cmd_host_install, "host install --media DIR [--ca-fingerprint SHA256 | --trust-on-first-use] [--force]" },
 	{ "host", "renew", cmd_host_renew, "host renew --media DIR [--token T | --token-file F]" },
 	{ "host", "update", cmd_host_update, "host update --media DIR" },
-	{ "host", "status", cmd_host_status, "host status" },
+	{ "host", "status", cmd_host_status, "host status [--renew-at PERCENT]" },
+	{ "host", "sync", cmd_host_sync, "host sync --media DIR [--renew-at PERCENT] [--token T | --token-file F]\n"
+		"          [--ca-fingerprint SHA256 | --trust-on-first-use]" },
 	{ "host", "clean", cmd_host_clean, "host clean [--force]" },
 	{ NULL, "verify", cmd_verify, "verify --ca CA.pem [--crl CRL.pem] [--at TIME] CERT.pem" },
 	{ NULL, "show", cmd_show, "show FILE" },
