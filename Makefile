@@ -22,9 +22,13 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 # Packages: the build needs libbearssl-dev; the tests use the peers.
 BUILD_PKGS = gcc libc6-dev make libbearssl-dev
-TEST_PKGS  = openssl gnutls-bin python3-cryptography faketime
+TEST_PKGS  = openssl gnutls-bin python3-cryptography python3-jsonschema faketime
+# tests/t_package.sh: the Debian package (make deb), its manual page, the
+# systemd units (systemd-analyze verify), lintian.
+DEB_PKGS   = dpkg-dev binutils
+TEST_PKGS += $(DEB_PKGS) man-db systemd lintian
 
-.PHONY: all deps deps-build test demo install clean bench fuzz static cross-deps cross-test
+.PHONY: all deps deps-build test demo install clean bench fuzz static cross-deps cross-test deb
 
 all: hostca
 
@@ -102,13 +106,24 @@ fuzz:
 
 install: hostca
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 hostca $(DESTDIR)$(PREFIX)/bin/hostca
 	install -m 0644 hostca.h $(DESTDIR)$(PREFIX)/include/hostca.h
 	install -m 0644 hostca.1 $(DESTDIR)$(PREFIX)/share/man/man1/hostca.1
+	install -m 0644 contrib/hostca.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/hostca
+
+# Debian package hostca_<version>-$(DEB_REVISION)_<arch>.deb, from a staging
+# tree in build-deb/ (contrib/mkdeb.sh says what it holds). DEB_MAINTAINER
+# (default: the last commit's author) and SOURCE_DATE_EPOCH may be set.
+DEB_REVISION ?= 1
+deb: hostca hostca.o
+	@sh tests/deps.sh $(DEB_PKGS)
+	DEB_REVISION=$(DEB_REVISION) sh contrib/mkdeb.sh ./hostca hostca.o .
 
 clean:
 	rm -f hostca hostca-test hostca-asan hostca-static hostca-arm64 hostca-test-arm64 hostca.o tests/example tests/p256check tests/p256check-asan tests/p256check-arm64
-	rm -rf tests/out
+	rm -rf tests/out build-deb
+	rm -f hostca_*.deb
 
 # The model-based policy test (tests/t_model.sh, tests/model.py), long:
 # MODEL_STEPS steps (20000), MODEL_SEED=N replays a run. `make test` runs

@@ -9931,6 +9931,8 @@ init_leftovers_remove(const char *parent, const char *cadir)
 	closedir(d);
 }
 
+static int cmd_ca_show(int argc, char **argv);
+
 static int
 cmd_ca_init(int argc, char **argv)
 {
@@ -10095,13 +10097,19 @@ cmd_ca_init(int argc, char **argv)
 	}
 	fsync_dir(parent);
 	fingerprint_text(fp, ca.ca_fp);
-	printf("%s\n", fp);
+	if (!g.json)
+		printf("%s\n", fp);
 	cnote("created CA '%s' (%s, security %s) in %s; read the fingerprint"
 		" above to each host's operator", name, keyname, security_names[security],
 		g.ca_dir);
 	r = 0;
 	hostca_wipe(pass, sizeof pass);
 	ca_free(&ca);
+	if (g.json) {
+		/* the new CA, as ca show describes it */
+		char *none[1] = { NULL };
+		r = cmd_ca_show(0, none);
+	}
 	return r;
 fail:
 	hostca_wipe(pass, sizeof pass);
@@ -10781,13 +10789,34 @@ ca_sign_csr(const char *file, const char *token, const char *out)
 			}
 		} else {
 			size_t n = hostca_pem_encode(NULL, "CERTIFICATE", cd, cl);
-			char *pem = malloc(n);
+			char *pem = malloc(n + 1);
 			if (pem != NULL) {
 				hostca_pem_encode(pem, "CERTIFICATE", cd, cl);
-				fwrite(pem, 1, n, stdout);
+				pem[n] = 0;
+				if (g.json) {
+					/* stdout is the document: the PEM goes in it */
+					json_key("certificate_pem");
+					json_str(pem);
+				} else {
+					fwrite(pem, 1, n, stdout);
+				}
 				free(pem);
 			}
 		}
+	}
+	if (g.json && (r == 0 || res->status == R_REFUSED)) {
+		json_key("preview");
+		printf("false");
+		json_key("requests");
+		putchar('[');
+		sign_json(&ca, res, NULL, 1, 0);
+		putchar(']');
+		json_key("issued");
+		printf("%d", res->status == R_ISSUED);
+		json_key("issued_already");
+		printf("%d", res->status == R_AGAIN);
+		json_key("refused");
+		printf("%d", res->status == R_REFUSED);
 	}
 	free(der);
 	free(res);
@@ -11780,6 +11809,10 @@ cmd_ca_passphrase(int argc, char **argv)
 	if (journal_add(&ca, "note", remove ? "text=ca.key%20stored%20without%20a%20passphrase"
 		: "text=ca.key%20passphrase%20changed") < 0 || journal_commit(&ca) < 0)
 		return ca_close(&ca, EXIT_USAGE);
+	if (g.json) {
+		json_key("passphrase");
+		printf("{\"encrypted\":%s}", remove ? "false" : "true");
+	}
 	cnote("%s", remove ? "ca.key is stored without a passphrase now: guard the"
 		" CA machine accordingly" : "ca.key is encrypted under the new passphrase");
 	return ca_close(&ca, 0);
@@ -12401,7 +12434,7 @@ check_crl_entries(ca_ctx *ca, const crl_info *ci, const char *path)
 static int
 cmd_ca_check(int argc, char **argv)
 {
-	int npos, r, bad = 0;
+	int npos, r = 0, bad = 0;
 	char *pos[1], path[PATH_MAX], why[WHY_CAP], sh[41];
 	ca_ctx ca;
 	size_t i, n, used;
@@ -12411,10 +12444,23 @@ cmd_ca_check(int argc, char **argv)
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
-	if (journal_verify(g.ca_dir, 0, 1, &n) < 0)
+	if (journal_verify(g.ca_dir, 0, 1, &n) < 0 || (r = ca_open(&ca, 0, 0)) != 0) {
+		if (g.json) {
+			/* no counts: the journal could not be read */
+			json_key("check");
+			printf("{\"consistent\":false,\"problems\":[");
+			for (i = 0, used = 0; i < jm.n; i++)
+				if (jm.e[i]) {
+					if (used++)
+						putchar(',');
+					json_str(jm.v[i]);
+				}
+			printf("]}");
+		}
+		if (r != 0)
+			return ca_close(&ca, r == EXIT_USAGE ? EXIT_REFUSED : r);
 		return EXIT_REFUSED;
-	if ((r = ca_open(&ca, 0, 0)) != 0)
-		return ca_close(&ca, r == EXIT_USAGE ? EXIT_REFUSED : r);
+	}
 	/* ca.pem is the certificate that init recorded. */
 	{
 		const char *jl = strstr((const char *)ca.jbuf, " fp=");
