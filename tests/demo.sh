@@ -71,9 +71,9 @@ say "... then signs every request. Answers, the CA certificate and the CRL go on
 step 'hostca -C ca ca sign --media stick'
 step 'ls stick stick/responses'
 
-say "Each host installs its certificate, pinning the CA by the fingerprint read out in step 1."
-step "hostca -H web1 host install --media stick --ca-fingerprint $FP"
-step "hostca -H db1 host install --media stick --ca-fingerprint $FP"
+say "Each host syncs from the stick: installs its certificate (pinning the CA by the fingerprint read out in step 1), takes the CRL, says how it stands."
+step "hostca -H web1 host sync --media stick --ca-fingerprint $FP"
+step "hostca -H db1 host sync --media stick --ca-fingerprint $FP"
 step 'hostca -H web1 host status'
 step 'hostca -H db1 host status'
 step 'hostca -C ca ca hosts'
@@ -102,17 +102,15 @@ say "db1's key is feared stolen: the admin revokes db1 and carries the new CRL o
 step 'hostca -C ca ca revoke --host db1 --reason keyCompromise'
 step 'hostca -C ca ca export --media stick'
 step 'openssl crl -in ca/crl.pem -noout -text | grep -E "CRL Number|Serial Number|Reason Code" -A1'
-say "db1 takes the newer CRL from the stick; its status now reports it revoked (exit 1)."
-step 'hostca -H db1 host update --media stick'
-step 1 'hostca -H db1 host status'
+say "db1 syncs: it takes the newer CRL from the stick and reports itself revoked (exit 1)."
+step 1 'hostca -H db1 host sync --media stick'
 
 say "db1 gets a fresh key and certificate with a reissue token: single use, bound to db1's host ID."
 step 'hostca -C ca token create --reissue --host db1 --reason "key compromise, new key"'
 RT=$(sed -n 1p "$DEMO/.step")
 step "hostca -H db1 host request --media stick --name db1 --alt-name db1.plant.example --new-key --token '$RT'"
 step 'hostca -C ca ca sign --media stick'
-step 'hostca -H db1 host install --media stick'
-step 'hostca -H db1 host status'
+step 'hostca -H db1 host sync --media stick'
 step 'hostca -C ca ca list'
 
 say "Anyone can check the certificates with standard tools, and the CA's history is tamper-evident."
