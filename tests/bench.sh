@@ -139,8 +139,8 @@ bench_crl() { # ROOT LABEL
 	openssl_ca_setup "$R/o" "$R/ca"
 	"$H" -C "$R/ca" ca list --status revoked --json | /usr/bin/python3 -c '
 import json, sys
-for c in json.load(sys.stdin):
-    print("R\t291231000000Z\t261101000000Z,keyCompromise\t%s\tunknown\t/CN=%s" % (c["serial"], c["host"]))
+for c in json.load(sys.stdin)["certificates"]:
+    print("R\t291231000000Z\t261101000000Z,keyCompromise\t%s\tunknown\t/CN=%s" % (c["serial"], c["host_id"]))
 ' >"$R/o/index.txt"
 	s=$(ns)
 	openssl ca -config "$R/o/ca.cnf" -gencrl -out "$R/o.crl" 2>/dev/null
@@ -164,7 +164,7 @@ bench_scale() { # ROOT LABEL
 		i=2; while [ $i -le 11 ]; do "$H" -q -C "$R/ca" ca sign --csr "$B/csr/r$i.pem" --out "$R/s$i.pem"; i=$((i + 1)); done
 		e=$(ns); ts=$(ms "$s" "$e" 10)
 		rss=$( { /usr/bin/time -f %M "$H" -q -C "$R/ca" ca sign --csr "$B/csr/r12.pem" --out "$R/s12.pem"; } 2>&1 | tail -n 1)
-		ser=$("$H" -C "$R/ca" ca list --json --status valid | /usr/bin/python3 -c 'import json,sys; l=json.load(sys.stdin); print(l[len(l)//2]["serial"])')
+		ser=$("$H" -C "$R/ca" ca list --json --status valid | /usr/bin/python3 -c 'import json,sys; l=json.load(sys.stdin)["certificates"]; print(l[len(l)//2]["serial"])')
 		s=$(ns)
 		"$H" -q -C "$R/ca" ca revoke --serial "$ser"
 		e=$(ns); tr=$(ms "$s" "$e")

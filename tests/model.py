@@ -1291,12 +1291,16 @@ class Model:
     def parse_list(self, out, err):
         """-> {file: refused|again|issue} from ca sign --list (JSON, else text)."""
         res = {}
+        verdicts = {"refused": "refused", "issued-already": "again", "would-issue": "issue"}
         try:
             data = json.loads(out)
-            for e in data:
-                st = e.get("status", "")
-                res[e.get("file", "")] = ("refused" if "refus" in st else
-                                          "again" if "already" in st or "again" in st else "issue")
+            if data.get("preview") is not True:
+                self.bad("views", "ca sign --list --json: \"preview\" is %r, not true" % data.get("preview"))
+            for e in data["requests"]:
+                # "file": requests/NAME.pem; an unknown verdict is no verdict
+                v = verdicts.get(e.get("verdict"))
+                if v is not None:
+                    res[os.path.basename(e.get("file") or "")] = v
             return res
         except Exception:
             pass
@@ -1331,7 +1335,7 @@ class Model:
         rc, out, err = self.ca("ca", "list", json_out=True)
         res = {}
         try:
-            for e in json.loads(out):
+            for e in json.loads(out)["certificates"]:
                 res[int(e["serial"], 16)] = e
         except Exception:
             self.bad("views", "ca list --json: exit %d, unreadable output: %s" % (rc, (out or err)[:160]))
@@ -1386,8 +1390,8 @@ class Model:
         for s, e in listing.items():
             if s not in self.certs:
                 self.bad("views", "ca list has certificate %s (host %s, %s) that no answer carried" % (
-                    e.get("serial"), e.get("host"), e.get("kind")))
-                c = Cert(s, e.get("host"), None, frozenset(canon(n) for n in (e.get("names") or "").split(",") if n),
+                    e.get("serial"), e.get("host_id"), e.get("kind")))
+                c = Cert(s, e.get("host_id"), None, frozenset(canon(n) for n in (e.get("names") or []) if n),
                          [], 0, self.ca_na, self.stepno, None)
                 c.kind = e.get("kind")
                 c.revoked = e.get("status") == "revoked"
@@ -1402,7 +1406,7 @@ class Model:
     def sync_tokens(self, before_uses, spend_lo, spend_hi, tok_tags):
         rc, out, err = self.ca("token", "list", json_out=True)
         try:
-            data = {e["name"]: e for e in json.loads(out)}
+            data = {e["name"]: e for e in json.loads(out)["tokens"]}
         except Exception:
             self.bad("views", "token list --json unreadable: %s" % (out or err)[:160])
             return
@@ -1957,8 +1961,9 @@ class Model:
             return
         rc, out, err = self.ca("token", "list", json_out=True)
         try:
-            listed = {e["name"] for e in json.loads(out)}
+            listed = {e["name"] for e in json.loads(out)["tokens"]}
         except Exception:
+            self.bad("views", "token list --json unreadable: %s" % (out or err)[:160])
             return
         for t in self.tokens.values():
             st = self.tok_state(t.value)[1]

@@ -26,7 +26,8 @@ Usage (exit 0 when every check holds, 1 with a message on stdout otherwise,
       print one field: for a certificate serial|hostid|cn|notbefore|notafter
       |fingerprint; for a CRL number|count; for a JSON file a key path a.b.c
   peer.py json FILE KEY...
-      FILE holds a JSON object with every KEY.
+      FILE holds a JSON object with every KEY (a.b: key b of the object
+      under key a).
   peer.py mangle MODE IN OUT [TEXT]
       write a damaged copy of the first PEM block of IN (tests of hostile
       input): sig (flip a bit of the signature), body (change one character
@@ -439,7 +440,15 @@ def main(argv):
             need(len(rest) >= 1, "usage: json FILE KEY...")
             obj = json.loads(read(rest[0]))
             need(isinstance(obj, dict), "JSON is not an object")
-            missing = [k for k in rest[1:] if k not in obj]
+            missing = []
+            for k in rest[1:]:
+                # a.b: key b of the object under key a
+                v = obj
+                for part in k.split("."):
+                    if not isinstance(v, dict) or part not in v:
+                        missing.append(k)
+                        break
+                    v = v[part]
             need(not missing, "JSON lacks keys %s" % missing)
         elif cmd == "mangle":
             need(len(rest) in (3, 4), "usage: mangle MODE IN OUT [TEXT]")

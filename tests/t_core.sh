@@ -111,16 +111,20 @@ tr -d ':' <"$W/.out" | tr a-f A-F >show.txt
 check_grep "ca show prints the SHA-256 fingerprint" "$fp" show.txt
 expect_exit 0 "--json ca show" -- hc -C def --json ca show
 cp "$W/.out" show.json
-peer_py "ca show --json is an object with the documented keys" json show.json subject key_type not_before not_after \
-	sha256 sha1 security certificates revoked hosts tokens crl_number crl_next_update warnings
-check_eq "json sha256 == openssl fingerprint" "$(pyget show.json sha256 | norm_hex)" "$fp"
-check_eq "json sha1 == openssl SHA-1 fingerprint" "$(pyget show.json sha1 | norm_hex)" \
+peer_py "ca show --json is one document, the CA under \"ca\" with the documented keys" json show.json \
+	schema_version command ok exit messages ca.subject ca.key_type ca.not_before ca.not_after \
+	ca.sha256 ca.sha1 ca.security ca.certificates ca.revoked ca.hosts ca.tokens ca.crl_number \
+	ca.crl_next_update ca.warnings
+check_eq "json command is \"ca show\"" "$(pyget show.json command)" "ca show"
+check_eq "json ok is true, exit 0" "$(pyget show.json ok) $(pyget show.json exit)" "true 0"
+check_eq "json sha256 == openssl fingerprint" "$(pyget show.json ca.sha256 | norm_hex)" "$fp"
+check_eq "json sha1 == openssl SHA-1 fingerprint" "$(pyget show.json ca.sha1 | norm_hex)" \
 	"$(openssl x509 -noout -fingerprint -sha1 -in def/ca.pem | sed 's/^.*=//' | norm_hex)"
-check_eq "json key_type" "$(pyget show.json key_type)" ec-p256
-check_eq "json security" "$(pyget show.json security)" high
-check_eq "json certificates is 0 on a new CA" "$(pyget show.json certificates)" 0
-check_eq "json crl_number == the CRL's number" "$(pyget show.json crl_number)" "$(pyget def/crl.pem number)"
-check_eq "json warnings is an array" "$(pyget show.json warnings | cut -c1)" "["
+check_eq "json key_type" "$(pyget show.json ca.key_type)" ec-p256
+check_eq "json security" "$(pyget show.json ca.security)" high
+check_eq "json certificates is 0 on a new CA" "$(pyget show.json ca.certificates)" 0
+check_eq "json crl_number == the CRL's number" "$(pyget show.json ca.crl_number)" "$(pyget def/crl.pem number)"
+check_eq "json warnings is an array" "$(pyget show.json ca.warnings | cut -c1)" "["
 check_grep "json subject names the CA" 'Default-CA' show.json
 
 section "passphrase-protected CA key (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC)"
@@ -177,7 +181,7 @@ check_eq "ca crl --days 2: nextUpdate two days after thisUpdate" "$(cat crldays.
 expect_exit 0 "ca show --json when the CRL is hours from its nextUpdate" -- env HOSTCA_NOW=$(($(now) + 2 * 86400 - 3600)) "$HOSTCA_T" -C def --json ca show
 san_check "$W/.err" "hostca-test ca show"
 cp "$W/.out" late.json
-check_ne "ca show warns when the CRL is close to expiry" "$(pyget late.json warnings)" "[]"
+check_ne "ca show warns when the CRL is close to expiry" "$(pyget late.json ca.warnings)" "[]"
 
 section "ca audit, ca check"
 expect_exit 0 "ca audit" -- hc -C def ca audit

@@ -38,7 +38,11 @@ expect_exit 0 "token show stick" -- hc -C ca token show stick
 check_nogrep "token show never prints the value" "$(printf %s "$v" | cut -c1-8)" "$W/.out"
 expect_exit 0 "--json token list" -- hc -C ca --json token list
 cp "$W/.out" tl.json
-check "token list --json is valid JSON" "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' tl.json
+check "token list --json: one JSON document, the tokens under \"tokens\" (stick among them)" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["command"] == "token list" and d["ok"] is True, d
+assert "stick" in [t["name"] for t in d["tokens"]], d["tokens"]' tl.json
 check_nogrep "token list --json never prints the value" "$(printf %s "$v" | cut -c1-8)" tl.json
 expect_exit nz "token create refuses a duplicate name" -- hc -C ca token create --name stick
 check_empty "duplicate refused: nothing on stdout" "$(out)"
@@ -138,7 +142,11 @@ check_grep "status shows the serial" "$(serial_of h1/host.pem | sed 's/^0*//')" 
 expect_exit 0 "host2: host status" -- hc -H h2 host status
 expect_exit 0 "--json host status" -- hc -H h1 --json host status
 cp "$W/.out" st.json
-check "host status --json is valid JSON" "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' st.json
+check "host status --json: one JSON document, the host under \"host\"" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["command"] == "host status" and d["ok"] is True, d
+assert d["host"]["host_id"] == sys.argv[2] and d["host"]["usable"] is True, d["host"]' st.json "$ID1"
 expect_exit 0 "no real-time clock (clock at 1970-01-02): the time floor keeps host1 usable" -- env HOSTCA_NOW=86400 "$HOSTCA_T" -H h1 host status
 san_check "$W/.err" "hostca-test host status"
 tls_pair "host1 (server) <-> host2 (client) over mutual TLS" h1/ca.pem h1/host.pem h1/host.key h2/host.pem h2/host.key host1.example ok
@@ -329,7 +337,12 @@ check_serial_in "ca list --host host1 shows its serial" list1.txt "$(serial_of r
 check_serial_out "ca list --host host1 leaves out host2" list1.txt "$(serial_of r2.pem)"
 expect_exit 0 "--json ca hosts" -- hc -C ca --json ca hosts
 cp "$W/.out" hosts.json
-check "ca hosts --json is valid JSON" "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' hosts.json
+check "ca hosts --json: one JSON document, the hosts under \"hosts\" (host1 and host2)" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["command"] == "ca hosts" and d["ok"] is True, d
+ids = [h["host_id"] for h in d["hosts"]]
+assert sys.argv[2] in ids and sys.argv[3] in ids, ids' hosts.json "$ID1" "$ID2"
 expect_exit 0 "ca audit --verify after enrollment" -- hc -C ca ca audit --verify
 expect_exit 0 "ca check after enrollment" -- hc -C ca ca check
 

@@ -65,7 +65,7 @@ mknod m/requests/device.pem c 1 3 2>/dev/null
 ln -s /etc/passwd m/requests/passwd-link.pem
 mkdir m/requests/a-directory.pem
 BEFORE=$(ca_state ca)
-N0=$(hc -C ca ca list --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+N0=$(hc -C ca ca list --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["certificates"]))')
 # exit 1: some refused (none may be issued); and it must not hang on the FIFO
 expect_exit 1 "hostile batch: refused requests, exit 1" -- timeout 60 "$HOSTCA" -C ca ca sign --media m
 cp "$W/.err" batch.err
@@ -95,7 +95,7 @@ device.pem|not a regular file
 passwd-link.pem|symbolic link
 a-directory.pem|directory
 EOF
-check_eq "hostile batch: no certificate issued" "$(hc -C ca ca list --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')" "$N0"
+check_eq "hostile batch: no certificate issued" "$(hc -C ca ca list --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["certificates"]))')" "$N0"
 check_eq "hostile batch: the CA is unchanged" "$(ca_state ca)" "$BEFORE"
 check "hostile batch: no response written for any of them" test "$(ls m/responses | wc -l)" -eq 1
 check "hostile batch: /etc/passwd untouched (still a file with root)" grep -q '^root:' /etc/passwd

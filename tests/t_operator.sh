@@ -51,7 +51,12 @@ openssl req -new -newkey rsa:1024 -nodes -keyout /dev/null -subj /CN=small -out 
 expect_exit 1 "show of an unsupported request exits 1" -- hc show small.csr
 check_grep "show says why" "1024 bits" "$W/.err"
 expect_exit 1 "show --json of it exits 1" -- hc --json show small.csr
-check "show --json output is still JSON" "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$W/.out"
+check "show --json output is still one JSON document: not ok, exit 1, the reason as its error" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["command"] == "show" and d["ok"] is False and d["exit"] == 1, d
+assert "1024 bits" in d["error"]["message"], d["error"]
+assert not any(o.get("type") == "request" for o in d.get("objects", [])), d["objects"]' "$W/.out"
 
 # an expired CRL never goes out on a stick, and a host with one is told
 mkdir -p m2
@@ -66,8 +71,13 @@ c = x509.load_pem_x509_crl(open("m2/crl.pem", "rb").read())
 assert c.next_update.replace(tzinfo=datetime.timezone.utc).timestamp() > int(sys.argv[1])
 ' "$LATER"
 hc -H h1 host update --media m >/dev/null 2>&1
-expect_exit 0 "host status with an expired CRL: the certificate is still usable" -- env HOSTCA_NOW=$LATER "$HOSTCA_T" -H h1 host status
+expect_exit 1 "host status with an expired CRL exits 1 (peers refuse every certificate)" -- env HOSTCA_NOW=$LATER "$HOSTCA_T" -H h1 host status
 check_grep "host status flags the expired CRL" "CRL.*expired" "$W/.out"
+expect_exit 1 "--json host status with an expired CRL exits 1" -- env HOSTCA_NOW=$LATER "$HOSTCA_T" -H h1 --json host status
+check "host status --json: the certificate is still usable, the CRL expired" "$PY" -c '
+import json, sys
+h = json.load(open(sys.argv[1]))["host"]
+assert h["usable"] is True and h["crl_expired"] is True, h' "$W/.out"
 
 # commands: a group alone lists its commands; unknown commands say so once
 expect_exit 0 "hostca token --help lists the token commands" -- hc token --help
@@ -75,5 +85,8 @@ check_grep "... token create among them" "token create" "$W/.out"
 expect_exit 2 "unknown command" -- hc bogus
 check_nogrep "no doubled prefix" "hostca: hostca:" "$W/.err"
 expect_exit 0 "ca check --json" -- hc -C ca ca check --json
-check "ca check --json is JSON and says consistent" "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["consistent"]' "$W/.out"
+check "ca check --json is JSON and says consistent" "$PY" -c '
+import json, sys
+c = json.load(open(sys.argv[1]))["check"]
+assert c["consistent"] is True and c["problems"] == [], c' "$W/.out"
 finish

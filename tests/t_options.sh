@@ -66,7 +66,8 @@ roundtrip() {
 	openssl pkey -in "$c/ca.key" -noout -text >"$c.key.txt" 2>&1
 	check_grep "$t: ca.key is $ck (openssl)" "$(keypat "$ck")" "$c.key.txt"
 	run hc -C "$c" --json ca show
-	check_grep "$t: ca show --json names the key type" "\"key_type\": *\"$ck\"" "$W/.out"
+	jf "$W/.out" ca.key_type
+	check_eq "$t: ca show --json names the key type" "$(jl 1)" "$ck"
 	expect_exit 0 "$t: token create" -- hc -C "$c" token create --name fleet --max-uses 3
 	tok=$(out)
 	expect_exit 0 "$t: host request --key $hk" -- \
@@ -188,18 +189,18 @@ expect_exit 0 "ca config crl-days 3" -- hc -C cfg ca config crl-days 3
 expect_exit 0 "ca config token-valid 2h" -- hc -C cfg ca config token-valid 2h
 expect_exit 0 "--json ca config" -- hc -C cfg --json ca config
 cp "$W/.out" cfg.json
-jf cfg.json cert-days crl-days token-valid backdate security
-check_eq "ca config --json: cert-days" "$(jl 1)" 30
-check_eq "ca config --json: crl-days" "$(jl 2)" 3
-check_eq "ca config --json: token-valid" "$(jl 3)" 2h
-check_eq "ca config --json: backdate" "$(jl 4)" 2h
+jf cfg.json config.cert_days config.crl_days config.token_valid config.backdate config.security
+check_eq "ca config --json: cert_days" "$(jl 1)" 30
+check_eq "ca config --json: crl_days" "$(jl 2)" 3
+check_eq "ca config --json: token_valid (seconds)" "$(jl 3)" $H2
+check_eq "ca config --json: backdate (seconds)" "$(jl 4)" $H2
 check_eq "ca config --json: security" "$(jl 5)" high
 # token-valid: a token made without --valid lasts 2h
 T0=$(now)
 TC=$(hc -C cfg token create --name cfg-tok --max-uses 2 2>/dev/null)
 run hc -C cfg --json token show cfg-tok
 cp "$W/.out" cfgtok.json
-jf cfgtok.json expires created
+jf cfgtok.json token.expires token.created
 e=$(iso "$(jl 1)") cr=$(iso "$(jl 2)")
 check_eq "token-valid 2h: the token expires 2h after its creation" "$((${e:-0} - ${cr:-0}))" $H2
 hc -H cf1 host request --media m-cfg --name cf1.example --token "$TC" >/dev/null 2>&1
@@ -364,18 +365,21 @@ hc -C tk ca init --name Token-CA >/dev/null 2>&1
 expect_exit 0 "token create --reason" -- hc -C tk token create --name spare --reason "spare for line B"
 run hc -C tk --json token show spare
 cp "$W/.out" spare.json
-jf spare.json reason kind
+jf spare.json token.reason token.kind
 check_eq "token show --json: the reason" "$(jl 1)" "spare for line B"
 check_eq "token show --json: an authorization token" "$(jl 2)" auth
 expect_exit 0 "token delete --reason" -- hc -C tk token delete spare --reason "paper lost"
 run hc -C tk --json token show spare
 cp "$W/.out" spare2.json
-jf spare2.json state
+jf spare2.json token.state
 check_eq "token show --json: deleted" "$(jl 1)" deleted
 expect_exit 0 "--json ca audit" -- hc -C tk --json ca audit
 cp "$W/.out" audit.json
-check "ca audit --json is a JSON list" "$PY" -c 'import json,sys; assert isinstance(json.load(open(sys.argv[1])), list)' audit.json
-check_grep "ca audit records the delete reason" 'token-delete.*paper(%20| )lost' audit.json
+check "ca audit --json: the entries are a JSON list" "$PY" -c 'import json,sys; assert isinstance(json.load(open(sys.argv[1]))["entries"], list)' audit.json
+check "ca audit records the delete reason" "$PY" -c '
+import json, sys
+e = [x for x in json.load(open(sys.argv[1]))["entries"] if x["event"] == "token-delete"]
+assert [x["fields"].get("reason") for x in e] == ["paper lost"], e' audit.json
 TK=$(hc -C tk token create --name tk-fleet --max-uses 3 2>/dev/null)
 for x in 1 2 3; do
 	enroll tk "tk$x" "tk$x.example" "$TK" "$W/m-tk$x" || fail "setup: enroll tk$x" "request/sign/install failed"
@@ -388,7 +392,7 @@ expect_exit 0 "token create --reissue --host --name --valid 1h --reason" -- \
 RT1=$(out)
 run hc -C tk --json token show tk1-disk
 cp "$W/.out" rt1.json
-jf rt1.json host kind expires created
+jf rt1.json token.host_id token.kind token.expires token.created
 check_eq "reissue token: listed under its --name, bound to the host" "$(jl 1)" "$K1"
 check_ne "reissue token: not an authorization token" "$(jl 2)" auth
 e=$(iso "$(jl 3)") cr=$(iso "$(jl 4)")
@@ -409,7 +413,7 @@ expect_exit 0 "ca allow-reissue --host tk2 (no --for)" -- hc -C tk ca allow-reis
 expect_exit 0 "ca allow-reissue --host tk3 (no --for)" -- hc -C tk ca allow-reissue --host tk3.example
 run hc -C tk --json ca host tk2.example
 cp "$W/.out" tk2.json
-in_range "the default window closes 48h from now (ca host --json)" "$(jf tk2.json reissue_window_until && iso "$(jl 1)")" \
+in_range "the default window closes 48h from now (ca host --json)" "$(jf tk2.json host.reissue_window_until && iso "$(jl 1)")" \
 	$((T0 + 48 * 3600 - 120)) $(($(now) + 48 * 3600 + 120))
 hc -H tk2 host request --media m-tk2r --name tk2-renamed.example >/dev/null 2>&1
 hc -H tk3 host request --media m-tk3r --name tk3-renamed.example >/dev/null 2>&1
@@ -498,9 +502,10 @@ hc -H tl host request --media m-list --name tl.example --token "$TD2" >/dev/null
 TLID=$(cat tl/hostid 2>/dev/null)
 expect_exit 0 "--json ca sign --media --list" -- hc -C dr --json ca sign --media m-list --list
 cp "$W/.out" list.json
-jf list.json 0.host 0.status
+jf list.json requests.0.host_id requests.0.verdict preview issued
 check_eq "--list --json: the request's host" "$(jl 1)" "$TLID"
 check_eq "--list --json: its verdict" "$(jl 2)" would-issue
+check_eq "--list --json: a preview, one to issue" "$(jl 3) $(jl 4)" "true 1"
 check_nofile "--list wrote no response" "m-list/responses/$TLID.pem"
 
 # ---------------------------------------------------------------------------
@@ -541,7 +546,7 @@ for th in 1 8; do
 	done
 	check_eq "HOSTCA_THREADS=$th: openssl verifies all 5 certificates" "$good" 5
 done
-check_eq "HOSTCA_THREADS: every serial unique" "$(hc -C med ca list --json 2>/dev/null | "$PY" -c 'import json,sys; l=json.load(sys.stdin); print(len(l) - len(set(c["serial"] for c in l)))')" 0
+check_eq "HOSTCA_THREADS: every serial unique" "$(hc -C med ca list --json 2>/dev/null | "$PY" -c 'import json,sys; l=json.load(sys.stdin)["certificates"]; print(len(l) - len(set(c["serial"] for c in l)) if len(l) >= 10 else "only %d listed" % len(l))')" 0
 # HOSTCA_LOCK_WAIT=1: gives up after a second (the lock: flock on the CA directory)
 hold_lock med 5
 t0=$(date +%s%N)

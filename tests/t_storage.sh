@@ -30,9 +30,9 @@ pids="$pids $!"
 bad=0
 for p in $pids; do wait "$p" || bad=$((bad + 1)); done
 check_eq "16 concurrent writers all succeeded" "$bad" "0"
-check_eq "all 8 tokens recorded" "$(hc -C ca token list --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')" "8"
-check_eq "all 14 certificates recorded" "$(hc -C ca ca list --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')" "14"
-check_eq "serials unique" "$(hc -C ca ca list --json | "$PY" -c 'import json,sys; l=json.load(sys.stdin); print(len(set(c["serial"] for c in l)))')" "14"
+check_eq "all 8 tokens recorded" "$(hc -C ca token list --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["tokens"]))')" "8"
+check_eq "all 14 certificates recorded" "$(hc -C ca ca list --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["certificates"]))')" "14"
+check_eq "serials unique" "$(hc -C ca ca list --json | "$PY" -c 'import json,sys; l=json.load(sys.stdin)["certificates"]; print(len(set(c["serial"] for c in l)))')" "14"
 check "each token value printed once, 16 letters" sh -c 'for f in tok*.out; do grep -qE "^[A-Z]{4}-[A-Z]{4}-[A-Z]{4}-[A-Z]{4}$" $f || exit 1; done'
 expect_exit 0 "ca audit --verify after concurrent writers" -- hc -C ca ca audit --verify
 expect_exit 0 "ca check after concurrent writers" -- hc -C ca ca check
@@ -61,9 +61,9 @@ done
 [ $allok = 1 ] && ok "ca check clean after each of 12 kills"
 expect_exit 0 "the re-run completes" -- hc -C kc ca sign --media km
 LIST=$(hc -C kc ca list --json)
-check_eq "24 requests, 24 certificates (none twice)" "$(printf %s "$LIST" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')" "24"
-check_eq "24 distinct host IDs" "$(printf %s "$LIST" | "$PY" -c 'import json,sys; print(len(set(c["host"] for c in json.load(sys.stdin))))')" "24"
-check_eq "the token used 24 times of 24, not more" "$(hc -C kc token list --json | "$PY" -c 'import json,sys; t=json.load(sys.stdin)[0]; print(t["uses"], t["max_uses"])')" "24 24"
+check_eq "24 requests, 24 certificates (none twice)" "$(printf %s "$LIST" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["certificates"]))')" "24"
+check_eq "24 distinct host IDs" "$(printf %s "$LIST" | "$PY" -c 'import json,sys; print(len(set(c["host_id"] for c in json.load(sys.stdin)["certificates"])))')" "24"
+check_eq "the token used 24 times of 24, not more" "$(hc -C kc token list --json | "$PY" -c 'import json,sys; t=json.load(sys.stdin)["tokens"][0]; print(t["uses"], t["max_uses"])')" "24 24"
 check_eq "24 responses on the media" "$(ls km/responses | wc -l | tr -d ' ')" "24"
 expect_exit 0 "ca audit --verify after the kills" -- hc -C kc ca audit --verify
 
@@ -73,7 +73,7 @@ for point in journal-append:1 journal-committed:1 atomic-rename:1; do
 	n=tok-$(echo "$point" | tr -dc 'a-z')
 	HOSTCA_FAULT=$point "$HOSTCA_T" -q -C tc token create --name "$n" >/dev/null 2>&1
 	expect_exit 0 "token create killed at $point: ca check clean" -- hct -C tc ca check
-	c=$(hct -C tc token list --json 2>/dev/null | "$PY" -c 'import json,sys; print(sum(1 for t in json.load(sys.stdin) if t["name"] == sys.argv[1]))' "$n")
+	c=$(hct -C tc token list --json 2>/dev/null | "$PY" -c 'import json,sys; print(sum(1 for t in json.load(sys.stdin)["tokens"] if t["name"] == sys.argv[1]))' "$n")
 	# at most once: before the commit there is no token, after it there is one
 	check "token create killed at $point: the token exists at most once ($c)" test "${c:-9}" -le 1
 	run "$HOSTCA_T" -q -C tc token create --name "$n"
@@ -105,7 +105,7 @@ if mkdir -p small && mount -t tmpfs -o size=160k tmpfs small 2>/dev/null; then
 	rm -f small/fill
 	expect_exit 0 "disk full: ca check clean once there is room" -- hc -C small/ca ca check
 	expect_exit 0 "disk full: the same request now completes" -- hc -C small/ca ca sign --csr f.csr --out small/out.pem
-	check_eq "disk full: one certificate, not two" "$(hc -C small/ca ca list --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')" "1"
+	check_eq "disk full: one certificate, not two" "$(hc -C small/ca ca list --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["certificates"]))')" "1"
 	umount small
 else
 	skip "full disk" "cannot mount a tmpfs here"

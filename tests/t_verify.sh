@@ -67,8 +67,12 @@ head -c 300 /dev/urandom >junk.bin
 expect_exit nz "show refuses garbage" -- hc show junk.bin
 expect_exit 0 "--json show a certificate" -- hc --json show h1.pem
 cp "$W/.out" show.json
-check "show --json is valid JSON" "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' show.json
-check_grep "show --json carries the host ID" "$(cat h1.id)" show.json
+check "show --json is valid JSON: one document, the certificate under \"objects\"" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["command"] == "show" and d["ok"] is True, d
+assert [o["type"] for o in d["objects"]] == ["certificate"], d["objects"]' show.json
+check_eq "show --json carries the host ID" "$(pyget show.json objects.0.host_id)" "$(cat h1.id)"
 
 section "mutual TLS between two hostca certificates"
 tls_pair "EC hosts h1 (server) <-> h2 (client), hostname checked" A/ca.pem h1.pem h1.key h2.pem h2.key h1.example ok
