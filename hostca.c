@@ -5633,6 +5633,12 @@ typedef struct {
 	hashset badkeys;             /* keys revoked as compromised (I1) */
 	int64_t crl_keep;            /* entries of certificates expired before
 	                              * this time left the CRL already */
+	/* shared names (I5's exception: ca share): few, all in memory */
+	struct share {
+		char name[HOSTCA_MAX_NAME_LEN + 1];
+		char *hosts;             /* "ID,ID" */
+	} *shares;
+	size_t nshares, shares_cap;
 	uint64_t jsize;              /* its committed length */
 	size_t new_certs, new_hosts; /* not in the index */
 	int index_ok;                /* the fold is complete enough to index */
@@ -5897,6 +5903,62 @@ window_put(ca_ctx *ca, const struct window *w)
 		o = &ca->windows[ca->nwindows++];
 	}
 	*o = *w;
+	return 0;
+}
+
+/* The share of a name, or NULL. */
+static struct share *
+share_find(ca_ctx *ca, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ca->nshares; i++)
+		if (strcmp(ca->shares[i].name, name) == 0)
+			return &ca->shares[i];
+	return NULL;
+}
+
+static int names_has(const char *list, const char *name);
+
+/* 1 when a name is shared by the host (ca share). */
+static int
+share_has(ca_ctx *ca, const char *name, const char *hostid)
+{
+	struct share *sh = share_find(ca, name);
+
+	return sh != NULL && names_has(sh->hosts, hostid);
+}
+
+/* Sets the hosts that share a name ("" ends the share). */
+static int
+share_put(ca_ctx *ca, const char *name, const char *hosts)
+{
+	struct share *sh = share_find(ca, name);
+	char *copy;
+
+	if (strlen(name) > HOSTCA_MAX_NAME_LEN)
+		return -1;
+	if (*hosts == 0) {
+		if (sh != NULL) {
+			free(sh->hosts);
+			*sh = ca->shares[--ca->nshares];
+		}
+		return 0;
+	}
+	if ((copy = strdup(hosts)) == NULL)
+		return -1;
+	if (sh == NULL) {
+		if (grow((void **)&ca->shares, &ca->shares_cap, ca->nshares + 1,
+			sizeof *ca->shares) < 0) {
+			free(copy);
+			return -1;
+		}
+		sh = &ca->shares[ca->nshares++];
+		strcpy(sh->name, name);
+		sh->hosts = NULL;
+	}
+	free(sh->hosts);
+	sh->hosts = copy;
 	return 0;
 }
 
@@ -6400,6 +6462,26 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 			w.has_key = 1;
 		}
 		return window_put(ca, &w);
+	}
+	if (strcmp(ev, "share") == 0) {
+		/* a name that these hosts hold together ("-": none any more) */
+		const char *name = jget(l, "name"), *hosts = jget(l, "hosts");
+		const char *p;
+		if (name == NULL || hosts == NULL)
+			return -1;
+		if (strcmp(hosts, "-") == 0)
+			hosts = "";
+		for (p = hosts; *p; p += HOSTCA_UUID_LEN + (p[HOSTCA_UUID_LEN] == ',')) {
+			char id[HOSTCA_UUID_LEN + 1];
+			if (strlen(p) < HOSTCA_UUID_LEN
+				|| (p[HOSTCA_UUID_LEN] != ',' && p[HOSTCA_UUID_LEN] != 0))
+				return -1;
+			memcpy(id, p, HOSTCA_UUID_LEN);
+			id[HOSTCA_UUID_LEN] = 0;
+			if (!hostca_uuid_check(id) || (l->seq != 0 && ca_find_host(ca, id) == SIZE_MAX))
+				return -1;
+		}
+		return share_put(ca, name, hosts);
 	}
 	if (strcmp(ev, "badkey") == 0) {
 		/* index/state only: a key revoked as compromised */
@@ -7824,6 +7906,13 @@ snap_write(ca_ctx *ca)
 			hex_encode(th, ca->badkeys.v[i], 32, 0, 0);
 			ST_PUT("event 0 0 badkey keyfp=%s\n", th);
 		}
+		for (i = 0; i < ca->nshares; i++) {
+			char sn[3 * HOSTCA_MAX_NAME_LEN + 1];
+			if (strlen(ca->shares[i].hosts) + 80 + sizeof sn > sizeof line)
+				goto out;    /* (ca share keeps a share far smaller) */
+			ST_PUT("event 0 0 share name=%s hosts=%s\n",
+				esc(sn, sizeof sn, ca->shares[i].name), ca->shares[i].hosts);
+		}
 		for (i = 0; i < ca->refused.n; i++) {
 			hex_encode(th, ca->refused.v[i], 32, 0, 0);
 			ST_PUT("event 0 0 refuse req=%s\n", th);
@@ -8510,6 +8599,9 @@ ca_free(ca_ctx *ca)
 	free(ca->by_host.slot);
 	free(ca->by_name.slot);
 	free(ca->windows);
+	for (i = 0; i < ca->nshares; i++)
+		free(ca->shares[i].hosts);
+	free(ca->shares);
 	hashset_free(&ca->badkeys);
 	hashset_free(&ca->refused);
 	snap_close(ca);
@@ -9003,6 +9095,32 @@ ca_name_holder(ca_ctx *ca, const hostname *h)
 			if (cert_is_valid(c, g.now) && names_has(c->names, h->text))
 				return i;
 		}
+	}
+	return SIZE_MAX;
+}
+
+/*
+ * I5 for a request of host hi (SIZE_MAX: a new host): another host that
+ * holds the name, or SIZE_MAX. A name shared with ca share may be held by
+ * every host of the share at once; to anyone else it is held.
+ */
+static size_t
+ca_name_conflict(ca_ctx *ca, const hostname *h, size_t hi)
+{
+	size_t e, k, i;
+	int mine;
+
+	ca_name_holder(ca, h);          /* builds the name map, loads candidates */
+	mine = hi != SIZE_MAX && share_has(ca, h->text, ca->hosts[hi].hostid);
+	e = imap_get(&ca->by_name, (const unsigned char *)h->text, strlen(h->text),
+		key_name, ca);
+	for (; e != SIZE_MAX; e = ca->name_keys[e].next) {
+		i = ca->name_keys[e].host;
+		if (i == hi || (mine && share_has(ca, h->text, ca->hosts[i].hostid)))
+			continue;
+		for (k = ca->hosts[i].last; k != SIZE_MAX; k = ca->certs[k].prev_of_host)
+			if (cert_is_valid(&ca->certs[k], g.now) && names_has(ca->certs[k].names, h->text))
+				return i;
 	}
 	return SIZE_MAX;
 }
@@ -9567,10 +9685,10 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 	if (tok != SIZE_MAX && tokerr < 0)
 		return refuse(res, "%s", tokwhy);
 
-	/* I5: one holder per name. */
+	/* I5: one holder per name (or the hosts that share it). */
 	for (i = 0; i < c->nnames; i++) {
-		size_t holder = ca_name_holder(ca, &c->names[i]);
-		if (holder != SIZE_MAX && holder != hi) {
+		size_t holder = ca_name_conflict(ca, &c->names[i], hi);
+		if (holder != SIZE_MAX) {
 			const char *hid = ca->hosts[holder].hostid;
 			return refuse(res, "the name '%s' is held by host %s (a valid"
 				" certificate carries it); if that host is gone, revoke it"
@@ -11482,14 +11600,97 @@ crl_json(const ca_ctx *ca)
 		time_iso(t2, ca->crl_next));
 }
 
+/*
+ * Revokes the serials of list ("A,B") with reason, and publishes the CRL
+ * that carries them, in one commit; extra (" k=v") goes on the first
+ * revoke event. 0, or an exit status (said why).
+ */
+static int
+revoke_commit(ca_ctx *ca, const char *list, int reason, const char *extra)
+{
+	char *f, sh[41];
+	size_t i;
+	int r;
+
+	if ((f = malloc(strlen(list) + strlen(extra) + 64)) == NULL)
+		return EXIT_USAGE;
+	/* The revocation and the CRL that carries it: one commit. However
+	 * many serials (I4), each event stays far below a journal line's
+	 * limit: REVOKE_PER_EVENT serials an event. */
+	{
+		char c[160];
+		size_t at = 0, len = strlen(list);
+		r = 0;
+		while (at < len && r == 0) {
+			size_t take = 0, cnt = 0;
+			while (at + take < len && cnt < REVOKE_PER_EVENT) {
+				take += strcspn(list + at + take, ",");
+				cnt++;
+				if (cnt < REVOKE_PER_EVENT && list[at + take] == ',')
+					take++;
+			}
+			if (take > 0 && list[at + take - 1] == ',')
+				take--;
+			snprintf(f, len + strlen(extra) + 64, "serials=%.*s reason=%d%s", (int)take,
+				list + at, reason, at == 0 ? extra : "");
+			if (journal_add(ca, "revoke", f) < 0) {
+				cmsg("cannot record the revocation (journal entry refused)");
+				r = 1;
+			}
+			at += take + (list[at + take] == ',');
+		}
+		crl_fields(ca, c, sizeof c, ca->crl_days);
+		if (r == 0 && journal_add(ca, "crl", c) < 0) {
+			cmsg("cannot record the CRL");
+			r = 1;
+		}
+		if (r == 0 && journal_commit(ca) < 0)
+			r = 1;
+	}
+	free(f);
+	if (r)
+		return EXIT_USAGE;
+	fault_point("crl-before-pem");
+	if (ca_write_crl_pem(ca) < 0)
+		return EXIT_USAGE;
+	if (g.json) {
+		json_key("revoked");
+		putchar('[');
+	}
+	for (i = 0; list[i];) {
+		size_t l = strcspn(list + i, ",");
+		snprintf(sh, sizeof sh, "%.*s", (int)l, list + i);
+		cnote("revoked %s (%s)", sh, reason_text(reason));
+		if (g.json) {
+			unsigned char sb[20];
+			size_t sl, ci;
+			printf("%s{\"serial\":\"%s\",\"host_id\":", i ? "," : "", sh);
+			if (serial_parse(sh, sb, &sl) == 0
+				&& (ci = ca_find_serial(ca, sb, sl)) != SIZE_MAX)
+				printf("\"%s\"", ca->certs[ci].hostid);
+			else
+				printf("null");
+			printf(",\"reason\":\"%s\"}", reason_text(reason));
+		}
+		i += l + (list[i + l] == ',');
+	}
+	if (g.json) {
+		putchar(']');
+		crl_json(ca);
+	}
+	cnote("CRL #%llu written; carry it to the hosts (hostca ca export --media DIR)",
+		(unsigned long long)ca->crl_number);
+	return 0;
+}
+
 static int
 cmd_ca_revoke(int argc, char **argv)
 {
 	const char *host = NULL, *serial = NULL, *reason_s = "unspecified";
 	int npos, r, reason;
-	char *pos[1], why[WHY_CAP], *list, *f, sh[41];
+	char *pos[1], why[WHY_CAP], *list;
 	ca_ctx ca;
-	size_t i, n = 0;
+	size_t n = 0;
 	opt opts[] = {
 		{ "--host", O_STR, &host, 0, 0, 0, 0 },
 		{ "--serial", O_STR, &serial, 0, 0, 0, 0 },
@@ -11571,81 +11772,9 @@ cmd_ca_revoke(int argc, char **argv)
 			return ca_close(&ca, EXIT_REFUSED);
 		}
 	}
-	if ((f = malloc(strlen(list) + 64)) == NULL) {
-		free(list);
-		return ca_close(&ca, EXIT_USAGE);
-	}
-	/* The revocation and the CRL that carries it: one commit. However
-	 * many serials (I4), each event stays far below a journal line's
-	 * limit: REVOKE_PER_EVENT serials an event. */
-	{
-		char c[160];
-		size_t at = 0, len = strlen(list);
-		r = 0;
-		while (at < len && r == 0) {
-			size_t take = 0, cnt = 0;
-			while (at + take < len && cnt < REVOKE_PER_EVENT) {
-				take += strcspn(list + at + take, ",");
-				cnt++;
-				if (cnt < REVOKE_PER_EVENT && list[at + take] == ',')
-					take++;
-			}
-			if (take > 0 && list[at + take - 1] == ',')
-				take--;
-			snprintf(f, len + 64, "serials=%.*s reason=%d", (int)take, list + at, reason);
-			if (journal_add(&ca, "revoke", f) < 0) {
-				cmsg("cannot record the revocation (journal entry refused)");
-				r = 1;
-			}
-			at += take + (list[at + take] == ',');
-		}
-		crl_fields(&ca, c, sizeof c, ca.crl_days);
-		if (r == 0 && journal_add(&ca, "crl", c) < 0) {
-			cmsg("cannot record the CRL");
-			r = 1;
-		}
-		if (r == 0 && journal_commit(&ca) < 0)
-			r = 1;
-	}
-	free(f);
-	if (r) {
-		free(list);
-		return ca_close(&ca, EXIT_USAGE);
-	}
-	fault_point("crl-before-pem");
-	if (ca_write_crl_pem(&ca) < 0) {
-		free(list);
-		return ca_close(&ca, EXIT_USAGE);
-	}
-	if (g.json) {
-		json_key("revoked");
-		putchar('[');
-	}
-	for (i = 0; list[i];) {
-		size_t l = strcspn(list + i, ",");
-		snprintf(sh, sizeof sh, "%.*s", (int)l, list + i);
-		cnote("revoked %s (%s)", sh, reason_text(reason));
-		if (g.json) {
-			unsigned char sb[20];
-			size_t sl, ci;
-			printf("%s{\"serial\":\"%s\",\"host_id\":", i ? "," : "", sh);
-			if (serial_parse(sh, sb, &sl) == 0
-				&& (ci = ca_find_serial(&ca, sb, sl)) != SIZE_MAX)
-				printf("\"%s\"", ca.certs[ci].hostid);
-			else
-				printf("null");
-			printf(",\"reason\":\"%s\"}", reason_text(reason));
-		}
-		i += l + (list[i + l] == ',');
-	}
-	if (g.json) {
-		putchar(']');
-		crl_json(&ca);
-	}
-	cnote("CRL #%llu written; carry it to the hosts (hostca ca export --media DIR)",
-		(unsigned long long)ca.crl_number);
+	r = revoke_commit(&ca, list, reason, "");
 	free(list);
-	return ca_close(&ca, 0);
+	return ca_close(&ca, r);
 }
 
 static int
@@ -12250,6 +12379,333 @@ journal_verify(const char *dir, int print, int verify, size_t *entries)
 	free(buf);
 	*entries = (size_t)seq;
 	return bad ? -1 : 0;
+}
+
+/* ---- names: who holds which (I5), shared names, releasing one ---- */
+
+typedef struct {
+	char name[HOSTCA_MAX_NAME_LEN + 1];
+	size_t host, cert;
+	int64_t since;
+} name_row;
+
+static int
+name_row_cmp(const void *a, const void *b)
+{
+	const name_row *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : x->since < y->since ? -1 : x->since > y->since;
+}
+
+/*
+ * Every name held now (or only name): one row per holding host, with the
+ * newest valid certificate that carries it and since when the host has
+ * held it without a break. *n rows, allocated; NULL when out of memory.
+ */
+static name_row *
+name_rows(ca_ctx *ca, const char *only, size_t *n)
+{
+	name_row *rows = NULL;
+	size_t cap = 0, i, k, j;
+
+	*n = 0;
+	for (i = 0; i < ca->nhosts; i++) {
+		size_t first = *n;
+		for (k = ca->hosts[i].last; k != SIZE_MAX; k = ca->certs[k].prev_of_host) {
+			const cert_rec *c = &ca->certs[k];
+			const char *p = c->names;
+			if (!cert_is_valid(c, g.now))
+				continue;
+			while (*p) {
+				size_t l = strcspn(p, ","), m;
+				char nm[HOSTCA_MAX_NAME_LEN + 1];
+				snprintf(nm, sizeof nm, "%.*s", (int)l, p);
+				p += l + (p[l] == ',');
+				if (only != NULL && strcmp(nm, only) != 0)
+					continue;
+				for (j = first; j < *n && strcmp(rows[j].name, nm) != 0; j++)
+					;
+				if (j < *n)
+					continue;        /* a newer certificate has it */
+				if (grow((void **)&rows, &cap, *n + 1, sizeof *rows) < 0) {
+					free(rows);
+					return NULL;
+				}
+				strcpy(rows[*n].name, nm);
+				rows[*n].host = i;
+				rows[*n].cert = k;
+				/* held since: back through the host's certificates
+				 * while they carry it */
+				for (m = k; ca->certs[m].prev_of_host != SIZE_MAX
+					&& names_has(ca->certs[ca->certs[m].prev_of_host].names, nm);
+					m = ca->certs[m].prev_of_host)
+					;
+				rows[(*n)++].since = ca->certs[m].issued;
+			}
+		}
+	}
+	if (*n > 1)
+		qsort(rows, *n, sizeof *rows, name_row_cmp);
+	if (rows == NULL && (rows = malloc(1)) == NULL)
+		return NULL;
+	return rows;
+}
+
+static int
+cmd_ca_names(int argc, char **argv)
+{
+	int npos, r;
+	char *pos[1], t[32], sh[41];
+	ca_ctx ca;
+	name_row *rows;
+	size_t n, i;
+	opt opts[] = { { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
+		return EXIT_USAGE;
+	if ((r = ca_open(&ca, 0, 0)) != 0)
+		return ca_close(&ca, r);
+	if ((rows = name_rows(&ca, npos ? pos[0] : NULL, &n)) == NULL)
+		return ca_close(&ca, EXIT_USAGE);
+	if (g.json) {
+		json_key("names");
+		putchar('[');
+	} else if (n > 0) {
+		printf("%-32s %-36s %-20s %s\n", "NAME", "HOST ID", "SINCE", "SERIAL");
+	}
+	for (i = 0; i < n; i++) {
+		const cert_rec *c = &ca.certs[rows[i].cert];
+		int shared = share_has(&ca, rows[i].name, ca.hosts[rows[i].host].hostid);
+		serial_hex(sh, c->serial, c->serial_len);
+		time_iso(t, rows[i].since);
+		if (g.json) {
+			printf("%s{\"name\":", i ? "," : "");
+			json_str(rows[i].name);
+			printf(",\"host_id\":\"%s\",\"since\":\"%s\",\"serial\":\"%s\","
+				"\"shared\":%s}", ca.hosts[rows[i].host].hostid, t, sh,
+				shared ? "true" : "false");
+		} else {
+			printf("%-32s %s %s %s%s\n", rows[i].name, ca.hosts[rows[i].host].hostid,
+				t, sh, shared ? "  (shared)" : "");
+		}
+	}
+	if (g.json)
+		putchar(']');
+	free(rows);
+	if (npos && n == 0) {
+		cmsg("nobody holds '%s' (no valid certificate carries it)", pos[0]);
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	return ca_close(&ca, 0);
+}
+
+/*
+ * ca share: a service name (a virtual IP, a cluster's DNS name) that the
+ * hosts of an HA pair or group may all hold at once; every other name
+ * stays exclusive (I5). --remove ends it (the certificates that carry it
+ * stay valid; new ones follow I5 again).
+ */
+static int
+cmd_ca_share(int argc, char **argv)
+{
+	const char *name = NULL, *hosts = NULL;
+	int remove = 0, npos, r;
+	char *pos[1], why[WHY_CAP], *list = NULL, f[64 + 3 * HOSTCA_MAX_NAME_LEN];
+	char en[3 * HOSTCA_MAX_NAME_LEN + 1];
+	hostname h;
+	ca_ctx ca;
+	size_t n = 0;
+	opt opts[] = {
+		{ "--name", O_STR, &name, 0, 0, 0, 0 },
+		{ "--hosts", O_STR, &hosts, 0, 0, 0, 0 },
+		{ "--remove", O_FLAG, 0, &remove, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (name == NULL || (hosts == NULL) == !remove) {
+		cmsg("give --name NAME and either --hosts A,B,... or --remove");
+		return EXIT_USAGE;
+	}
+	if (hostname_parse(&h, name) < 0) {
+		cmsg("--name: '%s' is not a DNS name or IP address", name);
+		return EXIT_USAGE;
+	}
+	if ((r = ca_open_fast(&ca, 1, 1)) != 0)
+		return ca_close(&ca, r);
+	if (remove) {
+		if (share_find(&ca, h.text) == NULL) {
+			cmsg("'%s' is not shared", h.text);
+			return ca_close(&ca, EXIT_REFUSED);
+		}
+	} else {
+		const char *p = hosts;
+		if ((list = malloc(strlen(hosts) / 2 * (HOSTCA_UUID_LEN + 1) + HOSTCA_UUID_LEN + 2))
+			== NULL)
+			return ca_close(&ca, EXIT_USAGE);
+		list[0] = 0;
+		while (*p) {
+			size_t l = strcspn(p, ","), hi;
+			char one[HOSTCA_MAX_NAME_LEN + 1];
+			snprintf(one, sizeof one, "%.*s", (int)l, p);
+			p += l + (p[l] == ',');
+			if (l == 0 || l > HOSTCA_MAX_NAME_LEN) {
+				cmsg("--hosts: an empty or overlong entry");
+				free(list);
+				return ca_close(&ca, EXIT_USAGE);
+			}
+			if ((hi = ca_resolve_host(&ca, one, why)) == SIZE_MAX) {
+				cmsg("--hosts: %s", why);
+				free(list);
+				return ca_close(&ca, EXIT_REFUSED);
+			}
+			if (names_has(list, ca.hosts[hi].hostid))
+				continue;
+			if (n++ > 0)
+				strcat(list, ",");
+			strcat(list, ca.hosts[hi].hostid);
+		}
+		if (n < 2 || n > 16) {
+			cmsg("--hosts: a share is for 2 to 16 hosts (%zu given)", n);
+			free(list);
+			return ca_close(&ca, EXIT_USAGE);
+		}
+	}
+	snprintf(f, sizeof f, "name=%s hosts=", esc(en, sizeof en, h.text));
+	{
+		char *ev = malloc(strlen(f) + (list ? strlen(list) : 1) + 2);
+		if (ev == NULL) {
+			free(list);
+			return ca_close(&ca, EXIT_USAGE);
+		}
+		strcpy(ev, f);
+		strcat(ev, list ? list : "-");
+		r = journal_add(&ca, "share", ev) < 0 || journal_commit(&ca) < 0;
+		free(ev);
+	}
+	if (r) {
+		free(list);
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	if (remove)
+		cnote("'%s' is not shared any more: one holder again for new certificates",
+			h.text);
+	else
+		cnote("'%s' is shared by %zu hosts: %s", h.text, n, list);
+	if (g.json) {
+		json_key("shared");
+		printf("{\"name\":");
+		json_str(h.text);
+		printf(",\"hosts\":");
+		json_names(list ? list : "");
+		putchar('}');
+	}
+	free(list);
+	return ca_close(&ca, 0);
+}
+
+/*
+ * ca release: frees a name whose holder is gone. Every valid certificate
+ * that carries it is revoked (cessationOfOperation), after the operator
+ * saw what that affects and confirmed (--yes, or y at a terminal); the
+ * revocation is journaled with the name and the reason.
+ */
+static int
+cmd_ca_release(int argc, char **argv)
+{
+	const char *name = NULL, *reason = NULL;
+	int yes = 0, npos, r;
+	char *pos[1], *list, en[3 * HOSTCA_MAX_NAME_LEN + 1], er[3 * MAX_REASON_TEXT + 1];
+	char *extra;
+	hostname h;
+	ca_ctx ca;
+	size_t i, k, n = 0;
+	opt opts[] = {
+		{ "--name", O_STR, &name, 0, 0, 0, 0 },
+		{ "--reason", O_STR, &reason, 0, 0, 0, 0 },
+		{ "--yes", O_FLAG, 0, &yes, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (name == NULL || reason == NULL || !*reason) {
+		cmsg("give --name NAME and --reason TEXT (why the holder is gone)");
+		return EXIT_USAGE;
+	}
+	if (strlen(reason) > MAX_REASON_TEXT) {
+		cmsg("--reason: at most %d characters", MAX_REASON_TEXT);
+		return EXIT_USAGE;
+	}
+	if (hostname_parse(&h, name) < 0) {
+		cmsg("--name: '%s' is not a DNS name or IP address", name);
+		return EXIT_USAGE;
+	}
+	if ((r = ca_open(&ca, 1, 1)) != 0)
+		return ca_close(&ca, r);
+	if ((list = malloc(41 * (ca.ncerts + 1))) == NULL)
+		return ca_close(&ca, EXIT_USAGE);
+	list[0] = 0;
+	for (k = 0; k < ca.ncerts; k++) {
+		const cert_rec *c = &ca.certs[k];
+		char sh[41];
+		if (!cert_is_valid(c, g.now) || !names_has(c->names, h.text))
+			continue;
+		serial_hex(sh, c->serial, c->serial_len);
+		if (n++)
+			strcat(list, ",");
+		strcat(list, sh);
+		note(sh, "holds '%s': host %s, names %s -- will be revoked", h.text, c->hostid,
+			c->names);
+	}
+	if (n == 0) {
+		cmsg("nobody holds '%s' (no valid certificate carries it): nothing to release",
+			h.text);
+		free(list);
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	if (!yes) {
+		char line[16] = "";
+		if (isatty(0) && isatty(2)) {
+			fprintf(stderr, "hostca: %s: revoke %zu certificate%s to release '%s'? [y/N] ",
+				g.cmd, n, n == 1 ? "" : "s", h.text);
+			if (fgets(line, sizeof line, stdin) == NULL)
+				line[0] = 0;
+		}
+		if (line[0] != 'y' && line[0] != 'Y') {
+			cmsg("not confirmed: nothing was changed (give --yes to confirm"
+				" revoking the %zu certificate%s above)", n, n == 1 ? "" : "s");
+			free(list);
+			return ca_close(&ca, EXIT_REFUSED);
+		}
+	}
+	if ((extra = malloc(sizeof en + sizeof er + 32)) == NULL) {
+		free(list);
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	snprintf(extra, sizeof en + sizeof er + 32, " release=%s text=%s",
+		esc(en, sizeof en, h.text), esc(er, sizeof er, reason));
+	r = revoke_commit(&ca, list, 5, extra);
+	free(extra);
+	if (r == 0) {
+		cnote("'%s' is free: a new host may be certified for it", h.text);
+		if (g.json) {
+			json_key("released");
+			printf("{\"name\":");
+			json_str(h.text);
+			printf(",\"reason\":");
+			json_str(reason);
+			printf(",\"serials\":[");
+			for (i = 0; list[i];) {
+				size_t l = strcspn(list + i, ",");
+				printf("%s\"%.*s\"", i ? "," : "", (int)l, list + i);
+				i += l + (list[i + l] == ',');
+			}
+			printf("]}");
+		}
+	}
+	free(list);
+	return ca_close(&ca, r);
 }
 
 static int
@@ -14367,6 +14823,9 @@ static const struct {
 	{ "ca", "list", cmd_ca_list, "ca list [--host HOST] [--status valid|revoked|expired] [--expiring DAYS]" },
 	{ "ca", "hosts", cmd_ca_hosts, "ca hosts" },
 	{ "ca", "host", cmd_ca_host, "ca host HOST" },
+	{ "ca", "names", cmd_ca_names, "ca names [NAME]" },
+	{ "ca", "share", cmd_ca_share, "ca share --name NAME (--hosts A,B,... | --remove)" },
+	{ "ca", "release", cmd_ca_release, "ca release --name NAME --reason TEXT [--yes]" },
 	{ "ca", "audit", cmd_ca_audit, "ca audit [--verify]" },
 	{ "ca", "check", cmd_ca_check, "ca check" },
 	{ "ca", "repair", cmd_ca_repair, "ca repair [--sign-head]" },

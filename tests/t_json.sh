@@ -247,6 +247,22 @@ jrun 0 "ca allow-reissue" "a window" -- -C ca ca allow-reissue --host one --for 
 jrun 1 "ca allow-reissue" "an unknown host (not found)" -- -C ca ca allow-reissue --host nosuch
 jflush
 
+section "names"
+jrun 0 "ca names" "every name" -- -C ca ca names
+jrun 0 "ca names" "one name" -- -C ca ca names one
+check_eq "ca names one: names.0.host_id is host one's ID" "$(jget "$J" names.0.host_id)" "$ID1"
+jrun 1 "ca names" "a name nobody holds (not found)" -- -C ca ca names nobody.example
+jrun 0 "ca share" "a service name for two hosts" -- -C ca ca share --name svc.example --hosts "one,csr.example"
+jrun 2 "ca share" "one host only (usage)" -- -C ca ca share --name svc.example --hosts one
+jrun 0 "ca share" "--remove" -- -C ca ca share --name svc.example --remove
+mkcsr "$(fixkey ec-p384)" g.csr /CN=gone.example DNS:gone.example
+hc -C ca ca sign --csr g.csr --token-file tok.txt --out g.pem >/dev/null 2>&1
+jrun 1 "ca release" "not confirmed (refused)" -- -C ca ca release --name gone.example --reason gone
+jrun 2 "ca release" "no --name (usage)" -- -C ca ca release --reason x
+jrun 0 "ca release" "confirmed" -- -C ca ca release --name gone.example --reason gone --yes
+check_eq "ca release: released.serials.0 is the certificate's serial" "$(jget "$J" released.serials.0 | nz)" "$(serial_of g.pem | norm_hex | nz)"
+jflush
+
 section "verify and show"
 jrun 0 "verify" "a valid certificate" -- verify --ca ca/ca.pem --crl ca/crl.pem h1/host.pem
 jrun 2 "verify" "no --ca (usage)" -- verify h1/host.pem

@@ -304,7 +304,7 @@ hostca token |cleanup create delete list show
 hostca host sync -|--ca-fingerprint --help --json --media --renew-at --token --token-file --trust-on-first-use -q
 hostca host status -|--help --json --renew-at -q
 hostca ca release -|--help --json --name --reason --yes -q
-hostca ca share -|--help --hosts --json --name -q
+hostca ca share -|--help --hosts --json --name --remove -q
 hostca ca init --name X -|--days --encrypt --help --json --key --passphrase-file --security -q
 hostca host request --alt-name a --alt-name b --|--alt-name --help --json --key --media --name --new-key --token --token-file
 hostca ca config |backdate cert-days crl-days security token-valid
