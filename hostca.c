@@ -1003,6 +1003,33 @@ oid_text(char *out, size_t cap, const unsigned char *v, size_t len)
 		}
 		x = 0;
 	}
+	/* what people call it, for the ones that refusals name */
+	{
+		static const char *const known[][2] = {
+			{ "1.3.132.0.33", "P-224" }, { "1.2.840.10045.3.1.1", "P-192" },
+			{ "1.3.132.0.10", "secp256k1" },
+			{ "1.3.36.3.3.2.8.1.1.7", "brainpoolP256r1" },
+			{ "1.3.36.3.3.2.8.1.1.11", "brainpoolP384r1" },
+			{ "1.3.36.3.3.2.8.1.1.13", "brainpoolP512r1" },
+			{ "1.2.840.113549.1.1.10", "RSASSA-PSS" },
+			{ "1.2.840.10045.4.1", "ecdsa-with-SHA1 (SHA-1)" },
+			{ "1.2.840.113549.1.1.5", "sha1WithRSAEncryption (SHA-1)" },
+			{ "1.2.840.113549.1.1.4", "md5WithRSAEncryption (MD5)" },
+			{ "1.2.840.10040.4.3", "dsa-with-SHA1 (DSA, SHA-1)" },
+			{ "2.16.840.1.101.3.4.3.2", "dsa-with-SHA256 (DSA)" },
+			{ "1.2.840.10045.4.3.1", "ecdsa-with-SHA224" },
+			{ "1.2.840.113549.1.1.14", "sha224WithRSAEncryption" },
+			{ "1.3.101.112", "Ed25519" }, { "1.3.101.113", "Ed448" },
+		};
+		char d[64];
+		size_t k;
+		for (k = 0; k < sizeof known / sizeof known[0]; k++)
+			if (strcmp(out, known[k][0]) == 0 && strlen(out) < sizeof d) {
+				strcpy(d, out);
+				snprintf(out, cap, "%s (%.40s)", known[k][1], d);
+				break;
+			}
+	}
 }
 
 /* ---- Times ----
@@ -2270,7 +2297,12 @@ algid_decode(const derel *e, char *why)
 		return sig_algs[i].alg;
 	}
 	oid_text(t, sizeof t, oid.v, oid.len);
-	set_why(why, "signature algorithm %s is not supported", t);
+	if (strstr(t, "SHA-1") != NULL || strstr(t, "MD5") != NULL)
+		set_why(why, "signature algorithm %s is not supported: such signatures can be"
+			" forged; sign with SHA-256 or better (openssl req -sha256)", t);
+	else
+		set_why(why, "signature algorithm %s is not supported (ECDSA or"
+			" PKCS#1 v1.5 RSA with SHA-256, SHA-384 or SHA-512)", t);
 	return 0;
 }
 
@@ -3229,6 +3261,7 @@ typedef struct {
 	char hostid[HOSTCA_UUID_LEN + 1];
 	hostname names[HOSTCA_MAX_NAMES];
 	size_t nnames;
+	char crit_ignored[64];       /* a critical extension asked for, not signed */
 } csr_info;
 
 #ifndef HOSTCA_NO_MAIN /* the CA only: reading requests */
@@ -3258,7 +3291,10 @@ csr_extensions(csr_info *c, const derel *exts, char *why)
 				return err;
 		}
 		/* Other requested extensions (key usage, basic constraints...)
-		 * are the CA's decision, not the requester's: ignored. */
+		 * are the CA's decision, not the requester's: ignored; a
+		 * critical one is named in the verdict (README "Limits"). */
+		else if (critical && !c->crit_ignored[0])
+			oid_text(c->crit_ignored, sizeof c->crit_ignored, oid.v, oid.len);
 	}
 	if (r.err) {
 		set_why(why, "malformed extensions in the request");
@@ -9690,6 +9726,14 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 		size_t holder = ca_name_conflict(ca, &c->names[i], hi);
 		if (holder != SIZE_MAX) {
 			const char *hid = ca->hosts[holder].hostid;
+			/* A foreign CSR that renews: the holder's own key, but no
+			 * host ID (CSRs that hostca did not make carry none). */
+			if (!c->hostid[0] && ct_equal(ca->certs[ca->hosts[holder].last].keyfp,
+				res->keyfp, 32))
+				return refuse(res, "the name '%s' is held by host %s, and this"
+					" request has that host's key but no host ID: to renew,"
+					" repeat the host ID in the request (a subjectAltName URI"
+					" urn:uuid:%s, or CN=%s)", c->names[i].text, hid, hid, hid);
 			return refuse(res, "the name '%s' is held by host %s (a valid"
 				" certificate carries it); if that host is gone, revoke it"
 				" (hostca ca revoke --host %s); if this is that machine"
@@ -9818,8 +9862,13 @@ static void
 ca_sign_one(ca_ctx *ca, const unsigned char *der, size_t len,
 	const char *token_text, sign_result *res)
 {
-	if (ca_decide(ca, der, len, token_text, res) == R_ISSUED)
+	if (ca_decide(ca, der, len, token_text, res) == R_ISSUED) {
+		if (res->csr.crit_ignored[0])
+			note_add(res, "the request asks for critical extension %s, which hostca"
+				" does not put in certificates: signed without it",
+				res->csr.crit_ignored);
 		ca_issue(ca, res);
+	}
 }
 
 /* Records a refusal in the history (best effort; never blocks), once
@@ -10308,7 +10357,7 @@ cmd_ca_show(int argc, char **argv)
 		printf("key:          %s\n", kt);
 		printf("valid:        %s to %s\n", nb, na);
 		printf("SHA-256:      %s\n", fp);
-		printf("SHA-1:        %s\n", fp1);
+		printf("SHA-1:        %s (to read out; pins are SHA-256)\n", fp1);
 		printf("security:     %s\n", security_names[ca.security]);
 		printf("certificates: %zu issued, %zu valid, %zu revoked\n", ca.ncerts,
 			valid, ca.nrevoked);
@@ -11704,10 +11753,15 @@ cmd_ca_revoke(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if ((reason = reason_parse(reason_s)) < 0) {
-		cmsg("--reason: '%s' is not an RFC 5280 reason (unspecified,"
-			" keyCompromise, cACompromise, affiliationChanged, superseded,"
-			" cessationOfOperation, certificateHold, privilegeWithdrawn,"
-			" aACompromise, or 0-10)", reason_s);
+		if (strcasecmp(reason_s, "removeFromCRL") == 0 || strcmp(reason_s, "8") == 0)
+			cmsg("--reason: removeFromCRL (8) belongs to delta CRLs (RFC 5280"
+				" 5.3.1), which hostca does not issue; a revocation is not undone:"
+				" the certificate stays on the CRL until it expires");
+		else
+			cmsg("--reason: '%s' is not an RFC 5280 reason (unspecified,"
+				" keyCompromise, cACompromise, affiliationChanged, superseded,"
+				" cessationOfOperation, certificateHold, privilegeWithdrawn,"
+				" aACompromise, or its number: 0-6, 9 or 10)", reason_s);
 		return EXIT_USAGE;
 	}
 	if ((r = ca_open_fast(&ca, 1, 1)) != 0)
@@ -13858,6 +13912,15 @@ cmd_host_request(int argc, char **argv)
 		h.have_newkey = 1;
 		cnote("new %s key in %s; it replaces host.key when the certificate"
 			" for it is installed", hostca_key_type_name(type), p);
+	} else if (new_key && keyname != NULL && h.newkey.type != type) {
+		/* a pending new key of another type is not silently reused */
+		cmsg("host.key.new (waiting for its certificate) is %s, not %s: the"
+			" request would be for it; to start over with a new %s key, remove"
+			" host.key.new (or run without --key to reuse it)",
+			hostca_key_type_name(h.newkey.type), hostca_key_type_name(type),
+			hostca_key_type_name(type));
+		host_free(&h);
+		return EXIT_REFUSED;
 	} else if (keyname != NULL && !new_key && h.key.type != type) {
 		cmsg("the host key is %s; to change it, add --new-key",
 			hostca_key_type_name(h.key.type));
@@ -13997,8 +14060,14 @@ cmd_host_install(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (fp_s && hex_decode(want, 32, fp_s) != 32) {
-		cmsg("--ca-fingerprint: 64 hex digits (colons optional), as"
-			" 'hostca ca init' and 'hostca ca show' print it");
+		unsigned char t[64];
+		if (hex_decode(t, sizeof t, fp_s) == 20)
+			cmsg("--ca-fingerprint: that is the CA's SHA-1 fingerprint; a CA is"
+				" pinned by its SHA-256 fingerprint (the SHA-256 line of"
+				" 'hostca ca show', or what 'hostca ca init' printed)");
+		else
+			cmsg("--ca-fingerprint: 64 hex digits (colons optional), as"
+				" 'hostca ca init' and 'hostca ca show' print it");
 		return EXIT_USAGE;
 	}
 	if (media_check(media) < 0)
