@@ -5158,12 +5158,12 @@ vmsg2(int error, const char *what, const char *fmt, va_list ap)
 	fprintf(stderr, "hostca: %s%s%s\n", what, *what ? ": " : "", text);
 	if (!g.json)
 		return;
-	if (error)
+	if (error && strcmp(what, "warning") != 0)
 		snprintf(jm.err, sizeof jm.err, "%.255s%s%.1023s", what, *what ? ": " : "", text);
 	if (grow((void **)&jm.v, &jm.cap, jm.n + 1, sizeof *jm.v) == 0
 		&& grow((void **)&jm.e, &jm.ecap, jm.n + 1, 1) == 0) {
 		size_t l = strlen(what) + strlen(text) + 3;
-		jm.e[jm.n] = (unsigned char)error;
+		jm.e[jm.n] = (unsigned char)(error && strcmp(what, "warning") != 0);
 		if ((jm.v[jm.n] = malloc(l)) != NULL)
 			snprintf(jm.v[jm.n++], l, "%s%s%s", what, *what ? ": " : "", text);
 	}
@@ -10768,6 +10768,12 @@ cmd_token_delete(int argc, char **argv)
 	if (journal_add(&ca, "token-delete", f) < 0 || journal_commit(&ca) < 0)
 		return ca_close(&ca, EXIT_USAGE);
 	cnote("token '%s' deleted: it authorizes nothing from now on", pos[0]);
+	if (g.json) {
+		json_key("deleted");
+		putchar('[');
+		json_str(pos[0]);
+		putchar(']');
+	}
 	return ca_close(&ca, 0);
 }
 
@@ -10782,8 +10788,12 @@ cmd_token_cleanup(int argc, char **argv)
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
+	unsigned char *gone;
+
 	if ((r = ca_open_fast(&ca, 1, 0)) != 0)
 		return ca_close(&ca, r);
+	if ((gone = calloc(ca.ntokens + 1, 1)) == NULL)
+		return ca_close(&ca, EXIT_USAGE);
 	for (i = ca.ntokens; i-- > 0;) {
 		const token_rec *t = &ca.tokens[i];
 		if (strcmp(token_state(t), "usable") == 0)
@@ -10791,13 +10801,30 @@ cmd_token_cleanup(int argc, char **argv)
 		if (t->forgotten)
 			continue;
 		snprintf(f, sizeof f, "name=%s", esc(en, sizeof en, t->name));
-		if (journal_add(&ca, "token-cleanup", f) < 0)
+		if (journal_add(&ca, "token-cleanup", f) < 0) {
+			free(gone);
 			return ca_close(&ca, EXIT_USAGE);
+		}
+		gone[i] = 1;
 		n++;
 	}
-	if (journal_commit(&ca) < 0)
+	if (journal_commit(&ca) < 0) {
+		free(gone);
 		return ca_close(&ca, EXIT_USAGE);
+	}
 	cnote("%zu expired, used-up or deleted token%s forgotten", n, n == 1 ? "" : "s");
+	if (g.json) {
+		json_key("deleted");
+		putchar('[');
+		for (i = 0, n = 0; i < ca.ntokens; i++)
+			if (gone[i]) {
+				if (n++)
+					putchar(',');
+				json_str(ca.tokens[i].name);
+			}
+		putchar(']');
+	}
+	free(gone);
 	return ca_close(&ca, 0);
 }
 
@@ -11898,6 +11925,18 @@ cmd_ca_allow_reissue(int argc, char **argv)
 		time_iso(t, g.now + dur), kh[0] ? " or the key SHA256:" : "", kh,
 		kh[0] ? " (a reinstall or a new key)" : "; for a reinstall or a new key,"
 		" give that key's fingerprint with --key");
+	if (g.json) {
+		json_key("window");
+		printf("{\"host_id\":\"%s\",\"until\":\"%s\",\"key_sha256\":",
+			ca.hosts[hi].hostid, time_iso(t, g.now + dur));
+		if (kh[0]) {
+			char kc[96];
+			hex_encode(kc, kf, 32, 1, ':');
+			printf("\"%s\"}", kc);
+		} else {
+			printf("null}");
+		}
+	}
 	return ca_close(&ca, 0);
 }
 
@@ -12066,6 +12105,11 @@ cmd_ca_export(int argc, char **argv)
 		return ca_close(&ca, EXIT_USAGE);
 	cnote("ca.pem and crl.pem (CRL #%llu) written to %s",
 		(unsigned long long)ca.crl_number, media);
+	if (g.json) {
+		crl_json(&ca);
+		json_key("files");
+		printf("[\"ca.pem\",\"crl.pem\"]");
+	}
 	return ca_close(&ca, 0);
 }
 
@@ -13794,6 +13838,31 @@ host_write_request(host_ctx *h, const char *media, const hostca_key *key,
 		return EXIT_USAGE;
 	}
 	cnote("wrote %s; carry the media to the CA", path);
+	if (g.json) {
+		unsigned char kf[32];
+		char kh[96], kt[24] = "";
+		size_t i;
+		json_key("request");
+		printf("{\"file\":");
+		json_str(path);
+		printf(",\"host_id\":\"%s\",\"names\":[", h->hostid);
+		for (i = 0; i < nnames; i++) {
+			if (i)
+				putchar(',');
+			json_str(names[i].text);
+		}
+		if (hostca_key_type_name(key->type))
+			snprintf(kt, sizeof kt, "%s", hostca_key_type_name(key->type));
+		printf("],\"key_type\":\"%s\",\"new_key\":%s,\"key_sha256\":", kt,
+			key == &h->newkey ? "true" : "false");
+		if (hostca_key_fingerprint(key, kf) == 0) {
+			hex_encode(kh, kf, 32, 1, ':');
+			printf("\"%s\"", kh);
+		} else {
+			printf("null");
+		}
+		putchar('}');
+	}
 	return 0;
 }
 
@@ -14253,6 +14322,19 @@ cmd_host_install(int argc, char **argv)
 		serial_hex(sh, c->serial, c->serial_len);
 		cnote("installed certificate %s for host %s, valid until %s", sh, id,
 			time_iso(t, c->na));
+		if (g.json) {
+			char nb[32];
+			size_t i;
+			json_key("certificate");
+			printf("{\"serial\":\"%s\",\"host_id\":\"%s\",\"not_before\":\"%s\","
+				"\"not_after\":\"%s\",\"names\":[", sh, id, time_iso(nb, c->nb), t);
+			for (i = 0; i < c->nnames; i++) {
+				if (i)
+					putchar(',');
+				json_str(c->names[i].text);
+			}
+			printf("]}");
+		}
 	}
 	r = 0;
 out:
@@ -14346,7 +14428,9 @@ cmd_host_update(int argc, char **argv)
 	static const char *const cb[] = { "CERTIFICATE", NULL };
 	static const char *const lb[] = { "X509 CRL", NULL };
 	const char *media = NULL;
-	int npos, r, any = 0;
+	int npos, r, any = 0, ca_taken = 0;
+	unsigned long long crl_taken = 0;
+	size_t k;
 	char *pos[1], p[PATH_MAX], q[PATH_MAX], why[WHY_CAP];
 	unsigned char *ca = NULL, *crl = NULL;
 	size_t al, rl;
@@ -14392,6 +14476,7 @@ cmd_host_update(int argc, char **argv)
 		} else {
 			cnote("CA certificate updated (same CA key)");
 			any = 1;
+			ca_taken = 1;
 			free(h.ca);
 			h.ca = ca;
 			h.ca_len = al;
@@ -14421,11 +14506,22 @@ cmd_host_update(int argc, char **argv)
 				hex_encode(num, ci.number, ci.number_len, 1, 0);
 				cnote("took CRL number %s (%zu revoked)", num, ci.count);
 				any = 1;
+				for (crl_taken = 0, k = 0; k < ci.number_len && k < 7; k++)
+					crl_taken = crl_taken << 8 | ci.number[k];
+				crl_taken++;      /* 0: none taken */
 			}
 		}
 	} else if (r == 0 && !any) {
 		msg(media, "no crl.pem or ca.pem on the media");
 		r = EXIT_USAGE;
+	}
+	if (g.json && r == 0) {
+		json_key("update");
+		printf("{\"ca_updated\":%s,\"crl_number\":", ca_taken ? "true" : "false");
+		if (crl_taken)
+			printf("%llu}", crl_taken - 1);
+		else
+			printf("null}");
 	}
 out:
 	free(ca);
@@ -14607,6 +14703,10 @@ cmd_host_status(int argc, char **argv)
 	free(a);
 	host_free(&h);
 	/* an expired CRL: peers refuse every certificate, so not healthy */
+	if (g.json && !jm.err[0] && !usable)
+		snprintf(jm.err, sizeof jm.err, "%s: %s", g.host_dir, state);
+	else if (g.json && !jm.err[0] && crl_state[0])
+		snprintf(jm.err, sizeof jm.err, "the CRL %s", crl_state);
 	return usable && !crl_state[0] ? 0 : EXIT_REFUSED;
 }
 
@@ -14854,13 +14954,23 @@ cmd_host_clean(int argc, char **argv)
 		host_free(&h);
 		return EXIT_USAGE;
 	}
-	for (i = 0; files[i]; i++) {
+	if (g.json) {
+		json_key("removed");
+		putchar('[');
+	}
+	for (i = 0, n = 0; files[i]; i++) {
+		int was;
 		path_join(p, sizeof p, g.host_dir, files[i]);
+		was = path_exists(p);
 		if (wipe_file(p) < 0) {
 			msg_errno(p, "cannot remove");
 			r = EXIT_USAGE;
+		} else if (was && g.json) {
+			printf("%s\"%s\"", n++ ? "," : "", files[i]);
 		}
 	}
+	if (g.json)
+		putchar(']');
 	fsync_dir(g.host_dir);
 	if (r == 0)
 		cnote("host identity wiped; the next 'hostca host request' creates a new one");

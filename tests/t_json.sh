@@ -200,6 +200,7 @@ section "enrolment"
 mkdir -p m1 mr m2 m3 m4
 jrun 0 "host request" "with a token" -- -H h1 host request --media m1 --name one --alt-name 10.0.0.1 --token "$TOK"
 ID1=$(cat h1/hostid 2>/dev/null)
+check_eq "host request: request.host_id is the new host's ID" "$(jget "$J" request.host_id)" "$ID1"
 jrun 0 "ca sign" "--list" -- -C ca ca sign --media m1 --list
 check_eq "ca sign --list: preview is true" "$(jget "$J" preview)" true
 jrun 0 "ca sign" "--media" -- -C ca ca sign --media m1
@@ -244,6 +245,7 @@ jrun 0 "ca hosts" "two hosts" -- -C ca ca hosts
 jrun 0 "ca host" "a host by name" -- -C ca ca host one
 jrun 1 "ca host" "an unknown host (not found)" -- -C ca ca host nosuch
 jrun 0 "ca allow-reissue" "a window" -- -C ca ca allow-reissue --host one --for 1h
+check_eq "ca allow-reissue: window.host_id is host one's" "$(jget "$J" window.host_id)" "$ID1"
 jrun 1 "ca allow-reissue" "an unknown host (not found)" -- -C ca ca allow-reissue --host nosuch
 jflush
 
