@@ -5669,6 +5669,12 @@ typedef struct {
 	hashset badkeys;             /* keys revoked as compromised (I1) */
 	int64_t crl_keep;            /* entries of certificates expired before
 	                              * this time left the CRL already */
+	/* the CA certificate the journal records (init, then ca renew):
+	 * ca.pem must be it; renew_der is the renewed one, for recovery */
+	unsigned char ca_fp_rec[32];
+	int have_fp_rec;
+	unsigned char *renew_der;
+	size_t renew_len;
 	/* shared names (I5's exception: ca share): few, all in memory */
 	struct share {
 		char name[HOSTCA_MAX_NAME_LEN + 1];
@@ -6385,6 +6391,35 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 		ca->token_valid = jnum(l, "token-valid", 7 * 86400);
 		ca->backdate = jnum(l, "backdate", 3600);
 		ca->created = l->time;
+		{
+			const char *fp = jget(l, "fp");
+			ca->have_fp_rec = fp != NULL && hex_decode(ca->ca_fp_rec, 32, fp) == 32;
+		}
+		return 0;
+	}
+	if (strcmp(ev, "ca-renew") == 0) {
+		/* a new CA certificate for the same key and subject */
+		const char *fp = jget(l, "fp"), *b64 = jget(l, "cert");
+		unsigned char h[32], *der;
+		long n;
+		if (fp == NULL || b64 == NULL || hex_decode(h, 32, fp) != 32
+			|| (der = malloc(strlen(b64) / 4 * 3 + 3)) == NULL)
+			return -1;
+		n = b64_decode(der, strlen(b64) / 4 * 3 + 3, b64, strlen(b64), 0);
+		{
+			unsigned char d[32];
+			if (n > 0)
+				sha256_once(d, der, (size_t)n);
+			if (n <= 0 || !ct_equal(d, h, 32)) {
+				free(der);
+				return -1;
+			}
+		}
+		free(ca->renew_der);
+		ca->renew_der = der;
+		ca->renew_len = (size_t)n;
+		memcpy(ca->ca_fp_rec, h, 32);
+		ca->have_fp_rec = 1;
 		return 0;
 	}
 	if (strcmp(ev, "config") == 0) {
@@ -7901,12 +7936,14 @@ snap_write(ca_ctx *ca)
 			stlen += nb[ix] * 2 * IX_BH;
 			st[stlen++] = '\n';
 		}
+		hex_encode(th, ca->ca_fp_rec, 32, 0, 0);
 		ST_PUT("event 0 %lld init name=%s key=%s security=%d cert-days=%lld crl-days=%lld"
-			" token-valid=%lld backdate=%lld\n", (long long)ca->created,
+			" token-valid=%lld backdate=%lld%s%s\n", (long long)ca->created,
 			esc(en, sizeof en, ca->name), hostca_key_type_name(ca->key_type)
 			? hostca_key_type_name(ca->key_type) : "-", ca->security,
 			(long long)ca->cert_days, (long long)ca->crl_days,
-			(long long)ca->token_valid, (long long)ca->backdate);
+			(long long)ca->token_valid, (long long)ca->backdate,
+			ca->have_fp_rec ? " fp=" : "", ca->have_fp_rec ? th : "");
 		ST_PUT("event 0 0 crl number=%llu this=%lld next=%lld dirty=%d keep=%lld"
 			" at=%lld\n", (unsigned long long)ca->crl_number, (long long)ca->crl_this,
 			(long long)ca->crl_next, ca->crl_dirty, (long long)ca->crl_keep,
@@ -8635,6 +8672,7 @@ ca_free(ca_ctx *ca)
 	free(ca->by_host.slot);
 	free(ca->by_name.slot);
 	free(ca->windows);
+	free(ca->renew_der);
 	for (i = 0; i < ca->nshares; i++)
 		free(ca->shares[i].hosts);
 	free(ca->shares);
@@ -8761,6 +8799,9 @@ ca_cert_load(ca_ctx *ca)
  * crash recovery when writing), and the key when needed (always for a
  * writer: it signs the head).
  */
+static int pem_write(const char *path, const char *banner, const unsigned char *der,
+	size_t len, mode_t mode);
+
 static int
 ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 {
@@ -8832,7 +8873,23 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 	}
 	if (need_key && (r = ca_load_key(ca)) != 0)
 		return r;
-	/* Recovery: every revocation on a CRL, and crl.pem the latest CRL. */
+	/* Recovery: ca.pem the certificate the journal records (a ca renew
+	 * that did not get to write it)... */
+	if (write && ca->have_key && ca->have_fp_rec && !ct_equal(ca->ca_fp_rec, ca->ca_fp, 32)
+		&& ca->renew_der != NULL) {
+		path_join(path, sizeof path, ca->dir, "ca.pem");
+		if (pem_write(path, "CERTIFICATE", ca->renew_der, ca->renew_len, 0644) < 0) {
+			msg_errno(path, "cannot write");
+			return EXIT_USAGE;
+		}
+		free(ca->ca_der);
+		ca->ca_der = NULL;
+		if ((r = ca_cert_load(ca)) != 0)
+			return r;
+		msg(path, "recovered: wrote the renewed CA certificate that an interrupted"
+			" 'ca renew' had not written");
+	}
+	/* ...every revocation on a CRL, and crl.pem the latest CRL. */
 	if (write && ca->have_key) {
 		if (ca->crl_dirty) {
 			if (ca_publish_crl(ca, ca->crl_days) < 0)
@@ -12479,6 +12536,109 @@ journal_verify(const char *dir, int print, int verify, size_t *entries)
 	return bad ? -1 : 0;
 }
 
+/*
+ * ca renew: a new CA certificate for the same key and subject (so the
+ * same subject key identifier): certificates issued before keep
+ * validating under it. The journal records it (fingerprint and the
+ * certificate) before ca.pem is replaced; a writer that finds ca.pem
+ * behind the journal writes it (ca_open2). Hosts take it with host update
+ * (signed by the key they pinned); ca export and ca sign --media carry it.
+ */
+static int
+cmd_ca_renew(int argc, char **argv)
+{
+	const char *days_s = NULL;
+	long days = 7300;
+	int npos, r;
+	char *pos[1], path[PATH_MAX], fp[65], t[32], *f;
+	unsigned char serial[16], *cert;
+	size_t cl;
+	pubkey pk;
+	tbs_params tp;
+	ca_ctx ca;
+	opt opts[] = { { "--days", O_STR, &days_s, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (days_s != NULL && parse_uint("--days", days_s, 1, 36500, &days) < 0)
+		return EXIT_USAGE;
+	if ((r = ca_open_fast(&ca, 1, 1)) != 0)
+		return ca_close(&ca, r);
+	/* not newer than it ends already: nothing to gain */
+	if (g.now + (int64_t)days * 86400 <= ca.ca.na) {
+		cmsg("the CA certificate is valid until %s already; --days %ld would"
+			" end it sooner", time_iso(t, ca.ca.na), days);
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	rng_bytes(&ca.rng, serial, sizeof serial);
+	serial[0] &= 0x7f;
+	if (serial[0] == 0)
+		serial[0] = 1;
+	key_pubkey(&ca.key, &pk);
+	memset(&tp, 0, sizeof tp);
+	tp.serial = serial;
+	tp.serial_len = sizeof serial;
+	tp.sig_alg = key_sig_alg(&ca.key);
+	tp.nb = g.now - 3600;
+	tp.na = g.now + (int64_t)days * 86400;
+	tp.cn = ca.name;
+	tp.pub = &pk;
+	tp.is_ca = 1;
+	pubkey_keyid(&pk, tp.ski);
+	tp.aki = tp.ski;
+	if ((cert = cert_build(&tp, &ca.key, &cl)) == NULL) {
+		cmsg("cannot build the CA certificate");
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	{
+		unsigned char h[32];
+		sha256_once(h, cert, cl);
+		hex_encode(fp, h, 32, 0, 0);
+	}
+	if ((f = malloc(cl / 3 * 4 + 120)) == NULL) {
+		free(cert);
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	snprintf(f, 80, "fp=%s cert=", fp);
+	b64_encode(f + strlen(f), cert, cl);
+	/* the index is not written by this command: the next writer, which
+	 * completes an interrupted renewal first, writes it */
+	ca.index_ok = 0;
+	r = journal_add(&ca, "ca-renew", f) < 0 || journal_commit(&ca) < 0;
+	free(f);
+	if (r) {
+		free(cert);
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	fault_point("ca-renew-before-pem");
+	path_join(path, sizeof path, ca.dir, "ca.pem");
+	if (pem_write(path, "CERTIFICATE", cert, cl, 0644) < 0) {
+		msg_errno(path, "cannot write (the renewal is recorded: the next CA"
+			" command writes it)");
+		free(cert);
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	free(cert);
+	{
+		char fpt[100];
+		unsigned char h[32];
+		hex_decode(h, 32, fp);
+		fingerprint_text(fpt, h);
+		if (!g.json)
+			printf("%s\n", fpt);
+		cnote("renewed the CA certificate: same key and subject, valid until %s;"
+			" its SHA-256 fingerprint is above. Hosts take it with 'hostca host"
+			" update' (or host sync) from a stick written by 'hostca ca export'"
+			" or 'ca sign --media'", time_iso(t, tp.na));
+	}
+	r = ca_close(&ca, 0);
+	if (r == 0 && g.json) {
+		char *none[1] = { NULL };
+		r = cmd_ca_show(0, none);
+	}
+	return r;
+}
+
 /* ---- names: who holds which (I5), shared names, releasing one ---- */
 
 typedef struct {
@@ -13015,19 +13175,23 @@ cmd_ca_check(int argc, char **argv)
 			return ca_close(&ca, r == EXIT_USAGE ? EXIT_REFUSED : r);
 		return EXIT_REFUSED;
 	}
-	/* ca.pem is the certificate that init recorded. */
-	{
-		const char *jl = strstr((const char *)ca.jbuf, " fp=");
-		unsigned char fp[32];
-		char hx[65];
-		if (jl != NULL) {
-			memcpy(hx, jl + 4, 64);
-			hx[64] = 0;
-		}
-		if (jl == NULL || hex_decode(fp, 32, hx) != 32 || !ct_equal(fp, ca.ca_fp, 32)) {
-			msg("ca.pem", "is not the CA certificate recorded at init");
+	/* ca.pem is the certificate the journal records (init, ca renew). */
+	if (!ca.have_fp_rec) {
+		msg("ca.pem", "the journal records no CA certificate");
+		bad = 1;
+	} else if (!ct_equal(ca.ca_fp_rec, ca.ca_fp, 32)) {
+		x509_info *rn = NULL;
+		if (ca.renew_der != NULL && cert_decode_alloc(&rn, ca.renew_der, ca.renew_len, why) == 0
+			&& rn->spki_len == ca.ca.spki_len
+			&& memcmp(rn->spki, ca.ca.spki, rn->spki_len) == 0) {
+			msg("ca.pem", "pending recovery: the certificate before the last"
+				" 'ca renew' (same key); the next CA command that holds the key"
+				" writes the renewed one (e.g. 'hostca ca crl')");
+		} else {
+			msg("ca.pem", "is not the CA certificate the journal records");
 			bad = 1;
 		}
+		free(rn);
 	}
 	if (ca.ca.pathlen != 0 || !ca.ca.is_ca
 		|| sig_verify(&ca.ca.pub, ca.ca.sig_alg, ca.ca.tbs, ca.ca.tbs_len,
@@ -14517,11 +14681,11 @@ cmd_host_update(int argc, char **argv)
 	}
 	if (g.json && r == 0) {
 		json_key("update");
-		printf("{\"ca_updated\":%s,\"crl_number\":", ca_taken ? "true" : "false");
+		printf("{\"ca_updated\":%s,\"crl_updated\":%s", ca_taken ? "true" : "false",
+			crl_taken ? "true" : "false");
 		if (crl_taken)
-			printf("%llu}", crl_taken - 1);
-		else
-			printf("null}");
+			printf(",\"crl_number\":%llu", crl_taken - 1);
+		putchar('}');
 	}
 out:
 	free(ca);
@@ -14737,7 +14901,7 @@ cmd_host_sync(int argc, char **argv)
 	const char *media = NULL, *token = NULL, *token_file = NULL, *fp_s = NULL;
 	const char *renew_s = NULL;
 	long renew_at = 50;
-	int npos, r, tofu = 0, due = 0, pending = 0, installed = 0;
+	int npos, r, tofu = 0, due = 0, pending = 0;
 	char *pos[1], p[PATH_MAX], fname[64], why[WHY_CAP];
 	char acts[SYNC_MAX][200], next[SYNC_MAX][200];
 	size_t na = 0, nn = 0, i;
@@ -14792,7 +14956,6 @@ cmd_host_sync(int argc, char **argv)
 			}
 			av[ac] = NULL;
 			if (cmd_host_install(ac, av) == 0) {
-				installed = 1;
 				sync_add(acts, &na, "installed the certificate from %s", fname);
 			} else {
 				sync_add(acts, &na, "did not install %s (see the messages)", fname);
@@ -14806,7 +14969,7 @@ cmd_host_sync(int argc, char **argv)
 		host_free(&h);
 		return r;
 	}
-	if (h.ca != NULL && !installed) {
+	if (h.ca != NULL) {
 		host_free(&h);
 		ac = 0;
 		av[ac++] = (char *)"--media";
@@ -15003,6 +15166,7 @@ static const struct {
 	{ "ca", "hosts", cmd_ca_hosts, "ca hosts" },
 	{ "ca", "host", cmd_ca_host, "ca host HOST" },
 	{ "ca", "names", cmd_ca_names, "ca names [NAME]" },
+	{ "ca", "renew", cmd_ca_renew, "ca renew [--days N]" },
 	{ "ca", "share", cmd_ca_share, "ca share --name NAME (--hosts A,B,... | --remove)" },
 	{ "ca", "release", cmd_ca_release, "ca release --name NAME --reason TEXT [--yes]" },
 	{ "ca", "audit", cmd_ca_audit, "ca audit [--verify]" },

@@ -247,6 +247,9 @@ jrun 1 "ca host" "an unknown host (not found)" -- -C ca ca host nosuch
 jrun 0 "ca allow-reissue" "a window" -- -C ca ca allow-reissue --host one --for 1h
 check_eq "ca allow-reissue: window.host_id is host one's" "$(jget "$J" window.host_id)" "$ID1"
 jrun 1 "ca allow-reissue" "an unknown host (not found)" -- -C ca ca allow-reissue --host nosuch
+jrun 0 "ca renew" "a longer CA certificate" -- -C ca ca renew --days 9000
+check_eq "ca renew: ca.sha256 is the new ca.pem's" "$(jget "$J" ca.sha256 | norm_hex)" "$(fp_openssl ca/ca.pem | norm_hex)"
+jrun 1 "ca renew" "one that would end sooner (refused)" -- -C ca ca renew --days 10
 jflush
 
 section "names"

@@ -1,0 +1,70 @@
+#!/bin/sh
+# t_lifecycle.sh: the CA's own lifecycle (issue 13): ca renew -- a new CA
+# certificate for the same key and subject. OpenSSL and GnuTLS judge that
+# certificates issued before and after validate under the renewed one;
+# hosts take it over the stick; a kill between the journal and ca.pem is
+# recovered by the next writer.
+. "$(dirname "$0")/lib.sh"
+section "lifecycle: ca renew"
+
+hct -C ca ca init --name Life-CA --security medium --days 400 >/dev/null 2>&1
+FP0=$(fp_openssl ca/ca.pem)
+mkdir -p m
+hct -H a host request --media m --name a.example >/dev/null 2>&1
+hct -C ca ca sign --media m >/dev/null 2>&1
+hct -H a host install --media m --ca-fingerprint "$FP0" >/dev/null 2>&1
+cp ca/ca.pem ca-old.pem
+ski() { openssl x509 -in "$1" -noout -ext subjectKeyIdentifier 2>/dev/null | tail -n 1 | tr -d ' '; }
+spki() { openssl x509 -in "$1" -noout -pubkey 2>/dev/null; }
+
+expect_exit 1 "renew: --days that would end it sooner is refused" -- "$HOSTCA_T" -C ca ca renew --days 30
+check "renew: ... ca.pem unchanged" cmp ca/ca.pem ca-old.pem
+expect_exit 0 "renew: ca renew --days 3650" -- "$HOSTCA_T" -C ca ca renew --days 3650
+check_ne "renew: ca.pem is a new certificate" "$(fp_openssl ca/ca.pem)" "$FP0"
+check_eq "renew: ... printing its fingerprint" "$(head -n 1 "$W/.out" | tr -d ':' | tr 'a-f' 'A-F')" "$(fp_openssl ca/ca.pem | tr -d ':' | tr 'a-f' 'A-F')"
+check_eq "renew: same subject (openssl)" "$(openssl x509 -in ca/ca.pem -noout -subject)" "$(openssl x509 -in ca-old.pem -noout -subject)"
+check_eq "renew: same subject key identifier" "$(ski ca/ca.pem)" "$(ski ca-old.pem)"
+check_eq "renew: same key" "$(spki ca/ca.pem)" "$(spki ca-old.pem)"
+check "renew: later notAfter" sh -c "[ \$(date -d \"\$(openssl x509 -in ca/ca.pem -noout -enddate | cut -d= -f2)\" +%s) -gt \$(date -d \"\$(openssl x509 -in ca-old.pem -noout -enddate | cut -d= -f2)\" +%s) ]"
+expect_exit 0 "renew: ca check is consistent" -- "$HOSTCA_T" -C ca ca check
+# a certificate issued after the renewal
+hct -H b host request --media m --name b.example >/dev/null 2>&1
+hct -C ca ca sign --media m >/dev/null 2>&1
+hct -H b host install --media m --ca-fingerprint "$(fp_openssl ca/ca.pem)" >/dev/null 2>&1
+peer_openssl "renew: openssl -x509_strict -crl_check accepts the old host certificate under the renewed CA" ca/ca.pem a/host.pem ca/crl.pem
+peer_openssl "renew: ... and the new one" ca/ca.pem b/host.pem ca/crl.pem
+peer_openssl "renew: ... and the new one under the old CA certificate too" ca-old.pem b/host.pem ca/crl.pem
+check "renew: GnuTLS accepts the old host certificate under the renewed CA" \
+	sh -c "certtool --verify --load-ca-certificate ca/ca.pem --infile a/host.pem >/dev/null 2>&1"
+check "renew: ... and the new one" \
+	sh -c "certtool --verify --load-ca-certificate ca/ca.pem --infile b/host.pem >/dev/null 2>&1"
+# the host pinned to the old certificate takes the renewed one
+expect_exit 0 "renew: the stick carries it (ca export)" -- "$HOSTCA_T" -C ca ca export --media m
+check "renew: ... m/ca.pem is the renewed one" cmp m/ca.pem ca/ca.pem
+expect_exit 0 "renew: host a syncs" -- "$HOSTCA_T" -H a host sync --media m
+check "renew: ... and pins the renewed CA certificate" cmp a/ca.pem ca/ca.pem
+# a CA certificate for another key is not taken
+hct -C other ca init --name Life-CA --security medium >/dev/null 2>&1
+mkdir -p mo
+cp other/ca.pem mo/ca.pem
+cp other/crl.pem mo/crl.pem
+expect_exit 1 "renew: host update refuses a CA certificate of another key" -- "$HOSTCA_T" -H a host update --media mo
+check "renew: ... and keeps its pin" cmp a/ca.pem ca/ca.pem
+
+section "lifecycle: a kill inside ca renew"
+cp ca/ca.pem ca-before.pem
+HOSTCA_FAULT=ca-renew-before-pem:1 "$HOSTCA_T" -C ca ca renew --days 3700 >/dev/null 2>&1
+check "renew: killed after the journal, before ca.pem: ca.pem is the old one" cmp ca/ca.pem ca-before.pem
+expect_exit 0 "renew: ca check says what is pending (still consistent)" -- "$HOSTCA_T" -C ca ca check
+check_grep "renew: ... pending recovery" "pending recovery: the certificate before the last 'ca renew'" "$W/.err"
+expect_exit 0 "renew: a reader still works with the old certificate (same key)" -- "$HOSTCA_T" -C ca ca list
+expect_exit 0 "renew: the next writer completes it" -- "$HOSTCA_T" -C ca ca crl
+check_grep "renew: ... and says so" "recovered: wrote the renewed CA certificate" "$W/.err"
+check "renew: ... ca.pem is now the renewed one" sh -c "! cmp -s ca/ca.pem ca-before.pem"
+check_eq "renew: ... the one the journal records" "$("$HOSTCA_T" -C ca ca audit 2>/dev/null | awk '/ca-renew/ { sub(/.*fp=/, ""); print $1 }' | tail -n 1 | tr 'a-f' 'A-F')" "$(fp_openssl ca/ca.pem | tr -d ':' | tr 'a-f' 'A-F')"
+expect_exit 0 "renew: ca check consistent after the recovery" -- "$HOSTCA_T" -C ca ca check
+peer_openssl "renew: openssl accepts host a under the recovered CA certificate" ca/ca.pem a/host.pem ca/crl.pem
+# a ca.pem that is neither: refused by ca check
+cp other/ca.pem ca/ca.pem
+expect_exit nz "renew: a foreign ca.pem is reported" -- "$HOSTCA_T" -C ca ca check
+finish
