@@ -11258,14 +11258,101 @@ media_check(const char *media)
 }
 
 /* Puts the CA certificate and the current CRL on the media. */
+/*
+ * One stick for several CAs: besides the plain ca.pem and crl.pem (the
+ * last CA that wrote the stick), each CA keeps its own copies named by its
+ * key, ca-KEYID.pem and crl-KEYID.pem (KEYID: the first 16 hex digits of
+ * the SHA-256 of its public key, SPKI), which a renewal keeps and another
+ * CA never overwrites. Hosts read the copies of the CA they pinned first.
+ */
+static void
+ca_keyid(char out[17], const unsigned char *spki, size_t len)
+{
+	unsigned char h[32];
+
+	sha256_once(h, spki, len);
+	hex_encode(out, h, 8, 0, 0);
+}
+
+/* The key ID of a CA certificate (DER), or "" when it does not parse. */
+static void
+ca_keyid_of(char out[17], const unsigned char *der, size_t len)
+{
+	x509_info *x = NULL;
+	char why[WHY_CAP];
+
+	out[0] = 0;
+	if (der != NULL && cert_decode_alloc(&x, der, len, why) == 0)
+		ca_keyid(out, x->spki, x->spki_len);
+	free(x);
+}
+
+/* media/KIND-KEYID.pem when it is there, else media/KIND.pem. */
+static const char *
+media_ca_path(char *out, size_t cap, const char *media, const char *kind, const char *keyid)
+{
+	char name[64];
+
+	if (keyid != NULL && *keyid) {
+		snprintf(name, sizeof name, "%s-%s.pem", kind, keyid);
+		path_join(out, cap, media, name);
+		if (path_exists(out))
+			return out;
+	}
+	snprintf(name, sizeof name, "%s.pem", kind);
+	return path_join(out, cap, media, name);
+}
+
 static int
 media_put_ca(ca_ctx *ca, const char *media)
 {
-	char path[PATH_MAX], src[PATH_MAX];
-	unsigned char *crl;
-	size_t cl;
+	static const char *const cb[] = { "CERTIFICATE", NULL };
+	char path[PATH_MAX], src[PATH_MAX], mine[17], theirs[17], name[64];
+	unsigned char *crl, *other = NULL;
+	size_t cl, ol;
 	int r;
 
+	ca_keyid(mine, ca->ca.spki, ca->ca.spki_len);
+	/* The plain names another CA wrote: kept under its own names first. */
+	path_join(path, sizeof path, media, "ca.pem");
+	if (path_exists(path) && pem_file_load(path, cb, MAX_PEM_FILE, &other, &ol, NULL) == 0) {
+		ca_keyid_of(theirs, other, ol);
+		if (theirs[0] && strcmp(theirs, mine) != 0) {
+			int kept = 1;
+			snprintf(name, sizeof name, "ca-%s.pem", theirs);
+			path_join(src, sizeof src, media, name);
+			if (!path_exists(src)
+				&& pem_write_sync(src, "CERTIFICATE", other, ol, 0644, SYNC_DATA) < 0)
+				kept = 0;
+			path_join(path, sizeof path, media, "crl.pem");
+			snprintf(name, sizeof name, "crl-%s.pem", theirs);
+			path_join(src, sizeof src, media, name);
+			if (kept && !path_exists(src) && path_exists(path)) {
+				unsigned char *oc;
+				size_t ocl;
+				if (file_read(path, MAX_CRL_FILE, &oc, &ocl) < 0
+					|| atomic_write_sync(src, oc, ocl, 0644, SYNC_DATA) < 0)
+					kept = 0;
+				else
+					free(oc);
+			}
+			if (!kept) {
+				msg_errno(src, "cannot keep another CA's files");
+				free(other);
+				return -1;
+			}
+			note(media, "ca.pem and crl.pem were another CA's (key %s); they stay"
+				" as ca-%s.pem and crl-%s.pem, for its hosts; the plain names are"
+				" this CA's now", theirs, theirs, theirs);
+		}
+	}
+	free(other);
+	snprintf(name, sizeof name, "ca-%s.pem", mine);
+	path_join(path, sizeof path, media, name);
+	if (pem_write_sync(path, "CERTIFICATE", ca->ca_der, ca->ca_len, 0644, SYNC_DATA) < 0) {
+		msg_errno(path, "cannot write");
+		return -1;
+	}
 	path_join(path, sizeof path, media, "ca.pem");
 	if (pem_write_sync(path, "CERTIFICATE", ca->ca_der, ca->ca_len, 0644, SYNC_DATA) < 0) {
 		msg_errno(path, "cannot write");
@@ -11276,8 +11363,13 @@ media_put_ca(ca_ctx *ca, const char *media)
 		msg(src, "cannot read: %s", read_errstr(errno));
 		return -1;
 	}
-	path_join(path, sizeof path, media, "crl.pem");
+	snprintf(name, sizeof name, "crl-%s.pem", mine);
+	path_join(path, sizeof path, media, name);
 	r = atomic_write_sync(path, crl, cl, 0644, SYNC_DATA);
+	if (r == 0) {
+		path_join(path, sizeof path, media, "crl.pem");
+		r = atomic_write_sync(path, crl, cl, 0644, SYNC_DATA);
+	}
 	if (r < 0)
 		msg_errno(path, "cannot write");
 	free(crl);
@@ -14361,9 +14453,13 @@ cmd_host_install(int argc, char **argv)
 	 * is its floor. A CRL of the pinned CA counts once its signature is
 	 * checked, and so does the response: it is checked at its own
 	 * notBefore at the earliest, which it passes only if the pinned CA
-	 * signed it.
+	 * signed it. (The pinned CA's own copy on the stick first.)
 	 */
-	path_join(p, sizeof p, media, "crl.pem");
+	{
+		char kid[17];
+		ca_keyid_of(kid, pin, pin_len);
+		media_ca_path(p, sizeof p, media, "crl", kid);
+	}
 	if (path_exists(p)) {
 		crl_info ci;
 		unsigned char *cd;
@@ -14593,6 +14689,7 @@ cmd_host_update(int argc, char **argv)
 	static const char *const lb[] = { "X509 CRL", NULL };
 	const char *media = NULL;
 	int npos, r, any = 0, ca_taken = 0;
+	char kid[17];
 	unsigned long long crl_taken = 0;
 	size_t k;
 	char *pos[1], p[PATH_MAX], q[PATH_MAX], why[WHY_CAP];
@@ -14617,8 +14714,10 @@ cmd_host_update(int argc, char **argv)
 		goto out;
 	}
 	r = 0;
-	/* A CA certificate: identical, or a new one for the same key. */
-	path_join(p, sizeof p, media, "ca.pem");
+	ca_keyid_of(kid, h.ca, h.ca_len);
+	/* A CA certificate: identical, or a new one for the same key (its
+	 * own copy on the stick first, then the plain name). */
+	media_ca_path(p, sizeof p, media, "ca", kid);
 	if (path_exists(p)) {
 		x509_info *n = NULL, *o = NULL;
 		if (pem_file_load(p, cb, MAX_PEM_FILE, &ca, &al, NULL) != 0) {
@@ -14649,7 +14748,7 @@ cmd_host_update(int argc, char **argv)
 		free(n);
 		free(o);
 	}
-	path_join(p, sizeof p, media, "crl.pem");
+	media_ca_path(p, sizeof p, media, "crl", kid);
 	if (r == 0 && path_exists(p)) {
 		if (pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0) {
 			r = EXIT_REFUSED;

@@ -118,7 +118,8 @@ cp ca/crl.pem old-crl.pem
 hc -C ca ca crl >/dev/null 2>&1
 hc -C ca ca export --media g >/dev/null 2>&1
 expect_exit 0 "host update: the newer CRL taken" -- hc -H honest host update --media g
-cp old-crl.pem g/crl.pem
+# (the plain name and the CA's own copy, crl-KEYID.pem, which hosts read first)
+for f in g/crl.pem g/crl-*.pem; do cp old-crl.pem "$f"; done
 expect_exit 1 "host update: an older CRL refused (lower number)" -- hc -H honest host update --media g
 check_grep "host update: says it is older" "older|lower" "$W/.err"
 # A response for another host's key, planted under this host's name.

@@ -67,4 +67,32 @@ peer_openssl "renew: openssl accepts host a under the recovered CA certificate" 
 # a ca.pem that is neither: refused by ca check
 cp other/ca.pem ca/ca.pem
 expect_exit nz "renew: a foreign ca.pem is reported" -- "$HOSTCA_T" -C ca ca check
+
+section "lifecycle: one stick for two CAs"
+hct -C ca1 ca init --name Plant-1 --security medium >/dev/null 2>&1
+hct -C ca2 ca init --name Plant-2 --security medium >/dev/null 2>&1
+mkdir -p two
+hct -H h1 host request --media two --name one.example >/dev/null 2>&1
+hct -C ca1 ca sign --media two >/dev/null 2>&1
+hct -H h2 host request --media two --name two.example >/dev/null 2>&1
+expect_exit 0 "two CAs: the second CA signs the same stick" -- "$HOSTCA_T" -C ca2 ca sign --media two
+check_grep "two CAs: ... and says the plain names were another CA's" "were another CA's" "$W/.err"
+K1=$(ls two/ca-*.pem | while read -r f; do cmp -s "$f" ca1/ca.pem && basename "$f" .pem | cut -c4-; done)
+K2=$(ls two/ca-*.pem | while read -r f; do cmp -s "$f" ca2/ca.pem && basename "$f" .pem | cut -c4-; done)
+check "two CAs: each CA's certificate has its own copy" test -n "$K1" -a -n "$K2" -a "$K1" != "$K2"
+check "two CAs: ... and each its CRL" sh -c "cmp -s two/crl-$K1.pem ca1/crl.pem && cmp -s two/crl-$K2.pem ca2/crl.pem"
+check "two CAs: the plain names are the second CA's" cmp two/ca.pem ca2/ca.pem
+expect_exit 0 "two CAs: host 1 installs (CA 1)" -- "$HOSTCA_T" -H h1 host install --media two --ca-fingerprint "$(fp_openssl ca1/ca.pem)"
+check "two CAs: ... with CA 1's CRL, not CA 2's" cmp h1/crl.pem ca1/crl.pem
+expect_exit 0 "two CAs: host 2 installs (CA 2)" -- "$HOSTCA_T" -H h2 host install --media two --ca-fingerprint "$(fp_openssl ca2/ca.pem)"
+check "two CAs: ... with CA 2's CRL" cmp h2/crl.pem ca2/crl.pem
+hct -C ca1 ca revoke --host one.example --reason keyCompromise >/dev/null 2>&1
+expect_exit 0 "two CAs: CA 1 exports its new CRL to the stick" -- "$HOSTCA_T" -C ca1 ca export --media two
+check "two CAs: ... CA 2's copies stay" sh -c "cmp -s two/crl-$K2.pem ca2/crl.pem && cmp -s two/ca-$K2.pem ca2/ca.pem"
+expect_exit 1 "two CAs: host 1 takes CA 1's new CRL: it is revoked now" -- "$HOSTCA_T" -H h1 host sync --media two
+check "two CAs: ... its CRL is CA 1's newest" cmp h1/crl.pem ca1/crl.pem
+expect_exit 0 "two CAs: host 2 is untouched by CA 1's files" -- "$HOSTCA_T" -H h2 host sync --media two
+check "two CAs: ... still CA 2's CRL and CA certificate" sh -c "cmp -s h2/crl.pem ca2/crl.pem && cmp -s h2/ca.pem ca2/ca.pem"
+peer_openssl_rejects "two CAs: openssl rejects host 1 with CA 1's CRL" ca1/ca.pem h1/host.pem h1/crl.pem revoked
+peer_openssl "two CAs: openssl accepts host 2 with CA 2's CRL" ca2/ca.pem h2/host.pem h2/crl.pem
 finish
