@@ -15158,6 +15158,124 @@ cmd_host_sync(int argc, char **argv)
 	return r;
 }
 
+/*
+ * host trust: moves a pinned host to another CA -- the operator's
+ * decision, with the new CA's SHA-256 fingerprint read out as at a first
+ * install. The CA certificate comes from the stick (ca.pem or a
+ * ca-KEYID.pem whose fingerprint it is); it must be a self-signed CA
+ * certificate. The pin and the CRL change; the host ID and key stay, and
+ * the certificate of the old CA stays until one of the new CA is
+ * installed (host status says it is not usable meanwhile).
+ */
+static int
+cmd_host_trust(int argc, char **argv)
+{
+	static const char *const cb[] = { "CERTIFICATE", NULL };
+	const char *media = NULL, *fp_s = NULL;
+	int npos, r;
+	char *pos[1], p[PATH_MAX], q[PATH_MAX], why[WHY_CAP], fpt[100];
+	unsigned char want[32], have[32], *ca = NULL;
+	size_t al = 0;
+	host_ctx h;
+	DIR *d;
+	struct dirent *de;
+	x509_info *x = NULL;
+	opt opts[] = {
+		{ "--ca-fingerprint", O_STR, &fp_s, 0, 0, 0, 0 },
+		{ "--media", O_STR, &media, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (fp_s == NULL || media == NULL) {
+		cmsg("give --ca-fingerprint SHA256 (read out by the new CA's operator)"
+			" and --media DIR (a stick that carries its ca.pem)");
+		return EXIT_USAGE;
+	}
+	if (hex_decode(want, 32, fp_s) != 32) {
+		cmsg("--ca-fingerprint: 64 hex digits (colons optional): the SHA-256 line"
+			" of the new CA's 'hostca ca show'");
+		return EXIT_USAGE;
+	}
+	if (media_check(media) < 0)
+		return EXIT_USAGE;
+	/* the CA certificate with that fingerprint, on the stick */
+	if ((d = opendir(media)) == NULL) {
+		msg_errno(media, "cannot read");
+		return EXIT_USAGE;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t nl = strlen(de->d_name);
+		unsigned char *c;
+		size_t cl;
+		if (strcmp(de->d_name, "ca.pem") != 0 && (strncmp(de->d_name, "ca-", 3) != 0
+			|| nl != 23 || strcmp(de->d_name + 19, ".pem") != 0))
+			continue;
+		path_join(p, sizeof p, media, de->d_name);
+		if (pem_file_load(p, cb, MAX_PEM_FILE, &c, &cl, NULL) != 0)
+			continue;
+		sha256_once(have, c, cl);
+		if (ct_equal(have, want, 32)) {
+			ca = c;
+			al = cl;
+			break;
+		}
+		free(c);
+	}
+	closedir(d);
+	if (ca == NULL) {
+		cmsg("no CA certificate with that fingerprint on %s (ca.pem or ca-KEYID.pem;"
+			" 'hostca ca export --media DIR' on the new CA writes it)", media);
+		return EXIT_REFUSED;
+	}
+	if (cert_decode_alloc(&x, ca, al, why) < 0 || !x->is_ca
+		|| sig_verify(&x->pub, x->sig_alg, x->tbs, x->tbs_len, x->sig, x->sig_len) < 0) {
+		cmsg("the certificate with that fingerprint is not a self-signed CA certificate");
+		free(x);
+		free(ca);
+		return EXIT_REFUSED;
+	}
+	free(x);
+	if ((r = host_load(&h, 0)) != 0) {
+		free(ca);
+		host_free(&h);
+		return r;
+	}
+	fingerprint_text(fpt, want);
+	if (h.ca != NULL && h.ca_len == al && memcmp(h.ca, ca, al) == 0) {
+		cnote("this host trusts that CA already");
+		free(ca);
+		host_free(&h);
+		return 0;
+	}
+	/* the old CA's CRL goes (it says nothing about the new CA's
+	 * certificates), then the pin changes */
+	if (path_exists(hpath(&h, q, "crl.pem")) && (unlink(q) < 0 || fsync_dir(g.host_dir) < 0)) {
+		msg_errno(q, "cannot remove");
+		free(ca);
+		host_free(&h);
+		return EXIT_USAGE;
+	}
+	fault_point("trust-before-pin");
+	if (pem_write(hpath(&h, q, "ca.pem"), "CERTIFICATE", ca, al, 0644) < 0) {
+		msg_errno(q, "cannot write");
+		free(ca);
+		host_free(&h);
+		return EXIT_USAGE;
+	}
+	cnote("this host now trusts the CA %s (and no other); %s", fpt, h.cert != NULL
+		? "its certificate is the old CA's: enrol with the new CA (host request"
+		" with a token from it), then host install" : "enrol with it (host request,"
+		" then host install)");
+	if (g.json) {
+		json_key("trust");
+		printf("{\"ca_sha256\":\"%s\"}", fpt);
+	}
+	free(ca);
+	host_free(&h);
+	return 0;
+}
+
 /* Overwrites a file's bytes before removing it (best effort on flash). */
 static int
 wipe_file(const char *path)
@@ -15286,6 +15404,7 @@ static const struct {
 	{ "host", "status", cmd_host_status, "host status [--renew-at PERCENT]" },
 	{ "host", "sync", cmd_host_sync, "host sync --media DIR [--renew-at PERCENT] [--token T | --token-file F]\n"
 		"          [--ca-fingerprint SHA256 | --trust-on-first-use]" },
+	{ "host", "trust", cmd_host_trust, "host trust --ca-fingerprint SHA256 --media DIR" },
 	{ "host", "clean", cmd_host_clean, "host clean [--force]" },
 	{ NULL, "verify", cmd_verify, "verify --ca CA.pem [--crl CRL.pem] [--at TIME] CERT.pem" },
 	{ NULL, "show", cmd_show, "show FILE" },

@@ -234,6 +234,8 @@ check_eq "ca crl: crl.number is the CRL's number" "$(jget "$J" crl.number)" "$(p
 jrun 0 "ca export" "CA certificate and CRL" -- -C ca ca export --media m3
 jrun 0 "host update" "the newer CRL" -- -H h1 host update --media m3
 jrun 2 "host update" "a missing media directory" -- -H h1 host update --media "$W/nonexistent"
+jrun 2 "host trust" "no --ca-fingerprint (usage)" -- -H h1 host trust --media m3
+jrun 1 "host trust" "a fingerprint on no certificate of the stick" -- -H h1 host trust --media m3 --ca-fingerprint "$(printf '%064d' 0)"
 jflush
 
 section "listings"

@@ -95,4 +95,24 @@ expect_exit 0 "two CAs: host 2 is untouched by CA 1's files" -- "$HOSTCA_T" -H h
 check "two CAs: ... still CA 2's CRL and CA certificate" sh -c "cmp -s h2/crl.pem ca2/crl.pem && cmp -s h2/ca.pem ca2/ca.pem"
 peer_openssl_rejects "two CAs: openssl rejects host 1 with CA 1's CRL" ca1/ca.pem h1/host.pem h1/crl.pem revoked
 peer_openssl "two CAs: openssl accepts host 2 with CA 2's CRL" ca2/ca.pem h2/host.pem h2/crl.pem
+
+section "lifecycle: host trust -- moving a host to another CA"
+mkdir -p mv
+cp ca1/ca.pem ca1/crl.pem mv/ 2>/dev/null
+TOK=$(hct -C ca1 token create --name move 2>/dev/null | head -n 1)
+hct -H h2 host request --media mv --name two.example --token "$TOK" >/dev/null 2>&1
+hct -C ca1 ca sign --media mv >/dev/null 2>&1
+expect_exit 1 "trust: host 2 (pinned to CA 2) refuses CA 1's response" -- "$HOSTCA_T" -H h2 host install --media mv
+check "trust: ... and keeps CA 2's pin" cmp h2/ca.pem ca2/ca.pem
+expect_exit 1 "trust: a fingerprint that is on no certificate of the stick" -- \
+	"$HOSTCA_T" -H h2 host trust --media mv --ca-fingerprint "$(fp_openssl ca/ca.pem)"
+expect_exit 2 "trust: --ca-fingerprint is required" -- "$HOSTCA_T" -H h2 host trust --media mv
+expect_exit 0 "trust: the operator moves host 2 to CA 1" -- \
+	"$HOSTCA_T" -H h2 host trust --media mv --ca-fingerprint "$(fp_openssl ca1/ca.pem)"
+check "trust: ... the pin is CA 1's certificate" cmp h2/ca.pem ca1/ca.pem
+check "trust: ... CA 2's CRL is gone" test ! -e h2/crl.pem
+expect_exit 1 "trust: host status: the old certificate is not usable under the new pin" -- "$HOSTCA_T" -H h2 host status
+expect_exit 0 "trust: host 2 installs CA 1's certificate now" -- "$HOSTCA_T" -H h2 host install --media mv
+expect_exit 0 "trust: ... and is healthy" -- "$HOSTCA_T" -H h2 host status
+peer_openssl "trust: openssl accepts host 2 under CA 1" ca1/ca.pem h2/host.pem ca1/crl.pem
 finish

@@ -299,7 +299,7 @@ hostca ca init --key rsa|rsa-2048 rsa-3072 rsa-4096
 hostca ca init --security |high medium very-high
 hostca ca revoke --reason |affiliationChanged cessationOfOperation keyCompromise superseded unspecified
 hostca ca list --status |expired revoked valid
-hostca host |clean install renew request status sync update
+hostca host |clean install renew request status sync trust update
 hostca token |cleanup create delete list show
 hostca host sync -|--ca-fingerprint --help --json --media --renew-at --token --token-file --trust-on-first-use -q
 hostca host status -|--help --json --renew-at -q
