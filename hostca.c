@@ -8125,11 +8125,17 @@ tty_secret(int fd, const char *prompt, char *dst, size_t cap)
 	struct termios old, t;
 	ssize_t k;
 
-	if (write(fd, prompt, strlen(prompt)) < 0 || tcgetattr(fd, &old) < 0)
+	/* echo off first (and what was typed before the prompt dropped), then
+	 * the prompt: nothing typed after it shows, nothing is lost */
+	if (tcgetattr(fd, &old) < 0)
 		return -1;
 	t = old;
 	t.c_lflag &= ~(tcflag_t)ECHO;
 	tcsetattr(fd, TCSAFLUSH, &t);
+	if (write(fd, prompt, strlen(prompt)) < 0) {
+		tcsetattr(fd, TCSAFLUSH, &old);
+		return -1;
+	}
 	k = read(fd, dst, cap - 1);
 	tcsetattr(fd, TCSAFLUSH, &old);
 	if (write(fd, "\n", 1) < 0)
