@@ -8203,7 +8203,8 @@ passphrase_get(char *buf, size_t cap, int confirm, const char *what)
 			return -1;
 		}
 		for (round = 0; round < (confirm ? 2 : 1); round++) {
-			if (tty_secret(fd, round ? "Passphrase again: " : "CA key passphrase: ",
+			if (tty_secret(fd, round ? "Passphrase again: " : strcmp(what,
+				"backup passphrase") == 0 ? "Backup passphrase: " : "CA key passphrase: ",
 				round ? again : buf, round ? sizeof again : cap) < 0) {
 				close(fd);
 				hostca_wipe(again, sizeof again);
@@ -12737,6 +12738,669 @@ cmd_ca_renew(int argc, char **argv)
 	return r;
 }
 
+/* ---- backup and restore (section 7f) ----
+ *
+ * ca backup writes the whole CA (ca.key as stored -- still under its own
+ * passphrase if it has one --, ca.pem, crl.pem, journal, journal.head;
+ * the index is a cache and is rebuilt) as one file, hostca-backup.hcb:
+ *
+ *   hostca-backup 1            header lines, then the ciphertext
+ *   ca <SHA-256 of ca.pem>
+ *   time <when> / entries <journal entries> / crl <CRL number>
+ *   kdf pbkdf2-sha256 <iterations> <salt>   (a backup passphrase)
+ *   kdf shares <K> <N> <id>                 (or K of N shares)
+ *   nonce <12 bytes> / len <ciphertext bytes>
+ *   mac <HMAC-SHA256 over every line above and the ciphertext>
+ *
+ * The backup key BK (32 bytes) comes from the passphrase (PBKDF2, as for
+ * ca.key) or is random and split with Shamir's scheme over GF(2^8) into N
+ * shares, any K of which give it back; each share goes to its own stick as
+ * hostca-share-I-of-N.txt, with its index, K, N, the backup's id and a
+ * checksum a person can check. From BK: AES-256-CTR key and HMAC key (by
+ * HMAC-SHA256 with fixed labels); encrypt-then-MAC. Fewer than K shares
+ * say nothing about BK; a flipped bit anywhere fails the MAC or a share's
+ * checksum, and nothing is written.
+ */
+#define BACKUP_FILE "hostca-backup.hcb"
+#define BACKUP_MAX  ((size_t)1 << 31)
+static const char *const backup_names[] = { "ca.key", "ca.pem", "crl.pem", "journal",
+	"journal.head", NULL };
+
+static unsigned char
+gf256_mul(unsigned a, unsigned b)
+{
+	unsigned p = 0;
+
+	while (b) {
+		if (b & 1)
+			p ^= a;
+		a = (a << 1) ^ ((a & 0x80) ? 0x11b : 0);
+		b >>= 1;
+	}
+	return (unsigned char)p;
+}
+
+static unsigned char
+gf256_inv(unsigned char a)
+{
+	unsigned char r = 1;
+	int i;
+
+	for (i = 0; i < 254; i++)      /* a^254 = a^-1 */
+		r = gf256_mul(r, a);
+	return r;
+}
+
+/* Shamir: share x (1..255) of secret[32] with coefficients coef[K-1][32]. */
+static void
+shamir_share(const unsigned char secret[32], const unsigned char *coef, int k,
+	unsigned char x, unsigned char out[32])
+{
+	int j, t;
+
+	for (j = 0; j < 32; j++) {
+		unsigned char y = 0, xp = 1;
+		for (t = 0; t < k; t++) {
+			unsigned char c = t == 0 ? secret[j] : coef[(t - 1) * 32 + j];
+			y ^= gf256_mul(c, xp);
+			xp = gf256_mul(xp, x);
+		}
+		out[j] = y;
+	}
+}
+
+/* The secret from k shares (xs distinct, non-zero): Lagrange at 0. */
+static void
+shamir_combine(const unsigned char *xs, const unsigned char (*ys)[32], int k,
+	unsigned char out[32])
+{
+	int i, m, j;
+
+	memset(out, 0, 32);
+	for (i = 0; i < k; i++) {
+		unsigned char l = 1;
+		for (m = 0; m < k; m++)
+			if (m != i)
+				l = gf256_mul(l, gf256_mul(xs[m], gf256_inv((unsigned char)(xs[m] ^ xs[i]))));
+		for (j = 0; j < 32; j++)
+			out[j] ^= gf256_mul(ys[i][j], l);
+	}
+}
+
+static void
+backup_keys(const unsigned char bk[32], unsigned char enc[32], unsigned char mac[32])
+{
+	hmac_sha256(bk, 32, "hostca backup v1 enc", 20, NULL, 0, enc);
+	hmac_sha256(bk, 32, "hostca backup v1 mac", 20, NULL, 0, mac);
+}
+
+static void
+backup_ctr(const unsigned char key[32], const unsigned char nonce[12], unsigned char *data,
+	size_t len)
+{
+	br_aes_ct64_ctr_keys k;
+
+	br_aes_ct64_ctr_init(&k, key, 32);
+	br_aes_ct64_ctr_run(&k, nonce, 1, data, len);
+	hostca_wipe(&k, sizeof k);
+}
+
+/* The share file's checksum: 8 hex digits of SHA-256 over its lines. */
+static void
+share_check(const char *body, char out[9])
+{
+	unsigned char h[32];
+
+	sha256_once(h, body, strlen(body));
+	hex_encode(out, h, 4, 0, 0);
+}
+
+/* A passphrase for the backup: --backup-passphrase-file, or the terminal. */
+static int
+backup_passphrase(const char *file, char *buf, size_t cap, int confirm)
+{
+	const char *saved = g.passphrase_file;
+	int r;
+
+	int tty = file == NULL ? open("/dev/tty", O_RDONLY | O_CLOEXEC) : -1;
+
+	if (tty >= 0)
+		close(tty);
+	if (file == NULL && tty < 0) {
+		cmsg("give --backup-passphrase-file F (or --shares K-of-N): there is no"
+			" terminal to ask for a backup passphrase");
+		return -1;
+	}
+	const char *env = getenv("HOSTCA_PASSPHRASE_FILE");
+	char *envcopy = env ? strdup(env) : NULL;
+
+	/* the CA key's passphrase file is not the backup's */
+	g.passphrase_file = file;
+	if (env != NULL)
+		unsetenv("HOSTCA_PASSPHRASE_FILE");
+	r = passphrase_get(buf, cap, confirm, "backup passphrase");
+	g.passphrase_file = saved;
+	if (envcopy != NULL) {
+		setenv("HOSTCA_PASSPHRASE_FILE", envcopy, 1);
+		free(envcopy);
+	}
+	return r;
+}
+
+static int
+cmd_ca_backup(int argc, char **argv)
+{
+	const char *media[HOSTCA_MAX_NAMES], *shares_s = NULL, *pf = NULL;
+	size_t nmedia = 0, plen = 0, pcap = 0, i, hl;
+	int npos, r, k = 0, n = 0;
+	char *pos[1], path[PATH_MAX], line[512], head[2048], hx[129], pass[MAX_PASSPHRASE];
+	unsigned char bk[32], ek[32], mk[32], nonce[12], salt[16], mac[32], id[8];
+	unsigned char *plain = NULL, *out = NULL;
+	ca_ctx ca;
+	opt opts[] = {
+		{ "--media", O_MULTI, 0, 0, media, &nmedia, 0 },
+		{ "--shares", O_STR, &shares_s, 0, 0, 0, 0 },
+		{ "--backup-passphrase-file", O_STR, &pf, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (shares_s != NULL && (sscanf(shares_s, "%d-of-%d", &k, &n) != 2 || k < 2 || n < k
+		|| n > 16)) {
+		cmsg("--shares K-of-N: 2 <= K <= N <= 16 (e.g. 3-of-5)");
+		return EXIT_USAGE;
+	}
+	if (nmedia != (shares_s ? (size_t)n : 1)) {
+		cmsg(shares_s ? "--shares K-of-N wants --media DIR N times: one stick per share"
+			: "--media DIR: where the backup goes (once)");
+		return EXIT_USAGE;
+	}
+	if (shares_s && pf) {
+		cmsg("--shares and --backup-passphrase-file: one or the other");
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < nmedia; i++)
+		if (media_check(media[i]) < 0)
+			return EXIT_USAGE;
+	/* A snapshot under the lock: no writer changes it meanwhile. */
+	if ((r = ca_open_fast(&ca, 0, 0)) != 0)
+		return ca_close(&ca, r);
+	for (i = 0; backup_names[i]; i++) {
+		unsigned char *d;
+		size_t dl;
+		int nl;
+		path_join(path, sizeof path, ca.dir, backup_names[i]);
+		if (file_read(path, BACKUP_MAX, &d, &dl) < 0) {
+			msg(path, "cannot read: %s", read_errstr(errno));
+			free(plain);
+			return ca_close(&ca, EXIT_USAGE);
+		}
+		nl = snprintf(line, sizeof line, "%s %zu\n", backup_names[i], dl);
+		if (grow((void **)&plain, &pcap, plen + (size_t)nl + dl + 1, 1) < 0) {
+			hostca_wipe(d, dl);
+			free(d);
+			free(plain);
+			return ca_close(&ca, EXIT_USAGE);
+		}
+		memcpy(plain + plen, line, (size_t)nl);
+		memcpy(plain + plen + nl, d, dl);
+		plen += (size_t)nl + dl;
+		hostca_wipe(d, dl);
+		free(d);
+	}
+	rng_bytes(&ca.rng, nonce, sizeof nonce);
+	hex_encode(hx, ca.ca_fp, 32, 0, 0);
+	hl = (size_t)snprintf(head, sizeof head, "hostca-backup 1\nca %s\ntime %lld\nentries %llu\n"
+		"crl %llu\n", hx, (long long)g.now, (unsigned long long)ca.seq,
+		(unsigned long long)ca.crl_number);
+	if (shares_s) {
+		rng_bytes(&ca.rng, bk, 32);
+		rng_bytes(&ca.rng, id, sizeof id);
+		hex_encode(hx, id, sizeof id, 0, 0);
+		hl += (size_t)snprintf(head + hl, sizeof head - hl, "kdf shares %d %d %s\n", k, n, hx);
+	} else {
+		if (backup_passphrase(pf, pass, sizeof pass, 1) < 0) {
+			free(plain);
+			return ca_close(&ca, EXIT_USAGE);
+		}
+		rng_bytes(&ca.rng, salt, sizeof salt);
+		pbkdf2_sha256(pass, salt, sizeof salt, PBKDF2_ITERATIONS, bk, 32);
+		hostca_wipe(pass, sizeof pass);
+		hex_encode(hx, salt, sizeof salt, 0, 0);
+		hl += (size_t)snprintf(head + hl, sizeof head - hl, "kdf pbkdf2-sha256 %d %s\n",
+			PBKDF2_ITERATIONS, hx);
+	}
+	hex_encode(hx, nonce, sizeof nonce, 0, 0);
+	hl += (size_t)snprintf(head + hl, sizeof head - hl, "nonce %s\nlen %zu\n", hx, plen);
+	backup_keys(bk, ek, mk);
+	backup_ctr(ek, nonce, plain, plen);
+	hmac_sha256(mk, 32, head, hl, plain, plen, mac);
+	hex_encode(hx, mac, 32, 0, 0);
+	hl += (size_t)snprintf(head + hl, sizeof head - hl, "mac %s\n\n", hx);
+	if ((out = malloc(hl + plen)) == NULL) {
+		free(plain);
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	memcpy(out, head, hl);
+	memcpy(out + hl, plain, plen);
+	free(plain);
+	/* The backup (ciphertext) on every stick; with shares, one share each. */
+	r = 0;
+	for (i = 0; i < nmedia && r == 0; i++) {
+		path_join(path, sizeof path, media[i], BACKUP_FILE);
+		if (atomic_write_sync(path, out, hl + plen, 0600, SYNC_DATA) < 0) {
+			msg_errno(path, "cannot write");
+			r = EXIT_USAGE;
+			break;
+		}
+		fault_point("backup-written");
+		if (shares_s) {
+			unsigned char *coef = malloc((size_t)(k - 1) * 32), sh[32];
+			char body[512], chk[9], fname[64], sid[17];
+			if (coef == NULL) {
+				r = EXIT_USAGE;
+				break;
+			}
+			/* the same polynomial for every share: seeded once */
+			{
+				unsigned char seed[32];
+				size_t t;
+				hmac_sha256(bk, 32, "hostca backup v1 coef", 21, id, sizeof id, seed);
+				for (t = 0; t < (size_t)(k - 1); t++)
+					hmac_sha256(seed, 32, &t, sizeof t, NULL, 0, coef + 32 * t);
+				hostca_wipe(seed, sizeof seed);
+			}
+			shamir_share(bk, coef, k, (unsigned char)(i + 1), sh);
+			hostca_wipe(coef, (size_t)(k - 1) * 32);
+			free(coef);
+			hex_encode(sid, id, sizeof id, 0, 0);
+			hex_encode(hx, sh, 32, 0, 0);
+			hostca_wipe(sh, sizeof sh);
+			snprintf(body, sizeof body, "hostca-backup-share 1\nbackup %s\nindex %zu\n"
+				"threshold %d\nshares %d\nshare %s\n", sid, i + 1, k, n, hx);
+			share_check(body, chk);
+			snprintf(body + strlen(body), sizeof body - strlen(body), "check %s\n", chk);
+			hostca_wipe(hx, sizeof hx);
+			snprintf(fname, sizeof fname, "hostca-share-%zu-of-%d.txt", i + 1, n);
+			path_join(path, sizeof path, media[i], fname);
+			if (atomic_write_sync(path, body, strlen(body), 0600, SYNC_DATA) < 0) {
+				msg_errno(path, "cannot write");
+				r = EXIT_USAGE;
+			}
+			hostca_wipe(body, sizeof body);
+		}
+		if (r == 0 && fsync_dir(media[i]) < 0) {
+			msg_errno(media[i], "cannot sync");
+			r = EXIT_USAGE;
+		}
+	}
+	hostca_wipe(bk, sizeof bk);
+	hostca_wipe(ek, sizeof ek);
+	hostca_wipe(mk, sizeof mk);
+	free(out);
+	if (r == 0) {
+		if (shares_s)
+			cnote("backup of %llu journal entries (CRL #%llu) on %zu sticks, each with"
+				" one share: any %d of them restore it, %d do not", (unsigned long long)ca.seq,
+				(unsigned long long)ca.crl_number, nmedia, k, k - 1);
+		else
+			cnote("backup of %llu journal entries (CRL #%llu) written to %s/%s, under"
+				" the backup passphrase", (unsigned long long)ca.seq,
+				(unsigned long long)ca.crl_number, media[0], BACKUP_FILE);
+		if (g.json) {
+			json_key("backup");
+			printf("{\"entries\":%llu,\"crl_number\":%llu,\"shares\":%d,\"threshold\":%d}",
+				(unsigned long long)ca.seq, (unsigned long long)ca.crl_number, n, k);
+		}
+	}
+	return ca_close(&ca, r);
+}
+
+/* The value of the backup's header line "KEY VALUE" (copied into buf,
+ * at most 127 characters), or NULL. */
+static char bf_buf[128];
+
+static const char *
+backup_field(const char *head, const char *key)
+{
+	size_t kl = strlen(key), vl;
+	const char *p = head;
+
+	while (*p) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == ' ') {
+			vl = strcspn(p + kl + 1, "\n");
+			if (vl >= sizeof bf_buf)
+				return NULL;
+			memcpy(bf_buf, p + kl + 1, vl);
+			bf_buf[vl] = 0;
+			return bf_buf;
+		}
+		p += strcspn(p, "\n");
+		if (*p)
+			p++;
+	}
+	return NULL;
+}
+
+static int cmd_ca_check(int argc, char **argv);
+
+static int
+cmd_ca_restore(int argc, char **argv)
+{
+	const char *from[HOSTCA_MAX_NAMES], *pf = NULL, *seen_media = NULL;
+	size_t nfrom = 0, i, dl = 0, hl, clen, off;
+	int npos, r = EXIT_USAGE, k = 0, n = 0, got = 0;
+	char *pos[1], path[PATH_MAX], tmp[PATH_MAX], parent[PATH_MAX], *head = NULL, hx[129];
+	char pass[MAX_PASSPHRASE], t[32];
+	unsigned char *data = NULL, bk[32], ek[32], mk[32], mac[32], want[32], nonce[12];
+	unsigned char xs[16], ys[16][32];
+	long long when = 0;
+	unsigned long long entries = 0, crlnum = 0;
+	const char *v;
+	struct stat st;
+	opt opts[] = {
+		{ "--from", O_MULTI, 0, 0, from, &nfrom, 0 },
+		{ "--backup-passphrase-file", O_STR, &pf, 0, 0, 0, 0 },
+		{ "--media", O_STR, &seen_media, 0, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (nfrom == 0) {
+		cmsg("--from DIR: where the backup is (give it once per stick with shares)");
+		return EXIT_USAGE;
+	}
+	/* Never over an existing CA. */
+	if (lstat(g.ca_dir, &st) == 0) {
+		DIR *d;
+		struct dirent *de;
+		int empty = 1;
+		if (!S_ISDIR(st.st_mode) || (d = opendir(g.ca_dir)) == NULL) {
+			msg(g.ca_dir, "exists and is not a directory; a restore never overwrites a CA");
+			return EXIT_USAGE;
+		}
+		while ((de = readdir(d)) != NULL)
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				empty = 0;
+		closedir(d);
+		if (!empty) {
+			msg(g.ca_dir, "is not empty; a restore never overwrites a CA (give -C"
+				" with a new directory)");
+			return EXIT_USAGE;
+		}
+	}
+	for (i = 0; i < nfrom && data == NULL; i++) {
+		path_join(path, sizeof path, from[i], BACKUP_FILE);
+		if (path_exists(path) && file_read(path, BACKUP_MAX + 4096, &data, &dl) < 0) {
+			msg(path, "cannot read: %s", read_errstr(errno));
+			return EXIT_USAGE;
+		}
+	}
+	if (data == NULL) {
+		cmsg("no %s in %s%s", BACKUP_FILE, from[0], nfrom > 1 ? " or the other --from" : "");
+		return EXIT_USAGE;
+	}
+	/* the header: text up to the empty line */
+	for (hl = 0; hl + 1 < dl && !(data[hl] == '\n' && data[hl + 1] == '\n'); hl++)
+		;
+	if (hl + 1 >= dl || hl > 4000 || memchr(data, 0, hl) != NULL
+		|| strncmp((char *)data, "hostca-backup 1\n", 16) != 0) {
+		cmsg("%s is not a hostca backup (or is damaged)", BACKUP_FILE);
+		goto out;
+	}
+	if ((head = malloc(hl + 2)) == NULL)
+		goto out;
+	memcpy(head, data, hl + 1);
+	head[hl + 1] = 0;
+	off = hl + 2;
+	clen = dl - off;
+	if ((v = backup_field(head, "len")) == NULL || strtoull(v, NULL, 10) != clen
+		|| (v = backup_field(head, "nonce")) == NULL || hex_decode(nonce, 12, v) != 12
+		|| (v = backup_field(head, "mac")) == NULL || strlen(v) < 64) {
+		cmsg("%s is truncated or damaged (its header does not match its length)",
+			BACKUP_FILE);
+		goto out;
+	}
+	memcpy(hx, v, 64);
+	hx[64] = 0;
+	if (hex_decode(want, 32, hx) != 32)
+		goto damaged;
+	when = (v = backup_field(head, "time")) ? strtoll(v, NULL, 10) : 0;
+	entries = (v = backup_field(head, "entries")) ? strtoull(v, NULL, 10) : 0;
+	crlnum = (v = backup_field(head, "crl")) ? strtoull(v, NULL, 10) : 0;
+	if ((v = backup_field(head, "kdf")) == NULL)
+		goto damaged;
+	if (strncmp(v, "shares ", 7) == 0) {
+		char sid[17];
+		if (sscanf(v + 7, "%d %d %16s", &k, &n, sid) != 3 || k < 2 || n < k || n > 16)
+			goto damaged;
+		/* the shares on the sticks given: checked, distinct, this backup's */
+		for (i = 0; i < nfrom && got < k; i++) {
+			DIR *d = opendir(from[i]);
+			struct dirent *de;
+			if (d == NULL)
+				continue;
+			while ((de = readdir(d)) != NULL && got < k) {
+				unsigned char *sd;
+				size_t sl;
+				char body[512], chk[9], *c, bid[17], shx[65];
+				int idx, kk, nn, m, dup = 0;
+				if (strncmp(de->d_name, "hostca-share-", 13) != 0)
+					continue;
+				path_join(path, sizeof path, from[i], de->d_name);
+				if (file_read(path, 1024, &sd, &sl) < 0)
+					continue;
+				if (sl >= sizeof body || memchr(sd, 0, sl) != NULL) {
+					free(sd);
+					msg(path, "not a share file");
+					continue;
+				}
+				memcpy(body, sd, sl);
+				body[sl] = 0;
+				hostca_wipe(sd, sl);
+				free(sd);
+				c = strstr(body, "check ");
+				if (c == NULL || strncmp(body, "hostca-backup-share 1\n", 22) != 0) {
+					msg(path, "not a share file");
+					continue;
+				}
+				*c = 0;
+				share_check(body, chk);
+				if (strncmp(c + 6, chk, 8) != 0) {
+					msg(path, "damaged: its checksum does not match (a changed or"
+						" mistyped character); this share is not used");
+					hostca_wipe(body, sizeof body);
+					continue;
+				}
+				if (sscanf(body, "hostca-backup-share 1\nbackup %16s\nindex %d\nthreshold %d\n"
+					"shares %d\nshare %64s", bid, &idx, &kk, &nn, shx) != 5
+					|| strcmp(bid, sid) != 0 || kk != k || nn != n || idx < 1 || idx > n) {
+					msg(path, "a share of another backup; not used");
+					hostca_wipe(body, sizeof body);
+					continue;
+				}
+				for (m = 0; m < got; m++)
+					dup |= xs[m] == idx;
+				if (!dup && hex_decode(ys[got], 32, shx) == 32)
+					xs[got++] = (unsigned char)idx;
+				hostca_wipe(body, sizeof body);
+				hostca_wipe(shx, sizeof shx);
+			}
+			closedir(d);
+		}
+		if (got < k) {
+			cmsg("%d share%s of this backup found, %d needed: nothing was restored",
+				got, got == 1 ? "" : "s", k);
+			r = EXIT_REFUSED;
+			goto out;
+		}
+		shamir_combine(xs, (const unsigned char (*)[32])ys, k, bk);
+		hostca_wipe(ys, sizeof ys);
+	} else if (strncmp(v, "pbkdf2-sha256 ", 14) == 0) {
+		unsigned long iter;
+		char shx[64];
+		unsigned char salt[16];
+		if (sscanf(v + 14, "%lu %32s", &iter, shx) != 2 || iter < 1000 || iter > 10000000
+			|| hex_decode(salt, 16, shx) != 16)
+			goto damaged;
+		if (backup_passphrase(pf, pass, sizeof pass, 0) < 0)
+			goto out;
+		pbkdf2_sha256(pass, salt, 16, (uint32_t)iter, bk, 32);
+		hostca_wipe(pass, sizeof pass);
+	} else {
+		goto damaged;
+	}
+	backup_keys(bk, ek, mk);
+	hostca_wipe(bk, sizeof bk);
+	/* the MAC covers the header up to its mac line, and the ciphertext */
+	{
+		const char *ml = strstr(head, "\nmac ");
+		if (ml == NULL)
+			goto damaged;
+		hmac_sha256(mk, 32, head, (size_t)(ml - head) + 1, data + off, clen, mac);
+	}
+	if (!ct_equal(mac, want, 32)) {
+		cmsg("the backup does not check: a wrong passphrase or shares, or a changed"
+			" byte in %s; nothing was restored", BACKUP_FILE);
+		r = EXIT_REFUSED;
+		goto out;
+	}
+	backup_ctr(ek, nonce, data + off, clen);
+	/* into a new directory next to the target, renamed into place */
+	path_dir(parent, sizeof parent, g.ca_dir);
+	init_leftovers_remove(parent, g.ca_dir);
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.init-" MKSTEMP_X, g.ca_dir) >= sizeof tmp
+		|| mkdtemp(tmp) == NULL) {
+		msg_errno(g.ca_dir, "cannot create a directory next to it");
+		goto out;
+	}
+	{
+		size_t p = off, seen = 0;
+		r = 0;
+		while (p < dl && r == 0) {
+			char name[32], *sp;
+			size_t nl2, fl;
+			const unsigned char *nlp = memchr(data + p, '\n', dl - p < 64 ? dl - p : 64);
+			unsigned j;
+			if (nlp == NULL)
+				break;
+			nl2 = (size_t)(nlp - (data + p));
+			if (nl2 >= sizeof name) {
+				r = EXIT_USAGE;
+				break;
+			}
+			memcpy(name, data + p, nl2);
+			name[nl2] = 0;
+			sp = strchr(name, ' ');
+			if (sp == NULL) {
+				r = EXIT_USAGE;
+				break;
+			}
+			*sp = 0;
+			fl = (size_t)strtoull(sp + 1, NULL, 10);
+			for (j = 0; backup_names[j] && strcmp(backup_names[j], name) != 0; j++)
+				;
+			p += nl2 + 1;
+			if (backup_names[j] == NULL || fl > dl - p || (seen & (1u << j))) {
+				r = EXIT_USAGE;
+				break;
+			}
+			seen |= 1u << j;
+			path_join(path, sizeof path, tmp, name);
+			if (atomic_write_sync(path, data + p, fl, j == 0 ? 0600 : 0644, SYNC_DATA) < 0) {
+				msg_errno(path, "cannot write");
+				r = EXIT_USAGE;
+			}
+			p += fl;
+		}
+		if (r == 0 && seen != (1u << 5) - 1)
+			r = EXIT_USAGE;
+		if (r != 0)
+			cmsg("the backup's content is not a whole CA; nothing was restored");
+		fault_point("restore-before-rename");
+		if (r == 0 && (fsync_dir(tmp) < 0 || rename(tmp, g.ca_dir) < 0)) {
+			msg_errno(g.ca_dir, "cannot create");
+			r = EXIT_USAGE;
+		}
+		if (r != 0) {
+			for (i = 0; backup_names[i]; i++) {
+				path_join(path, sizeof path, tmp, backup_names[i]);
+				unlink(path);
+			}
+			rmdir(tmp);
+			goto out;
+		}
+		fsync_dir(parent);
+	}
+	cnote("restored %s from a backup of %s: %llu journal entries, CRL #%llu",
+		g.ca_dir, time_iso(t, when), entries, crlnum);
+	/* Rollback: the newest CRL the hosts have seen, and numbers above it. */
+	if (seen_media != NULL) {
+		static const char *const lb[] = { "X509 CRL", NULL };
+		unsigned char *crl = NULL;
+		size_t rl;
+		crl_info ci;
+		ca_ctx ca;
+		char why[WHY_CAP], kid[17];
+		uint64_t num = 0;
+		if ((r = ca_open_fast(&ca, 1, 1)) != 0)
+			goto rolled;
+		ca_keyid(kid, ca.ca.spki, ca.ca.spki_len);
+		media_ca_path(path, sizeof path, seen_media, "crl", kid);
+		if (pem_file_load(path, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0
+			|| crl_decode(&ci, crl, rl, why) < 0 || crl_verify_sig(&ci, &ca.ca, why) < 0) {
+			msg(path, "no CRL of this CA to compare with: %s", why);
+			free(crl);
+			r = ca_close(&ca, EXIT_REFUSED);
+			goto rolled;
+		}
+		for (i = 0; i < ci.number_len && i < 8; i++)
+			num = num << 8 | ci.number[i];
+		free(crl);
+		if (num > ca.crl_number) {
+			msg("warning", "the hosts have seen CRL #%llu; the backup ends at CRL #%llu:"
+				" what the CA did after the backup is missing (certificates it issued"
+				" are unknown here and stay valid until they expire; revocations after"
+				" it must be done again). CRL numbers go on above #%llu, so hosts"
+				" accept the next CRL", (unsigned long long)num,
+				(unsigned long long)ca.crl_number, (unsigned long long)num);
+			ca.crl_number = num;
+			if (ca_publish_crl(&ca, ca.crl_days) < 0) {
+				r = ca_close(&ca, EXIT_USAGE);
+				goto rolled;
+			}
+			cnote("published CRL #%llu; carry it to the hosts (ca export --media DIR)",
+				(unsigned long long)ca.crl_number);
+		} else {
+			cnote("the hosts' newest CRL (#%llu) is not newer than the backup's: no"
+				" history is missing", (unsigned long long)num);
+		}
+		r = ca_close(&ca, 0);
+	}
+rolled:
+	if (r == 0) {
+		/* ca check on it (with --json: its "check" in this document) */
+		char *none[1] = { NULL };
+		r = cmd_ca_check(0, none);
+	}
+	if (g.json) {
+		json_key("restored");
+		printf("{\"time\":\"%s\",\"entries\":%llu,\"crl_number\":%llu}",
+			time_iso(t, when), entries, crlnum);
+	}
+	goto out;
+damaged:
+	cmsg("%s is damaged (its header does not parse)", BACKUP_FILE);
+out:
+	hostca_wipe(ek, sizeof ek);
+	hostca_wipe(mk, sizeof mk);
+	if (data != NULL)
+		hostca_wipe(data, dl);
+	free(data);
+	free(head);
+	return r;
+}
+
 /* ---- names: who holds which (I5), shared names, releasing one ---- */
 
 typedef struct {
@@ -15390,6 +16054,9 @@ static const struct {
 	{ "ca", "host", cmd_ca_host, "ca host HOST" },
 	{ "ca", "names", cmd_ca_names, "ca names [NAME]" },
 	{ "ca", "renew", cmd_ca_renew, "ca renew [--days N]" },
+	{ "ca", "backup", cmd_ca_backup, "ca backup --media DIR [--backup-passphrase-file F]\n"
+		"  ca backup --shares K-of-N --media DIR ... (N times)" },
+	{ "ca", "restore", cmd_ca_restore, "ca restore --from DIR... [--backup-passphrase-file F] [--media DIR]" },
 	{ "ca", "share", cmd_ca_share, "ca share --name NAME (--hosts A,B,... | --remove)" },
 	{ "ca", "release", cmd_ca_release, "ca release --name NAME --reason TEXT [--yes]" },
 	{ "ca", "audit", cmd_ca_audit, "ca audit [--verify]" },

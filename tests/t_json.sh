@@ -251,6 +251,14 @@ check_eq "ca allow-reissue: window.host_id is host one's" "$(jget "$J" window.ho
 jrun 1 "ca allow-reissue" "an unknown host (not found)" -- -C ca ca allow-reissue --host nosuch
 jrun 0 "ca renew" "a longer CA certificate" -- -C ca ca renew --days 9000
 check_eq "ca renew: ca.sha256 is the new ca.pem's" "$(jget "$J" ca.sha256 | norm_hex)" "$(fp_openssl ca/ca.pem | norm_hex)"
+mkdir -p bk1 bk2
+printf 'backup words\n' >bp.txt
+jrun 0 "ca backup" "under a passphrase" -- -C ca ca backup --media bk1 --backup-passphrase-file bp.txt
+jrun 2 "ca backup" "--shares without a stick per share (usage)" -- -C ca ca backup --shares 2-of-3 --media bk2
+jrun 0 "ca restore" "into a new directory" -- -C ca-restored ca restore --from bk1 --backup-passphrase-file bp.txt
+check_eq "ca restore: restored.crl_number is the CA's" "$(jget "$J" restored.crl_number)" "$(pyget ca/crl.pem number)"
+check_eq "ca restore: check.consistent (ca check ran on it)" "$(jget "$J" check.consistent)" true
+jrun 2 "ca restore" "over an existing CA (usage)" -- -C ca ca restore --from bk1 --backup-passphrase-file bp.txt
 jrun 1 "ca renew" "one that would end sooner (refused)" -- -C ca ca renew --days 10
 jflush
 
