@@ -13082,21 +13082,189 @@ backup_field(const char *head, const char *key)
 	return NULL;
 }
 
+/* A backup's header, as backup_header reads it. */
+typedef struct {
+	size_t off, clen;            /* the ciphertext: data + off, clen bytes */
+	char *head;                  /* the header text (allocated), NUL-ended */
+	size_t mac_at;               /* bytes of head the MAC covers */
+	unsigned char nonce[12], mac[32];
+	long long when;
+	unsigned long long entries, crlnum;
+	int shares, k, n;            /* shares: K of N, id sid */
+	char sid[17];
+	unsigned long iter;          /* or a passphrase: PBKDF2 */
+	unsigned char salt[16];
+} backup_hdr;
+
+/* Reads a backup's header (untrusted: it comes off a stick). 0, or -1
+ * with why set; h->head is to be freed either way. */
+static int
+backup_header(const unsigned char *data, size_t dl, backup_hdr *h, char *why)
+{
+	size_t hl;
+	const char *v, *ml;
+	char hx[65];
+
+	memset(h, 0, sizeof *h);
+	if (dl < 16 || memcmp(data, "hostca-backup 1\n", 16) != 0) {
+		set_why(why, "not a hostca backup");
+		return -1;
+	}
+	for (hl = 0; hl + 1 < dl && hl <= 4000 && !(data[hl] == '\n' && data[hl + 1] == '\n'); hl++)
+		;
+	if (hl + 1 >= dl || hl > 4000 || memchr(data, 0, hl) != NULL) {
+		set_why(why, "damaged: no end to its header");
+		return -1;
+	}
+	if ((h->head = malloc(hl + 2)) == NULL) {
+		set_why(why, "out of memory");
+		return -1;
+	}
+	memcpy(h->head, data, hl + 1);
+	h->head[hl + 1] = 0;
+	h->off = hl + 2;
+	h->clen = dl - h->off;
+	if ((v = backup_field(h->head, "len")) == NULL || strtoull(v, NULL, 10) != h->clen
+		|| (v = backup_field(h->head, "nonce")) == NULL || hex_decode(h->nonce, 12, v) != 12
+		|| (v = backup_field(h->head, "mac")) == NULL || strlen(v) != 64) {
+		set_why(why, "truncated or damaged (its header does not match its length)");
+		return -1;
+	}
+	memcpy(hx, v, 65);
+	if (hex_decode(h->mac, 32, hx) != 32 || (ml = strstr(h->head, "\nmac ")) == NULL) {
+		set_why(why, "damaged: its MAC line");
+		return -1;
+	}
+	h->mac_at = (size_t)(ml - h->head) + 1;
+	h->when = (v = backup_field(h->head, "time")) ? strtoll(v, NULL, 10) : 0;
+	h->entries = (v = backup_field(h->head, "entries")) ? strtoull(v, NULL, 10) : 0;
+	h->crlnum = (v = backup_field(h->head, "crl")) ? strtoull(v, NULL, 10) : 0;
+	if ((v = backup_field(h->head, "kdf")) == NULL) {
+		set_why(why, "damaged: no key derivation line");
+		return -1;
+	}
+	if (strncmp(v, "shares ", 7) == 0) {
+		h->shares = 1;
+		if (sscanf(v + 7, "%d %d %16s", &h->k, &h->n, h->sid) != 3 || h->k < 2
+			|| h->n < h->k || h->n > 16 || strlen(h->sid) != 16) {
+			set_why(why, "damaged: its shares line");
+			return -1;
+		}
+	} else if (strncmp(v, "pbkdf2-sha256 ", 14) == 0) {
+		char shx[40];
+		if (sscanf(v + 14, "%lu %32s", &h->iter, shx) != 2 || h->iter < 1000
+			|| h->iter > 10000000 || hex_decode(h->salt, 16, shx) != 16) {
+			set_why(why, "damaged: its key derivation line");
+			return -1;
+		}
+	} else {
+		set_why(why, "damaged: an unknown key derivation");
+		return -1;
+	}
+	return 0;
+}
+
+/* A share file's text (untrusted), NUL-ended, at most 511 bytes: its
+ * checksum checked, then its fields. 0, or -1 with why. */
+static int
+share_parse(char *body, char sid[17], int *idx, int *k, int *n, unsigned char sh[32],
+	char *why)
+{
+	char chk[9], *c, shx[65];
+
+	if (strncmp(body, "hostca-backup-share 1\n", 22) != 0
+		|| (c = strstr(body, "\ncheck ")) == NULL) {
+		set_why(why, "not a share file");
+		return -1;
+	}
+	c++;
+	*c = 0;
+	share_check(body, chk);
+	if (strncmp(c + 6, chk, 8) != 0) {
+		set_why(why, "damaged: its checksum does not match (a changed or mistyped"
+			" character); this share is not used");
+		return -1;
+	}
+	if (sscanf(body, "hostca-backup-share 1\nbackup %16s\nindex %d\nthreshold %d\n"
+		"shares %d\nshare %64s", sid, idx, k, n, shx) != 5 || strlen(sid) != 16
+		|| *idx < 1 || *idx > 16 || hex_decode(sh, 32, shx) != 32) {
+		hostca_wipe(shx, sizeof shx);
+		set_why(why, "damaged: its fields");
+		return -1;
+	}
+	hostca_wipe(shx, sizeof shx);
+	return 0;
+}
+
+/* The backup's plaintext: "NAME SIZE\n" then SIZE bytes, for each of
+ * backup_names exactly once. put() gets each (index into backup_names).
+ * 0, or -1 (not a whole CA), or what put() returned (non-zero). */
+static int
+backup_unpack(const unsigned char *d, size_t len,
+	int (*put)(void *ctx, int idx, const unsigned char *data, size_t n), void *ctx)
+{
+	size_t p = 0;
+	unsigned seen = 0;
+
+	while (p < len) {
+		char name[40], *sp, *end;
+		const unsigned char *nl = memchr(d + p, '\n', len - p < 40 ? len - p : 40);
+		size_t l;
+		unsigned long long fl;
+		int j, r;
+		if (nl == NULL)
+			return -1;
+		l = (size_t)(nl - (d + p));
+		memcpy(name, d + p, l);
+		name[l] = 0;
+		if (memchr(name, 0, l) != NULL || (sp = strchr(name, ' ')) == NULL)
+			return -1;
+		*sp = 0;
+		if (sp[1] < '0' || sp[1] > '9')
+			return -1;
+		fl = strtoull(sp + 1, &end, 10);
+		if (*end != 0)
+			return -1;
+		for (j = 0; backup_names[j] && strcmp(backup_names[j], name) != 0; j++)
+			;
+		p += l + 1;
+		if (backup_names[j] == NULL || fl > len - p || (seen & (1u << j)))
+			return -1;
+		seen |= 1u << j;
+		if ((r = put(ctx, j, d + p, (size_t)fl)) != 0)
+			return r;
+		p += (size_t)fl;
+	}
+	return seen == (1u << 5) - 1 ? 0 : -1;
+}
+
+/* backup_unpack's put for a restore: each file into the new directory. */
+static int
+restore_put(void *ctx, int idx, const unsigned char *data, size_t n)
+{
+	char path[PATH_MAX];
+
+	path_join(path, sizeof path, (const char *)ctx, backup_names[idx]);
+	if (atomic_write_sync(path, data, n, idx == 0 ? 0600 : 0644, SYNC_DATA) < 0) {
+		msg_errno(path, "cannot write");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 static int cmd_ca_check(int argc, char **argv);
 
 static int
 cmd_ca_restore(int argc, char **argv)
 {
 	const char *from[HOSTCA_MAX_NAMES], *pf = NULL, *seen_media = NULL;
-	size_t nfrom = 0, i, dl = 0, hl, clen, off;
-	int npos, r = EXIT_USAGE, k = 0, n = 0, got = 0;
-	char *pos[1], path[PATH_MAX], tmp[PATH_MAX], parent[PATH_MAX], *head = NULL, hx[129];
+	size_t nfrom = 0, i, dl = 0;
+	int npos, r = EXIT_USAGE, got = 0;
+	char *pos[1], path[PATH_MAX], tmp[PATH_MAX], parent[PATH_MAX], why[WHY_CAP];
 	char pass[MAX_PASSPHRASE], t[32];
-	unsigned char *data = NULL, bk[32], ek[32], mk[32], mac[32], want[32], nonce[12];
+	unsigned char *data = NULL, bk[32], ek[32], mk[32], mac[32];
 	unsigned char xs[16], ys[16][32];
-	long long when = 0;
-	unsigned long long entries = 0, crlnum = 0;
-	const char *v;
+	backup_hdr bh;
 	struct stat st;
 	opt opts[] = {
 		{ "--from", O_MULTI, 0, 0, from, &nfrom, 0 },
@@ -13104,6 +13272,9 @@ cmd_ca_restore(int argc, char **argv)
 		{ "--media", O_STR, &seen_media, 0, 0, 0, 0 },
 		{ 0, 0, 0, 0, 0, 0, 0 } };
 
+	memset(&bh, 0, sizeof bh);
+	memset(ek, 0, sizeof ek);
+	memset(mk, 0, sizeof mk);
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
 	if (nfrom == 0) {
@@ -13140,50 +13311,21 @@ cmd_ca_restore(int argc, char **argv)
 		cmsg("no %s in %s%s", BACKUP_FILE, from[0], nfrom > 1 ? " or the other --from" : "");
 		return EXIT_USAGE;
 	}
-	/* the header: text up to the empty line */
-	for (hl = 0; hl + 1 < dl && !(data[hl] == '\n' && data[hl + 1] == '\n'); hl++)
-		;
-	if (hl + 1 >= dl || hl > 4000 || memchr(data, 0, hl) != NULL
-		|| strncmp((char *)data, "hostca-backup 1\n", 16) != 0) {
-		cmsg("%s is not a hostca backup (or is damaged)", BACKUP_FILE);
+	if (backup_header(data, dl, &bh, why) < 0) {
+		msg(BACKUP_FILE, "%s; nothing was restored", why);
 		goto out;
 	}
-	if ((head = malloc(hl + 2)) == NULL)
-		goto out;
-	memcpy(head, data, hl + 1);
-	head[hl + 1] = 0;
-	off = hl + 2;
-	clen = dl - off;
-	if ((v = backup_field(head, "len")) == NULL || strtoull(v, NULL, 10) != clen
-		|| (v = backup_field(head, "nonce")) == NULL || hex_decode(nonce, 12, v) != 12
-		|| (v = backup_field(head, "mac")) == NULL || strlen(v) < 64) {
-		cmsg("%s is truncated or damaged (its header does not match its length)",
-			BACKUP_FILE);
-		goto out;
-	}
-	memcpy(hx, v, 64);
-	hx[64] = 0;
-	if (hex_decode(want, 32, hx) != 32)
-		goto damaged;
-	when = (v = backup_field(head, "time")) ? strtoll(v, NULL, 10) : 0;
-	entries = (v = backup_field(head, "entries")) ? strtoull(v, NULL, 10) : 0;
-	crlnum = (v = backup_field(head, "crl")) ? strtoull(v, NULL, 10) : 0;
-	if ((v = backup_field(head, "kdf")) == NULL)
-		goto damaged;
-	if (strncmp(v, "shares ", 7) == 0) {
-		char sid[17];
-		if (sscanf(v + 7, "%d %d %16s", &k, &n, sid) != 3 || k < 2 || n < k || n > 16)
-			goto damaged;
+	if (bh.shares) {
 		/* the shares on the sticks given: checked, distinct, this backup's */
-		for (i = 0; i < nfrom && got < k; i++) {
+		for (i = 0; i < nfrom && got < bh.k; i++) {
 			DIR *d = opendir(from[i]);
 			struct dirent *de;
 			if (d == NULL)
 				continue;
-			while ((de = readdir(d)) != NULL && got < k) {
-				unsigned char *sd;
+			while ((de = readdir(d)) != NULL && got < bh.k) {
+				unsigned char *sd, sh[32];
 				size_t sl;
-				char body[512], chk[9], *c, bid[17], shx[65];
+				char body[512], bid[17];
 				int idx, kk, nn, m, dup = 0;
 				if (strncmp(de->d_name, "hostca-share-", 13) != 0)
 					continue;
@@ -13191,6 +13333,7 @@ cmd_ca_restore(int argc, char **argv)
 				if (file_read(path, 1024, &sd, &sl) < 0)
 					continue;
 				if (sl >= sizeof body || memchr(sd, 0, sl) != NULL) {
+					hostca_wipe(sd, sl);
 					free(sd);
 					msg(path, "not a share file");
 					continue;
@@ -13199,73 +13342,48 @@ cmd_ca_restore(int argc, char **argv)
 				body[sl] = 0;
 				hostca_wipe(sd, sl);
 				free(sd);
-				c = strstr(body, "check ");
-				if (c == NULL || strncmp(body, "hostca-backup-share 1\n", 22) != 0) {
-					msg(path, "not a share file");
-					continue;
-				}
-				*c = 0;
-				share_check(body, chk);
-				if (strncmp(c + 6, chk, 8) != 0) {
-					msg(path, "damaged: its checksum does not match (a changed or"
-						" mistyped character); this share is not used");
-					hostca_wipe(body, sizeof body);
-					continue;
-				}
-				if (sscanf(body, "hostca-backup-share 1\nbackup %16s\nindex %d\nthreshold %d\n"
-					"shares %d\nshare %64s", bid, &idx, &kk, &nn, shx) != 5
-					|| strcmp(bid, sid) != 0 || kk != k || nn != n || idx < 1 || idx > n) {
+				if (share_parse(body, bid, &idx, &kk, &nn, sh, why) < 0) {
+					msg(path, "%s", why);
+				} else if (strcmp(bid, bh.sid) != 0 || kk != bh.k || nn != bh.n || idx > bh.n) {
 					msg(path, "a share of another backup; not used");
-					hostca_wipe(body, sizeof body);
-					continue;
+				} else {
+					for (m = 0; m < got; m++)
+						dup |= xs[m] == idx;
+					if (!dup) {
+						memcpy(ys[got], sh, 32);
+						xs[got++] = (unsigned char)idx;
+					}
 				}
-				for (m = 0; m < got; m++)
-					dup |= xs[m] == idx;
-				if (!dup && hex_decode(ys[got], 32, shx) == 32)
-					xs[got++] = (unsigned char)idx;
 				hostca_wipe(body, sizeof body);
-				hostca_wipe(shx, sizeof shx);
+				hostca_wipe(sh, sizeof sh);
 			}
 			closedir(d);
 		}
-		if (got < k) {
+		if (got < bh.k) {
 			cmsg("%d share%s of this backup found, %d needed: nothing was restored",
-				got, got == 1 ? "" : "s", k);
+				got, got == 1 ? "" : "s", bh.k);
 			r = EXIT_REFUSED;
 			goto out;
 		}
-		shamir_combine(xs, (const unsigned char (*)[32])ys, k, bk);
+		shamir_combine(xs, (const unsigned char (*)[32])ys, bh.k, bk);
 		hostca_wipe(ys, sizeof ys);
-	} else if (strncmp(v, "pbkdf2-sha256 ", 14) == 0) {
-		unsigned long iter;
-		char shx[64];
-		unsigned char salt[16];
-		if (sscanf(v + 14, "%lu %32s", &iter, shx) != 2 || iter < 1000 || iter > 10000000
-			|| hex_decode(salt, 16, shx) != 16)
-			goto damaged;
+	} else {
 		if (backup_passphrase(pf, pass, sizeof pass, 0) < 0)
 			goto out;
-		pbkdf2_sha256(pass, salt, 16, (uint32_t)iter, bk, 32);
+		pbkdf2_sha256(pass, bh.salt, 16, (uint32_t)bh.iter, bk, 32);
 		hostca_wipe(pass, sizeof pass);
-	} else {
-		goto damaged;
 	}
 	backup_keys(bk, ek, mk);
 	hostca_wipe(bk, sizeof bk);
 	/* the MAC covers the header up to its mac line, and the ciphertext */
-	{
-		const char *ml = strstr(head, "\nmac ");
-		if (ml == NULL)
-			goto damaged;
-		hmac_sha256(mk, 32, head, (size_t)(ml - head) + 1, data + off, clen, mac);
-	}
-	if (!ct_equal(mac, want, 32)) {
+	hmac_sha256(mk, 32, bh.head, bh.mac_at, data + bh.off, bh.clen, mac);
+	if (!ct_equal(mac, bh.mac, 32)) {
 		cmsg("the backup does not check: a wrong passphrase or shares, or a changed"
 			" byte in %s; nothing was restored", BACKUP_FILE);
 		r = EXIT_REFUSED;
 		goto out;
 	}
-	backup_ctr(ek, nonce, data + off, clen);
+	backup_ctr(ek, bh.nonce, data + bh.off, bh.clen);
 	/* into a new directory next to the target, renamed into place */
 	path_dir(parent, sizeof parent, g.ca_dir);
 	init_leftovers_remove(parent, g.ca_dir);
@@ -13274,66 +13392,27 @@ cmd_ca_restore(int argc, char **argv)
 		msg_errno(g.ca_dir, "cannot create a directory next to it");
 		goto out;
 	}
-	{
-		size_t p = off, seen = 0;
-		r = 0;
-		while (p < dl && r == 0) {
-			char name[32], *sp;
-			size_t nl2, fl;
-			const unsigned char *nlp = memchr(data + p, '\n', dl - p < 64 ? dl - p : 64);
-			unsigned j;
-			if (nlp == NULL)
-				break;
-			nl2 = (size_t)(nlp - (data + p));
-			if (nl2 >= sizeof name) {
-				r = EXIT_USAGE;
-				break;
-			}
-			memcpy(name, data + p, nl2);
-			name[nl2] = 0;
-			sp = strchr(name, ' ');
-			if (sp == NULL) {
-				r = EXIT_USAGE;
-				break;
-			}
-			*sp = 0;
-			fl = (size_t)strtoull(sp + 1, NULL, 10);
-			for (j = 0; backup_names[j] && strcmp(backup_names[j], name) != 0; j++)
-				;
-			p += nl2 + 1;
-			if (backup_names[j] == NULL || fl > dl - p || (seen & (1u << j))) {
-				r = EXIT_USAGE;
-				break;
-			}
-			seen |= 1u << j;
-			path_join(path, sizeof path, tmp, name);
-			if (atomic_write_sync(path, data + p, fl, j == 0 ? 0600 : 0644, SYNC_DATA) < 0) {
-				msg_errno(path, "cannot write");
-				r = EXIT_USAGE;
-			}
-			p += fl;
-		}
-		if (r == 0 && seen != (1u << 5) - 1)
-			r = EXIT_USAGE;
-		if (r != 0)
-			cmsg("the backup's content is not a whole CA; nothing was restored");
-		fault_point("restore-before-rename");
-		if (r == 0 && (fsync_dir(tmp) < 0 || rename(tmp, g.ca_dir) < 0)) {
-			msg_errno(g.ca_dir, "cannot create");
-			r = EXIT_USAGE;
-		}
-		if (r != 0) {
-			for (i = 0; backup_names[i]; i++) {
-				path_join(path, sizeof path, tmp, backup_names[i]);
-				unlink(path);
-			}
-			rmdir(tmp);
-			goto out;
-		}
-		fsync_dir(parent);
+	r = backup_unpack(data + bh.off, bh.clen, restore_put, tmp);
+	if (r < 0) {
+		cmsg("the backup's content is not a whole CA; nothing was restored");
+		r = EXIT_USAGE;
 	}
+	fault_point("restore-before-rename");
+	if (r == 0 && (fsync_dir(tmp) < 0 || rename(tmp, g.ca_dir) < 0)) {
+		msg_errno(g.ca_dir, "cannot create");
+		r = EXIT_USAGE;
+	}
+	if (r != 0) {
+		for (i = 0; backup_names[i]; i++) {
+			path_join(path, sizeof path, tmp, backup_names[i]);
+			unlink(path);
+		}
+		rmdir(tmp);
+		goto out;
+	}
+	fsync_dir(parent);
 	cnote("restored %s from a backup of %s: %llu journal entries, CRL #%llu",
-		g.ca_dir, time_iso(t, when), entries, crlnum);
+		g.ca_dir, time_iso(t, bh.when), bh.entries, bh.crlnum);
 	/* Rollback: the newest CRL the hosts have seen, and numbers above it. */
 	if (seen_media != NULL) {
 		static const char *const lb[] = { "X509 CRL", NULL };
@@ -13341,7 +13420,7 @@ cmd_ca_restore(int argc, char **argv)
 		size_t rl;
 		crl_info ci;
 		ca_ctx ca;
-		char why[WHY_CAP], kid[17];
+		char kid[17];
 		uint64_t num = 0;
 		if ((r = ca_open_fast(&ca, 1, 1)) != 0)
 			goto rolled;
@@ -13349,7 +13428,7 @@ cmd_ca_restore(int argc, char **argv)
 		media_ca_path(path, sizeof path, seen_media, "crl", kid);
 		if (pem_file_load(path, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0
 			|| crl_decode(&ci, crl, rl, why) < 0 || crl_verify_sig(&ci, &ca.ca, why) < 0) {
-			msg(path, "no CRL of this CA to compare with: %s", why);
+			msg(path, "no CRL of this CA to compare with");
 			free(crl);
 			r = ca_close(&ca, EXIT_REFUSED);
 			goto rolled;
@@ -13386,18 +13465,15 @@ rolled:
 	if (g.json) {
 		json_key("restored");
 		printf("{\"time\":\"%s\",\"entries\":%llu,\"crl_number\":%llu}",
-			time_iso(t, when), entries, crlnum);
+			time_iso(t, bh.when), bh.entries, bh.crlnum);
 	}
-	goto out;
-damaged:
-	cmsg("%s is damaged (its header does not parse)", BACKUP_FILE);
 out:
 	hostca_wipe(ek, sizeof ek);
 	hostca_wipe(mk, sizeof mk);
 	if (data != NULL)
 		hostca_wipe(data, dl);
 	free(data);
-	free(head);
+	free(bh.head);
 	return r;
 }
 
