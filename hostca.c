@@ -6242,6 +6242,8 @@ serial_parse(const char *hex, unsigned char *out, size_t *len)
 #define SRC_JOURNAL  1
 #define SRC_INDEX    2
 
+static void entry_hash(const char *line, size_t len, unsigned char out[16]);
+
 static int
 ca_apply_issue(ca_ctx *ca, const jline *l, const char *line, int src,
 	uint64_t line_off)
@@ -6305,6 +6307,12 @@ ca_apply_issue(ca_ctx *ca, const jline *l, const char *line, int src,
 	c->seq = l->seq;
 	c->line_off = line_off;
 	c->from_snap = src == SRC_INDEX;
+	/* The entry's hash for its serial record (section 7b), from the bytes
+	 * the fold has just checked against the chain: never read back. */
+	if (src == SRC_JOURNAL) {
+		entry_hash(line, strlen(line), c->ehash);
+		c->ehash_ok = 1;
+	}
 	c->kind = strcmp(kind, "renewal") == 0 ? KIND_RENEWAL
 		: strcmp(kind, "reissue") == 0 ? KIND_REISSUE : KIND_NEW;
 	c->token = -1;
@@ -6853,6 +6861,12 @@ journal_add(ca_ctx *ca, const char *event, const char *fields)
 	free(work);
 	hex_encode(hex, h, 32, 0, 0);
 	n += snprintf(line + n, need - (size_t)n, " h=%s\n", hex);
+	/* an issue event: its certificate's entry hash, as written */
+	if (strcmp(event, "issue") == 0 && ca->ncerts > 0
+		&& ca->certs[ca->ncerts - 1].line_off == ca->jsize + ca->pend_len) {
+		entry_hash(line, (size_t)n - 1, ca->certs[ca->ncerts - 1].ehash);
+		ca->certs[ca->ncerts - 1].ehash_ok = 1;
+	}
 	ca->pend_len += (size_t)n;
 	memcpy(ca->head, h, 32);
 	ca->seq++;
@@ -6894,6 +6908,10 @@ journal_flush_deferred(ca_ctx *ca)
 			chain_hash(ca->head, line, n, h);
 			hex_encode(hex, h, 32, 0, 0);
 			n += (size_t)snprintf(line + n, need - n, " h=%s\n", hex);
+			if (c != NULL) {
+				entry_hash(line, n - 1, c->ehash);   /* as written */
+				c->ehash_ok = 1;
+			}
 			ca->pend_len += n;
 			memcpy(ca->head, h, 32);
 		}
@@ -7824,19 +7842,13 @@ snap_write(ca_ctx *ca)
 
 	if (ca->pend_len != 0)
 		return -1;
-	/* each certificate's issue entry hash, for its serial record (read
-	 * back from the journal, which this command has just checked or
-	 * written; certificates from the index have theirs) */
-	for (i = 0; i < ca->ncerts; i++) {
-		cert_rec *c = &ca->certs[i];
-		char *line;
-		if (c->ehash_ok)
-			continue;
-		if ((line = journal_read_entry(ca, c->line_off, NULL, c->ehash)) == NULL)
+	/* each certificate's issue entry hash, for its serial record: from
+	 * the bytes the fold checked or this command wrote, or the index's
+	 * own record -- never read back from the journal, which someone may
+	 * have changed since (an index is not written without them all) */
+	for (i = 0; i < ca->ncerts; i++)
+		if (!ca->certs[i].ehash_ok)
 			return -1;
-		free(line);
-		c->ehash_ok = 1;
-	}
 	path_join(path, sizeof path, ca->dir, "index");
 	if (mkdir_ok(path, 0700) < 0)
 		return -1;
@@ -9788,6 +9800,10 @@ ca_decide(ca_ctx *ca, const unsigned char *der, size_t len,
 	/* I5: one holder per name (or the hosts that share it). */
 	for (i = 0; i < c->nnames; i++) {
 		size_t holder = ca_name_conflict(ca, &c->names[i], hi);
+		struct share *shr = share_find(ca, c->names[i].text);
+		if (shr != NULL && (hi == SIZE_MAX || !names_has(shr->hosts, ca->hosts[hi].hostid)))
+			return refuse(res, "the name '%s' is shared by hosts %s (ca share):"
+				" only they may carry it", c->names[i].text, shr->hosts);
 		if (holder != SIZE_MAX) {
 			const char *hid = ca->hosts[holder].hostid;
 			/* A foreign CSR that renews: the holder's own key, but no
@@ -13628,7 +13644,8 @@ cmd_ca_share(int argc, char **argv)
 		cmsg("--name: '%s' is not a DNS name or IP address", name);
 		return EXIT_USAGE;
 	}
-	if ((r = ca_open_fast(&ca, 1, 1)) != 0)
+	/* the whole state: who holds the name now (listed against --hosts) */
+	if ((r = ca_open(&ca, 1, 1)) != 0)
 		return ca_close(&ca, r);
 	if (remove) {
 		if (share_find(&ca, h.text) == NULL) {
@@ -13666,6 +13683,25 @@ cmd_ca_share(int argc, char **argv)
 			cmsg("--hosts: a share is for 2 to 16 hosts (%zu given)", n);
 			free(list);
 			return ca_close(&ca, EXIT_USAGE);
+		}
+		/* every host that holds the name now must be in the share */
+		{
+			name_row *rows;
+			size_t nr, j;
+			if ((rows = name_rows(&ca, h.text, &nr)) == NULL) {
+				free(list);
+				return ca_close(&ca, EXIT_USAGE);
+			}
+			for (j = 0; j < nr; j++)
+				if (!names_has(list, ca.hosts[rows[j].host].hostid)) {
+					cmsg("host %s holds '%s' now and is not in --hosts: include it,"
+						" or release the name first (ca release)",
+						ca.hosts[rows[j].host].hostid, h.text);
+					free(rows);
+					free(list);
+					return ca_close(&ca, EXIT_REFUSED);
+				}
+			free(rows);
 		}
 	}
 	snprintf(f, sizeof f, "name=%s hosts=", esc(en, sizeof en, h.text));

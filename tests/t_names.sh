@@ -57,6 +57,8 @@ check_eq "share: ... two rows marked shared" "$(grep -c '(shared)' "$W/.out")" 2
 mkdir -p m3
 hct -H c host request --media m3 --name c.example --alt-name svc.example >/dev/null 2>&1
 expect_exit 1 "share: a third host may not take svc.example" -- "$HOSTCA_T" -C ca ca sign --media m3
+# a host outside the share may not take the name even when nobody holds it
+# (and a share may not leave out a host that holds the name now)
 # the share survives the index (index/state) and a fold alike
 HOSTCA_INDEX_EVERY=1 hct -C ca ca crl >/dev/null 2>&1
 check_grep "share: index/state carries the share" "share name=svc\.example hosts=" ca/index/state
@@ -81,5 +83,13 @@ check_grep "release: ... in the revoke entry" "revoke .*release=svc\.example tex
 expect_exit 1 "release: a name nobody holds: nothing to release" -- "$HOSTCA_T" -C ca ca release --name svc.example --reason again --yes
 rm -f m3/processed/* 2>/dev/null
 expect_exit 0 "release: the freed name goes to a new host" -- "$HOSTCA_T" -C ca ca sign --media m3
+IDC=$(cat c/hostid)
+expect_exit 1 "share: a share that leaves out the current holder (c) is refused" -- "$HOSTCA_T" -C ca ca share --name svc.example --hosts "$IDA,$IDB"
+check_grep "share: ... naming the holder left out" "host $IDC holds 'svc.example' now and is not in --hosts" "$W/.err"
+# a shared name that nobody holds is still not for hosts outside the share
+hct -H d host request --media m4 --name d.example --alt-name pair.example >/dev/null 2>&1 || { mkdir -p m4; hct -H d host request --media m4 --name d.example --alt-name pair.example >/dev/null 2>&1; }
+expect_exit 0 "share: a name nobody holds yet, shared by a and b" -- "$HOSTCA_T" -C ca ca share --name pair.example --hosts "$IDA,$IDB"
+expect_exit 1 "share: a host outside the share may not take it (nobody holds it)" -- "$HOSTCA_T" -C ca ca sign --media m4
+check_grep "share: ... the refusal says who shares it" "shared by hosts .*only they may carry it" "$W/.err"
 expect_exit 0 "release: ca check after it all" -- "$HOSTCA_T" -C ca ca check
 finish
