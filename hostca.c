@@ -13765,8 +13765,9 @@ cmd_ca_release(int argc, char **argv)
 		cmsg("give --name NAME and --reason TEXT (why the holder is gone)");
 		return EXIT_USAGE;
 	}
-	if (strlen(reason) > MAX_REASON_TEXT) {
-		cmsg("--reason: at most %d characters", MAX_REASON_TEXT);
+	if (strlen(reason) > MAX_REASON_TEXT
+		|| !text_clean((const unsigned char *)reason, strlen(reason))) {
+		cmsg("--reason: at most %d printable characters", MAX_REASON_TEXT);
 		return EXIT_USAGE;
 	}
 	if (hostname_parse(&h, name) < 0) {
@@ -15588,7 +15589,7 @@ cmd_host_status(int argc, char **argv)
 	size_t i;
 	const char *renew_s = NULL;
 	long renew_at = 50;
-	int renew_due, ca_ending;
+	int renew_due, ca_ending, no_crl;
 	opt opts[] = { { "--renew-at", O_STR, &renew_s, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
@@ -15669,6 +15670,7 @@ cmd_host_status(int argc, char **argv)
 	/* Due for renewal: past renew_at percent of its life (the default,
 	 * half, is when NetBackup hosts renew). The CA certificate's end: a
 	 * year ahead, hosts need the renewed one (ca renew) on a stick. */
+	no_crl = h.crl == NULL && h.cert != NULL;
 	renew_due = c != NULL && usable
 		&& now >= c->nb + (c->na - c->nb) / 100 * renew_at;
 	ca_ending = a != NULL && a->na - now < 365 * 86400;
@@ -15752,7 +15754,10 @@ cmd_host_status(int argc, char **argv)
 		snprintf(jm.err, sizeof jm.err, "%s: %s", g.host_dir, state);
 	else if (g.json && !jm.err[0] && crl_state[0])
 		snprintf(jm.err, sizeof jm.err, "the CRL %s", crl_state);
-	return usable && !crl_state[0] ? 0 : EXIT_REFUSED;
+	else if (g.json && !jm.err[0] && no_crl)
+		snprintf(jm.err, sizeof jm.err, "no CRL: peers that check CRLs refuse the"
+			" certificate (hostca host update --media DIR)");
+	return usable && !crl_state[0] && !no_crl ? 0 : EXIT_REFUSED;
 }
 
 /*
@@ -16029,6 +16034,24 @@ cmd_host_trust(int argc, char **argv)
 		free(ca);
 		host_free(&h);
 		return 0;
+	}
+	if (h.ca != NULL) {
+		/* the same CA key (a renewed certificate) is no move: host update
+		 * takes it and keeps the CRL (dropping it would forget
+		 * revocations) */
+		x509_info *o = NULL, *nw = NULL;
+		int same = cert_decode_alloc(&o, h.ca, h.ca_len, why) == 0
+			&& cert_decode_alloc(&nw, ca, al, why) == 0 && o->spki_len == nw->spki_len
+			&& memcmp(o->spki, nw->spki, o->spki_len) == 0;
+		free(o);
+		free(nw);
+		if (same) {
+			cmsg("that certificate is for the key this host trusts already (a"
+				" renewed CA certificate): host update takes it, nothing moves");
+			free(ca);
+			host_free(&h);
+			return EXIT_REFUSED;
+		}
 	}
 	/* the old CA's CRL goes (it says nothing about the new CA's
 	 * certificates), then the pin changes */

@@ -107,6 +107,16 @@ check "trust: ... and keeps CA 2's pin" cmp h2/ca.pem ca2/ca.pem
 expect_exit 1 "trust: a fingerprint that is on no certificate of the stick" -- \
 	"$HOSTCA_T" -H h2 host trust --media mv --ca-fingerprint "$(fp_openssl ca/ca.pem)"
 expect_exit 2 "trust: --ca-fingerprint is required" -- "$HOSTCA_T" -H h2 host trust --media mv
+cp h2/crl.pem h2-crl.saved
+mkdir -p same
+cp ca2/ca.pem same/ca.pem
+expect_exit 0 "trust: the CA certificate the host pinned: nothing to do" -- \
+	"$HOSTCA_T" -H h2 host trust --media same --ca-fingerprint "$(fp_openssl ca2/ca.pem)"
+hct -C ca2 ca renew --days 9000 >/dev/null 2>&1
+cp ca2/ca.pem same/ca.pem
+expect_exit 1 "trust: nor its renewed certificate (host update takes that)" -- \
+	"$HOSTCA_T" -H h2 host trust --media same --ca-fingerprint "$(fp_openssl ca2/ca.pem)"
+check "trust: ... the CRL stays" cmp h2/crl.pem h2-crl.saved
 expect_exit 0 "trust: the operator moves host 2 to CA 1" -- \
 	"$HOSTCA_T" -H h2 host trust --media mv --ca-fingerprint "$(fp_openssl ca1/ca.pem)"
 check "trust: ... the pin is CA 1's certificate" cmp h2/ca.pem ca1/ca.pem

@@ -80,6 +80,12 @@ check "sync: openssl accepts the host's certificate with the host's CRL (at that
 	openssl verify -x509_strict -crl_check -attime $((NOW + 230 * 86400 + 60)) \
 	-CAfile ca/ca.pem -CRLfile h/crl.pem h/host.pem
 
+# 4b. No CRL at all: peers that check CRLs refuse the certificate too.
+mv h/crl.pem crl.saved
+HOSTCA_NOW=$((NOW + 230 * 86400)) expect_exit 1 "sync: host status exits 1 without a CRL" -- \
+	"$HOSTCA_T" -H h host status
+mv crl.saved h/crl.pem
+
 # 5. Usage and a host that is not there.
 expect_exit 2 "sync: --media is required" -- "$HOSTCA_T" -H h host sync
 expect_exit 2 "sync: --renew-at takes 1..99" -- "$HOSTCA_T" -H h host sync --media m --renew-at 100
