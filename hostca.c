@@ -5346,15 +5346,35 @@ json_end(int rc)
 static void
 json_str(const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+
 	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
+	while (*p) {
+		unsigned char c = *p;
+		size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef
+			? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0, i;
+		/* well-formed UTF-8 only (RFC 3629: no overlongs, surrogates or
+		 * code points past U+10FFFF); anything else is U+FFFD */
+		for (i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				n = 0;
+		if (n == 3 && ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0)))
+			n = 0;
+		if (n == 4 && ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90)))
+			n = 0;
+		if (n == 0) {
+			printf("\\ufffd");
+			p++;
+		} else if (c == '"' || c == '\\') {
 			printf("\\%c", c);
-		else if (c < 0x20)
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
 			printf("\\u%04x", c);
-		else
-			putchar(c);
+			p++;
+		} else {
+			fwrite(p, 1, n, stdout);
+			p += n;
+		}
 	}
 	putchar('"');
 }
@@ -7990,6 +8010,17 @@ snap_write(ca_ctx *ca)
 		for (i = 0; i < ca->badkeys.n; i++) {
 			hex_encode(th, ca->badkeys.v[i], 32, 0, 0);
 			ST_PUT("event 0 0 badkey keyfp=%s\n", th);
+		}
+		if (ca->renew_der != NULL) {
+			/* the last renewal's certificate: a writer that finds
+			 * ca.pem behind it writes it from here */
+			size_t bl = ca->renew_len / 3 * 4 + 4;
+			hex_encode(th, ca->ca_fp_rec, 32, 0, 0);
+			ST_PUT("event 0 0 ca-renew fp=%s cert=", th);
+			if (grow((void **)&st, &stcap, stlen + bl + 2, 1) < 0)
+				goto out;
+			stlen += b64_encode(st + stlen, ca->renew_der, ca->renew_len);
+			st[stlen++] = '\n';
 		}
 		for (i = 0; i < ca->nshares; i++) {
 			char sn[3 * HOSTCA_MAX_NAME_LEN + 1];
@@ -12258,8 +12289,10 @@ cmd_ca_export(int argc, char **argv)
 		return EXIT_USAGE;
 	if ((r = ca_open_fast(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
-	if (!ca_crl_current(&ca) || ca.crl_next <= g.now) {
-		/* An interrupted command left crl.pem behind the journal, or
+	if (!ca_crl_current(&ca) || ca.crl_next <= g.now
+		|| (ca.have_fp_rec && !ct_equal(ca.ca_fp_rec, ca.ca_fp, 32))) {
+		/* An interrupted command left crl.pem or ca.pem behind the
+		 * journal (the writer that opens now completes them), or
 		 * the CRL has expired (I11: hosts would refuse every
 		 * certificate): the media gets a current one, made now (this
 		 * needs the key). */
@@ -13549,10 +13582,13 @@ name_rows(ca_ctx *ca, const char *only, size_t *n)
 				rows[*n].cert = k;
 				/* held since: back through the host's certificates
 				 * while they carry it */
-				for (m = k; ca->certs[m].prev_of_host != SIZE_MAX
-					&& names_has(ca->certs[ca->certs[m].prev_of_host].names, nm);
-					m = ca->certs[m].prev_of_host)
-					;
+				for (m = k; ca->certs[m].prev_of_host != SIZE_MAX; ) {
+					const cert_rec *pc = &ca->certs[ca->certs[m].prev_of_host];
+					int64_t end = pc->revoked && pc->rev_at < pc->na ? pc->rev_at : pc->na;
+					if (!names_has(pc->names, nm) || end < ca->certs[m].issued)
+						break;       /* a break: nobody held it between */
+					m = ca->certs[m].prev_of_host;
+				}
 				rows[(*n)++].since = ca->certs[m].issued;
 			}
 		}
@@ -13568,7 +13604,7 @@ static int
 cmd_ca_names(int argc, char **argv)
 {
 	int npos, r;
-	char *pos[1], t[32], sh[41];
+	char *pos[1], t[32], sh[41], canon[HOSTCA_MAX_NAME_LEN + 1];
 	ca_ctx ca;
 	name_row *rows;
 	size_t n, i;
@@ -13576,9 +13612,18 @@ cmd_ca_names(int argc, char **argv)
 
 	if (opts_parse(argc, argv, opts, pos, 1, &npos) < 0)
 		return EXIT_USAGE;
+	if (npos) {
+		/* the name as certificates carry it: DNS lower-case, IPs canonical */
+		hostname hn;
+		if (hostname_parse(&hn, pos[0]) < 0) {
+			cmsg("'%s' is not a DNS name or IP address", pos[0]);
+			return EXIT_USAGE;
+		}
+		snprintf(canon, sizeof canon, "%s", hn.text);
+	}
 	if ((r = ca_open(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
-	if ((rows = name_rows(&ca, npos ? pos[0] : NULL, &n)) == NULL)
+	if ((rows = name_rows(&ca, npos ? canon : NULL, &n)) == NULL)
 		return ca_close(&ca, EXIT_USAGE);
 	if (g.json) {
 		json_key("names");
@@ -13606,7 +13651,7 @@ cmd_ca_names(int argc, char **argv)
 		putchar(']');
 	free(rows);
 	if (npos && n == 0) {
-		cmsg("nobody holds '%s' (no valid certificate carries it)", pos[0]);
+		cmsg("nobody holds '%s' (no valid certificate carries it)", canon);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
 	return ca_close(&ca, 0);
@@ -15911,7 +15956,9 @@ cmd_host_sync(int argc, char **argv)
 	} else if (pending) {
 		sync_add(next, &nn, "this host's request is on the stick: carry it to the CA");
 	}
-	/* 4. How it stands. */
+	/* 4. How it stands (and, with --json, the error is its verdict; what
+	 * the steps above said is in "messages"). */
+	jm.err[0] = 0;
 	ac = 0;
 	av[ac++] = (char *)"--renew-at";
 	snprintf(why, sizeof why, "%ld", renew_at);
@@ -16315,7 +16362,11 @@ main(int argc, char **argv)
 		for (c = 0; c < N_COMMANDS; c++)
 			if (commands[c].group && strcmp(commands[c].group, argv[i]) == 0)
 				fprintf(any ? stdout : stderr, "  %s\n", commands[c].usage);
-		return any ? 0 : EXIT_USAGE;
+		if (!any) {
+			msg("hostca", "'%s' needs a command (see above)", argv[i]);
+			return json_end(EXIT_USAGE);
+		}
+		return 0;
 	}
 	if (c == N_COMMANDS) {
 		msg("hostca", "unknown command '%s%s%s' (see hostca --help)", argv[i],

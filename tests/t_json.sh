@@ -267,6 +267,8 @@ jrun 0 "ca names" "every name" -- -C ca ca names
 jrun 0 "ca names" "one name" -- -C ca ca names one
 check_eq "ca names one: names.0.host_id is host one's ID" "$(jget "$J" names.0.host_id)" "$ID1"
 jrun 1 "ca names" "a name nobody holds (not found)" -- -C ca ca names nobody.example
+jrun 2 "ca names" "a name that is not UTF-8 (usage; the message stays valid JSON)" -- -C ca ca names "$(printf 'x\377y')"
+jrun 2 "hostca" "a group without a command (usage)" -- ca
 jrun 0 "ca share" "a service name for two hosts" -- -C ca ca share --name svc.example --hosts "one,csr.example"
 jrun 2 "ca share" "one host only (usage)" -- -C ca ca share --name svc.example --hosts one
 jrun 0 "ca share" "--remove" -- -C ca ca share --name svc.example --remove

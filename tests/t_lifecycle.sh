@@ -64,6 +64,21 @@ check "renew: ... ca.pem is now the renewed one" sh -c "! cmp -s ca/ca.pem ca-be
 check_eq "renew: ... the one the journal records" "$("$HOSTCA_T" -C ca ca audit 2>/dev/null | awk '/ca-renew/ { sub(/.*fp=/, ""); print $1 }' | tail -n 1 | tr 'a-f' 'A-F')" "$(fp_openssl ca/ca.pem | tr -d ':' | tr 'a-f' 'A-F')"
 expect_exit 0 "renew: ca check consistent after the recovery" -- "$HOSTCA_T" -C ca ca check
 peer_openssl "renew: openssl accepts host a under the recovered CA certificate" ca/ca.pem a/host.pem ca/crl.pem
+# the same kill, then ca export first: the stick gets the renewed certificate
+cp ca/ca.pem ca-before2.pem
+HOSTCA_FAULT=ca-renew-before-pem:1 "$HOSTCA_T" -C ca ca renew --days 3750 >/dev/null 2>&1
+check "renew: killed again: ca.pem is the old one" cmp ca/ca.pem ca-before2.pem
+mkdir -p mk
+expect_exit 0 "renew: ca export after it" -- "$HOSTCA_T" -C ca ca export --media mk
+check "renew: ... completes the renewal first" sh -c "! cmp -s ca/ca.pem ca-before2.pem"
+check "renew: ... and carries the renewed certificate" cmp mk/ca.pem ca/ca.pem
+# with an index written after the renewal, a rolled-back ca.pem is still recovered
+HOSTCA_INDEX_EVERY=1 hct -C ca ca crl >/dev/null 2>&1
+check_grep "renew: index/state carries the renewed certificate" "^event 0 0 ca-renew fp=" ca/index/state
+cp ca/ca.pem ca-renewed.pem
+cp ca-before2.pem ca/ca.pem
+expect_exit 0 "renew: ca.pem put back to the old one; the next writer (through the index)" -- "$HOSTCA_T" -C ca ca crl
+check "renew: ... writes the renewed certificate again" cmp ca/ca.pem ca-renewed.pem
 # a ca.pem that is neither: refused by ca check
 cp other/ca.pem ca/ca.pem
 expect_exit nz "renew: a foreign ca.pem is reported" -- "$HOSTCA_T" -C ca ca check

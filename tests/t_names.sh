@@ -34,6 +34,8 @@ assert r["serial"].lstrip("0") == sys.argv[2].lstrip("0") and r["shared"] is Fal
 assert r["since"].endswith("Z"), r
 PY
 expect_exit 1 "names: a name nobody holds: not found (exit 1)" -- "$HOSTCA_T" -C ca ca names nobody.example
+expect_exit 0 "names: NAME in any case is the canonical name" -- "$HOSTCA_T" -C ca ca names SVC.Example
+check_grep "names: ... found" "^svc\.example +$IDA" "$W/.out"
 
 # b renames to carry svc.example too (a window vouches for its key): I5
 # refuses while the name is exclusive, and allows it once shared.
