@@ -13090,8 +13090,8 @@ cmd_ca_backup(int argc, char **argv)
 	if (r == 0) {
 		if (shares_s)
 			cnote("backup of %llu journal entries (CRL #%llu) on %zu sticks, each with"
-				" one share: any %d of them restore it, %d do not", (unsigned long long)ca.seq,
-				(unsigned long long)ca.crl_number, nmedia, k, k - 1);
+				" one share: any %d of them restore it, fewer cannot",
+				(unsigned long long)ca.seq, (unsigned long long)ca.crl_number, nmedia, k);
 		else
 			cnote("backup of %llu journal entries (CRL #%llu) written to %s/%s, under"
 				" the backup passphrase", (unsigned long long)ca.seq,

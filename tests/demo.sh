@@ -117,4 +117,19 @@ say "Anyone can check the certificates with standard tools, and the CA's history
 step 'openssl verify -x509_strict -crl_check -CAfile ca/ca.pem -CRLfile ca/crl.pem web1/host.pem db1/host.pem'
 step 'hostca -C ca ca audit --verify'
 
+printf '\n--- Act two: the lifecycle of the CA itself ---\n'
+say "Years later the CA certificate nears its end: the admin renews it (same key, same subject)."
+step 'hostca -C ca ca renew --days 9125'
+step 'openssl x509 -in ca/ca.pem -noout -enddate -ext subjectKeyIdentifier'
+say "The stick carries it; web1 syncs and takes it, since the key it pinned signed it."
+step 'hostca -C ca ca export --media stick'
+step 'hostca -H web1 host sync --media stick'
+step 'cmp web1/ca.pem ca/ca.pem'
+say "Certificates issued before the renewal still verify under the renewed CA certificate."
+step 'openssl verify -x509_strict -crl_check -CAfile ca/ca.pem -CRLfile ca/crl.pem web1/host.pem'
+say "A backup split 2-of-3 across three sticks: any two restore the CA, one does not."
+step 'mkdir -p s1 s2 s3 && hostca -C ca ca backup --shares 2-of-3 --media s1 --media s2 --media s3'
+step 1 'hostca -C restored ca restore --from s2'
+step 'hostca -C restored ca restore --from s1 --from s3'
+
 printf '\ndemo: all %d steps done.\n' "$n"
