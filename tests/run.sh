@@ -118,8 +118,8 @@ if [ "${T_CROSS:-}" = 1 ]; then
 	[ "$f" = 0 ]
 	exit
 fi
-# Two lanes, one per core: the release pass then the arm64 pass in the
-# foreground; the sanitizer pass, valgrind and the fuzz smoke run in the
+# Two lanes, one per core: the release pass, the arm64 pass and valgrind
+# in the foreground; the sanitizer pass and the fuzz smoke run in the
 # background, their output shown when the first lane is done. Each lane
 # works in its own temporary directories; results are appended to one file.
 lane_release() {
@@ -142,6 +142,17 @@ lane_release() {
 	elif [ "$NARGS" -eq 0 ]; then
 		echo "# arm64 pass skipped (no current ./hostca-arm64 or no qemu-aarch64)"
 	fi
+
+	# A representative subset under valgrind (memcheck): any error or definite
+	# leak is exit 99, which no test accepts.
+	if [ "$NARGS" -eq 0 ] && [ "${T_NOVALGRIND:-}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
+		for b in hostca hostca-test; do
+			printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "%s" "$@"\n' "$BIN/$b" >"$BIN/vg-$b"
+			chmod +x "$BIN/vg-$b"
+		done
+		FILES="tests/t_golden.sh tests/t_example.sh tests/t_hostile.sh tests/t_verify.sh"
+		T_SLOW=0 pass "[valgrind] " "$BIN/vg-hostca" "$BIN/vg-hostca-test"
+	fi
 }
 
 lane_checked() {
@@ -160,16 +171,6 @@ lane_checked() {
 		echo "# sanitizer pass skipped (no ./hostca-asan or T_NOASAN=1)"
 	fi
 
-	# A representative subset under valgrind (memcheck): any error or definite
-	# leak is exit 99, which no test accepts.
-	if [ "$NARGS" -eq 0 ] && [ "${T_NOVALGRIND:-}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
-		for b in hostca hostca-test; do
-			printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "%s" "$@"\n' "$BIN/$b" >"$BIN/vg-$b"
-			chmod +x "$BIN/vg-$b"
-		done
-		FILES="tests/t_golden.sh tests/t_example.sh tests/t_hostile.sh tests/t_verify.sh"
-		T_SLOW=0 pass "[valgrind] " "$BIN/vg-hostca" "$BIN/vg-hostca-test"
-	fi
 	if [ "$NARGS" -eq 0 ] && [ -f tests/fuzz/run.sh ]; then
 		sh tests/fuzz/run.sh smoke 2>&1 | while IFS= read -r line; do
 			echo "$line"
@@ -190,7 +191,7 @@ else
 	lane_checked >"$ROOT/lane2.out" 2>&1 &
 	lane2=$!
 	lane_release
-	echo "# waiting for the sanitizer/valgrind/fuzz lane"
+	echo "# waiting for the sanitizer/fuzz lane"
 	wait "$lane2"
 	cat "$ROOT/lane2.out"
 fi

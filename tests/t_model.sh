@@ -11,7 +11,7 @@
 # it and the seed that replays it.
 #
 #   MODEL_SEED=N        replay a run (every run prints its seed)
-#   MODEL_STEPS=N       steps of the release pass (default 600)
+#   MODEL_STEPS=N       steps of the release pass (default 400)
 #   MODEL_BURST=N       token-free renewals of one host in a row, once (340)
 #   MODEL_STEPS_SLOW=N  steps under the sanitizers (50; no burst there)
 #   make model          a long run (MODEL_STEPS=20000)
@@ -24,7 +24,7 @@ case $T_LABEL in
 	replay="MODEL_STEPS_SLOW=$steps MODEL_BURST_SLOW=$burst sh tests/run.sh t_model"
 	;;
 *)
-	steps=${MODEL_STEPS:-600}
+	steps=${MODEL_STEPS:-400}
 	burst=${MODEL_BURST:-340}
 	replay="MODEL_STEPS=$steps MODEL_BURST=$burst T_NOASAN=1 sh tests/run.sh t_model"
 	;;
