@@ -5311,6 +5311,22 @@ json_key(const char *key)
 	printf(",\"%s\":", key);
 }
 
+/* The error messages so far, as a JSON array (ca check's "problems"). */
+static void
+json_errors(void)
+{
+	size_t i, n = 0;
+
+	putchar('[');
+	for (i = 0; i < jm.n; i++)
+		if (jm.e[i]) {
+			if (n++)
+				putchar(',');
+			json_str(jm.v[i]);
+		}
+	putchar(']');
+}
+
 static int
 json_end(int rc)
 {
@@ -7355,6 +7371,16 @@ journal_read_entry(ca_ctx *ca, uint64_t off, const char *want, unsigned char got
 	return b;
 }
 
+/* An entry read through the index that is not the one its record names. */
+static int
+snap_entry_bad(const ca_ctx *ca, uint64_t off)
+{
+	msg(ca->dir, "journal entry at byte %llu is not the one index/serial.%llu"
+		" names (the journal was edited); run 'hostca ca audit --verify'",
+		(unsigned long long)off, (unsigned long long)ca->snap.seq);
+	return -1;
+}
+
 /* Loads a host and all its certificates from the index; 1 if found. */
 static int
 snap_load_host(ca_ctx *ca, const char *hostid)
@@ -7385,12 +7411,8 @@ snap_load_host(ca_ctx *ca, const char *hostid)
 		if (sr == NULL)
 			return -1;
 		off = (uint64_t)ix_num(sr + 41, 14);
-		if ((line = journal_read_entry(ca, off, sr + 87, NULL)) == NULL) {
-			msg(ca->dir, "journal entry at byte %llu is not the one index/serial.%llu"
-				" names (the journal was edited); run 'hostca ca audit --verify'",
-				(unsigned long long)off, (unsigned long long)ca->snap.seq);
-			return -1;
-		}
+		if ((line = journal_read_entry(ca, off, sr + 87, NULL)) == NULL)
+			return snap_entry_bad(ca, off);
 		if (jline_parse(&l, line) < 0 || strcmp(l.event, "issue") != 0
 			|| ca_apply_issue(ca, &l, line, SRC_INDEX, off) < 0) {
 			free(line);
@@ -7423,12 +7445,8 @@ snap_load_serial(ca_ctx *ca, const unsigned char *s, size_t len)
 	serial_key(key, s, len);
 	if ((sr = ix_find(ca, IX_SERIAL, key, 40)) == NULL)
 		return 0;
-	if ((line = journal_read_entry(ca, (uint64_t)ix_num(sr + 41, 14), sr + 87, NULL)) == NULL) {
-		msg(ca->dir, "journal entry at byte %llu is not the one index/serial.%llu"
-			" names (the journal was edited); run 'hostca ca audit --verify'",
-			(unsigned long long)ix_num(sr + 41, 14), (unsigned long long)ca->snap.seq);
-		return -1;
-	}
+	if ((line = journal_read_entry(ca, (uint64_t)ix_num(sr + 41, 14), sr + 87, NULL)) == NULL)
+		return snap_entry_bad(ca, (uint64_t)ix_num(sr + 41, 14));
 	if ((hp = strstr(line, " host=")) != NULL) {
 		hp[6 + HOSTCA_UUID_LEN] = 0;
 		if (hostca_uuid_check(hp + 6)
@@ -8210,13 +8228,10 @@ token_prompt(char *buf, size_t cap)
 }
 
 static int
-passphrase_get(char *buf, size_t cap, int confirm, const char *what)
+passphrase_from(const char *file, char *buf, size_t cap, int confirm, const char *what)
 {
-	const char *file = g.passphrase_file;
 	size_t n;
 
-	if (file == NULL)
-		file = getenv("HOSTCA_PASSPHRASE_FILE");
 	if (file != NULL && *file) {
 		unsigned char *data;
 		size_t len;
@@ -8267,6 +8282,18 @@ passphrase_get(char *buf, size_t cap, int confirm, const char *what)
 		}
 		return 0;
 	}
+}
+
+/* The CA key's passphrase: --passphrase-file, $HOSTCA_PASSPHRASE_FILE, or
+ * the terminal. */
+static int
+passphrase_get(char *buf, size_t cap, int confirm, const char *what)
+{
+	const char *file = g.passphrase_file;
+
+	if (file == NULL)
+		file = getenv("HOSTCA_PASSPHRASE_FILE");
+	return passphrase_from(file, buf, cap, confirm, what);
 }
 
 /* PBKDF2-HMAC-SHA256 (RFC 8018), one or more 32-byte blocks. */
@@ -9503,6 +9530,8 @@ names_equal_set(const hostname *a, size_t na, const char *list)
 
 
 /* Adds to what the operator should know of a request ("; " between). */
+static void fingerprint_text(char *out, const unsigned char fp[32]);
+
 /* One request's verdict as a JSON object ("requests" of ca sign).
  * preview: --list (nothing was signed). */
 static void
@@ -9516,7 +9545,7 @@ sign_json(const ca_ctx *ca, const sign_result *sr, const char *file, int first, 
 
 	if (ok) {
 		pubkey_fingerprint(&sr->csr.pub, kfp);
-		hex_encode(fp, kfp, 32, 1, ':');
+		fingerprint_text(fp, kfp);
 		pubkey_type_name(kt, &sr->csr.pub);
 	}
 	printf("%s{\"file\":", first ? "" : ",");
@@ -10211,6 +10240,82 @@ init_leftovers_remove(const char *parent, const char *cadir)
 
 static int cmd_ca_show(int argc, char **argv);
 
+/* The files of a CA directory (what ca init writes, ca backup keeps and
+ * ca restore writes back; the index is a cache and is rebuilt). */
+static const char *const ca_files[] = { "ca.key", "ca.pem", "crl.pem", "journal",
+	"journal.head", NULL };
+
+/* A new CA goes only where none is: dir absent, or an empty directory.
+ * who: "hostca", "a restore" (for the message). 0, or -1 (said why). */
+static int
+ca_dir_is_new(const char *dir, const char *who)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int empty = 1;
+
+	if (lstat(dir, &st) < 0)
+		return 0;
+	if (!S_ISDIR(st.st_mode) || (d = opendir(dir)) == NULL) {
+		msg(dir, "exists and is not a directory; %s never overwrites a CA", who);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	if (!empty) {
+		msg(dir, "already exists and is not empty; %s never overwrites a CA"
+			" (choose another directory with -C)", who);
+		return -1;
+	}
+	return 0;
+}
+
+/* Removes an unfinished CA directory (CADIR.init-*) and what is in it. */
+static void
+ca_dir_unfinished_remove(const char *tmp)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; ca_files[i]; i++) {
+		path_join(path, sizeof path, tmp, ca_files[i]);
+		unlink(path);
+	}
+	rmdir(tmp);
+}
+
+/* A CA certificate for ca's key: the subject CN=name, its own issuer (the
+ * same key identifier as subject and authority key ID), valid from an
+ * hour ago for days. DER (allocated), or NULL. */
+static unsigned char *
+ca_cert_make(ca_ctx *ca, const char *name, long days, size_t *len)
+{
+	tbs_params t;
+	pubkey pk;
+	unsigned char serial[16];
+
+	rng_bytes(&ca->rng, serial, sizeof serial);
+	serial[0] &= 0x7f;
+	if (serial[0] == 0)
+		serial[0] = 1;
+	key_pubkey(&ca->key, &pk);
+	memset(&t, 0, sizeof t);
+	t.serial = serial;
+	t.serial_len = sizeof serial;
+	t.sig_alg = key_sig_alg(&ca->key);
+	t.nb = g.now - 3600;
+	t.na = g.now + (int64_t)days * 86400;
+	t.cn = name;
+	t.pub = &pk;
+	t.is_ca = 1;
+	pubkey_keyid(&pk, t.ski);
+	t.aki = t.ski;
+	return cert_build(&t, &ca->key, len);
+}
+
 static int
 cmd_ca_init(int argc, char **argv)
 {
@@ -10229,12 +10334,8 @@ cmd_ca_init(int argc, char **argv)
 	char *pos[1], tmp[PATH_MAX], path[PATH_MAX], parent[PATH_MAX], fp[100];
 	char pass[MAX_PASSPHRASE], fields[600], en[3 * MAX_CA_NAME + 1];
 	ca_ctx ca;
-	struct stat st;
-	tbs_params t;
-	pubkey pk;
-	unsigned char serial[16], *cert = NULL;
+	unsigned char *cert = NULL;
 	size_t cl;
-	DIR *d;
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
 		return EXIT_USAGE;
@@ -10264,23 +10365,8 @@ cmd_ca_init(int argc, char **argv)
 	if (pf != NULL)
 		g.passphrase_file = pf;
 	/* Never touch an existing CA: the directory must be absent or empty. */
-	if (lstat(g.ca_dir, &st) == 0) {
-		struct dirent *de;
-		int empty = 1;
-		if (!S_ISDIR(st.st_mode) || (d = opendir(g.ca_dir)) == NULL) {
-			msg(g.ca_dir, "exists and is not a directory; hostca never overwrites a CA");
-			return EXIT_USAGE;
-		}
-		while ((de = readdir(d)) != NULL)
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				empty = 0;
-		closedir(d);
-		if (!empty) {
-			msg(g.ca_dir, "already exists and is not empty; hostca never"
-				" overwrites a CA (choose another directory with -C)");
-			return EXIT_USAGE;
-		}
-	}
+	if (ca_dir_is_new(g.ca_dir, "hostca") < 0)
+		return EXIT_USAGE;
 	path_dir(parent, sizeof parent, g.ca_dir);
 	init_leftovers_remove(parent, g.ca_dir);
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.init-" MKSTEMP_X, g.ca_dir) >= sizeof tmp
@@ -10312,23 +10398,7 @@ cmd_ca_init(int argc, char **argv)
 		goto fail;
 	}
 	/* The CA certificate. */
-	rng_bytes(&ca.rng, serial, sizeof serial);
-	serial[0] &= 0x7f;
-	if (serial[0] == 0)
-		serial[0] = 1;
-	key_pubkey(&ca.key, &pk);
-	memset(&t, 0, sizeof t);
-	t.serial = serial;
-	t.serial_len = sizeof serial;
-	t.sig_alg = key_sig_alg(&ca.key);
-	t.nb = g.now - 3600;
-	t.na = g.now + (int64_t)days * 86400;
-	t.cn = name;
-	t.pub = &pk;
-	t.is_ca = 1;
-	pubkey_keyid(&pk, t.ski);
-	t.aki = t.ski;
-	if ((cert = cert_build(&t, &ca.key, &cl)) == NULL) {
+	if ((cert = ca_cert_make(&ca, name, days, &cl)) == NULL) {
 		cmsg("cannot build the CA certificate");
 		goto fail;
 	}
@@ -10393,17 +10463,7 @@ fail:
 	hostca_wipe(pass, sizeof pass);
 	free(cert);
 	ca_free(&ca);
-	{
-		/* remove the half-built directory */
-		static const char *const files[] = { "ca.key", "ca.pem", "journal",
-			"journal.head", "crl.pem", NULL };
-		size_t i;
-		for (i = 0; files[i]; i++) {
-			path_join(path, sizeof path, tmp, files[i]);
-			unlink(path);
-		}
-		rmdir(tmp);
-	}
+	ca_dir_unfinished_remove(tmp);       /* the half-built directory */
 	return r;
 }
 
@@ -12134,7 +12194,7 @@ cmd_ca_allow_reissue(int argc, char **argv)
 			ca.hosts[hi].hostid, time_iso(t, g.now + dur));
 		if (kh[0]) {
 			char kc[96];
-			hex_encode(kc, kf, 32, 1, ':');
+			fingerprint_text(kc, kf);
 			printf("\"%s\"}", kc);
 		} else {
 			printf("null}");
@@ -12506,7 +12566,7 @@ cmd_ca_host(int argc, char **argv)
 		printf(",\"reissue_window_key_sha256\":");
 		if (window_open(&ca, w) && w->has_key) {
 			char fh[96];
-			hex_encode(fh, w->keyfp, 32, 1, ':');
+			fingerprint_text(fh, w->keyfp);
 			printf("\"%s\"", fh);
 		} else {
 			printf("null");
@@ -12699,10 +12759,9 @@ cmd_ca_renew(int argc, char **argv)
 	long days = 7300;
 	int npos, r;
 	char *pos[1], path[PATH_MAX], fp[65], t[32], *f;
-	unsigned char serial[16], *cert;
+	unsigned char h[32];
+	unsigned char *cert;
 	size_t cl;
-	pubkey pk;
-	tbs_params tp;
 	ca_ctx ca;
 	opt opts[] = { { "--days", O_STR, &days_s, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
 
@@ -12718,31 +12777,12 @@ cmd_ca_renew(int argc, char **argv)
 			" end it sooner", time_iso(t, ca.ca.na), days);
 		return ca_close(&ca, EXIT_REFUSED);
 	}
-	rng_bytes(&ca.rng, serial, sizeof serial);
-	serial[0] &= 0x7f;
-	if (serial[0] == 0)
-		serial[0] = 1;
-	key_pubkey(&ca.key, &pk);
-	memset(&tp, 0, sizeof tp);
-	tp.serial = serial;
-	tp.serial_len = sizeof serial;
-	tp.sig_alg = key_sig_alg(&ca.key);
-	tp.nb = g.now - 3600;
-	tp.na = g.now + (int64_t)days * 86400;
-	tp.cn = ca.name;
-	tp.pub = &pk;
-	tp.is_ca = 1;
-	pubkey_keyid(&pk, tp.ski);
-	tp.aki = tp.ski;
-	if ((cert = cert_build(&tp, &ca.key, &cl)) == NULL) {
+	if ((cert = ca_cert_make(&ca, ca.name, days, &cl)) == NULL) {
 		cmsg("cannot build the CA certificate");
 		return ca_close(&ca, EXIT_USAGE);
 	}
-	{
-		unsigned char h[32];
-		sha256_once(h, cert, cl);
-		hex_encode(fp, h, 32, 0, 0);
-	}
+	sha256_once(h, cert, cl);
+	hex_encode(fp, h, 32, 0, 0);
 	if ((f = malloc(cl / 3 * 4 + 120)) == NULL) {
 		free(cert);
 		return ca_close(&ca, EXIT_USAGE);
@@ -12769,15 +12809,13 @@ cmd_ca_renew(int argc, char **argv)
 	free(cert);
 	{
 		char fpt[100];
-		unsigned char h[32];
-		hex_decode(h, 32, fp);
 		fingerprint_text(fpt, h);
 		if (!g.json)
 			printf("%s\n", fpt);
 		cnote("renewed the CA certificate: same key and subject, valid until %s;"
 			" its SHA-256 fingerprint is above. Hosts take it with 'hostca host"
 			" update' (or host sync) from a stick written by 'hostca ca export'"
-			" or 'ca sign --media'", time_iso(t, tp.na));
+			" or 'ca sign --media'", time_iso(t, g.now + (int64_t)days * 86400));
 	}
 	r = ca_close(&ca, 0);
 	if (r == 0 && g.json) {
@@ -12812,8 +12850,6 @@ cmd_ca_renew(int argc, char **argv)
  */
 #define BACKUP_FILE "hostca-backup.hcb"
 #define BACKUP_MAX  ((size_t)1 << 31)
-static const char *const backup_names[] = { "ca.key", "ca.pem", "crl.pem", "journal",
-	"journal.head", NULL };
 
 static unsigned char
 gf256_mul(unsigned a, unsigned b)
@@ -12908,9 +12944,6 @@ share_check(const char *body, char out[9])
 static int
 backup_passphrase(const char *file, char *buf, size_t cap, int confirm)
 {
-	const char *saved = g.passphrase_file;
-	int r;
-
 	int tty = file == NULL ? open("/dev/tty", O_RDONLY | O_CLOEXEC) : -1;
 
 	if (tty >= 0)
@@ -12920,20 +12953,8 @@ backup_passphrase(const char *file, char *buf, size_t cap, int confirm)
 			" terminal to ask for a backup passphrase");
 		return -1;
 	}
-	const char *env = getenv("HOSTCA_PASSPHRASE_FILE");
-	char *envcopy = env ? strdup(env) : NULL;
-
 	/* the CA key's passphrase file is not the backup's */
-	g.passphrase_file = file;
-	if (env != NULL)
-		unsetenv("HOSTCA_PASSPHRASE_FILE");
-	r = passphrase_get(buf, cap, confirm, "backup passphrase");
-	g.passphrase_file = saved;
-	if (envcopy != NULL) {
-		setenv("HOSTCA_PASSPHRASE_FILE", envcopy, 1);
-		free(envcopy);
-	}
-	return r;
+	return passphrase_from(file, buf, cap, confirm, "backup passphrase");
 }
 
 static int
@@ -12974,17 +12995,17 @@ cmd_ca_backup(int argc, char **argv)
 	/* A snapshot under the lock: no writer changes it meanwhile. */
 	if ((r = ca_open_fast(&ca, 0, 0)) != 0)
 		return ca_close(&ca, r);
-	for (i = 0; backup_names[i]; i++) {
+	for (i = 0; ca_files[i]; i++) {
 		unsigned char *d;
 		size_t dl;
 		int nl;
-		path_join(path, sizeof path, ca.dir, backup_names[i]);
+		path_join(path, sizeof path, ca.dir, ca_files[i]);
 		if (file_read(path, BACKUP_MAX, &d, &dl) < 0) {
 			msg(path, "cannot read: %s", read_errstr(errno));
 			free(plain);
 			return ca_close(&ca, EXIT_USAGE);
 		}
-		nl = snprintf(line, sizeof line, "%s %zu\n", backup_names[i], dl);
+		nl = snprintf(line, sizeof line, "%s %zu\n", ca_files[i], dl);
 		if (grow((void **)&plain, &pcap, plen + (size_t)nl + dl + 1, 1) < 0) {
 			hostca_wipe(d, dl);
 			free(d);
@@ -13246,7 +13267,7 @@ share_parse(char *body, char sid[17], int *idx, int *k, int *n, unsigned char sh
 }
 
 /* The backup's plaintext: "NAME SIZE\n" then SIZE bytes, for each of
- * backup_names exactly once. put() gets each (index into backup_names).
+ * ca_files exactly once. put() gets each (index into ca_files).
  * 0, or -1 (not a whole CA), or what put() returned (non-zero). */
 static int
 backup_unpack(const unsigned char *d, size_t len,
@@ -13274,10 +13295,10 @@ backup_unpack(const unsigned char *d, size_t len,
 		fl = strtoull(sp + 1, &end, 10);
 		if (*end != 0)
 			return -1;
-		for (j = 0; backup_names[j] && strcmp(backup_names[j], name) != 0; j++)
+		for (j = 0; ca_files[j] && strcmp(ca_files[j], name) != 0; j++)
 			;
 		p += l + 1;
-		if (backup_names[j] == NULL || fl > len - p || (seen & (1u << j)))
+		if (ca_files[j] == NULL || fl > len - p || (seen & (1u << j)))
 			return -1;
 		seen |= 1u << j;
 		if ((r = put(ctx, j, d + p, (size_t)fl)) != 0)
@@ -13293,7 +13314,7 @@ restore_put(void *ctx, int idx, const unsigned char *data, size_t n)
 {
 	char path[PATH_MAX];
 
-	path_join(path, sizeof path, (const char *)ctx, backup_names[idx]);
+	path_join(path, sizeof path, (const char *)ctx, ca_files[idx]);
 	if (atomic_write_sync(path, data, n, idx == 0 ? 0600 : 0644, SYNC_DATA) < 0) {
 		msg_errno(path, "cannot write");
 		return EXIT_USAGE;
@@ -13314,7 +13335,6 @@ cmd_ca_restore(int argc, char **argv)
 	unsigned char *data = NULL, bk[32], ek[32], mk[32], mac[32];
 	unsigned char xs[16], ys[16][32];
 	backup_hdr bh;
-	struct stat st;
 	opt opts[] = {
 		{ "--from", O_MULTI, 0, 0, from, &nfrom, 0 },
 		{ "--backup-passphrase-file", O_STR, &pf, 0, 0, 0, 0 },
@@ -13331,24 +13351,8 @@ cmd_ca_restore(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* Never over an existing CA. */
-	if (lstat(g.ca_dir, &st) == 0) {
-		DIR *d;
-		struct dirent *de;
-		int empty = 1;
-		if (!S_ISDIR(st.st_mode) || (d = opendir(g.ca_dir)) == NULL) {
-			msg(g.ca_dir, "exists and is not a directory; a restore never overwrites a CA");
-			return EXIT_USAGE;
-		}
-		while ((de = readdir(d)) != NULL)
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				empty = 0;
-		closedir(d);
-		if (!empty) {
-			msg(g.ca_dir, "is not empty; a restore never overwrites a CA (give -C"
-				" with a new directory)");
-			return EXIT_USAGE;
-		}
-	}
+	if (ca_dir_is_new(g.ca_dir, "a restore") < 0)
+		return EXIT_USAGE;
 	for (i = 0; i < nfrom && data == NULL; i++) {
 		path_join(path, sizeof path, from[i], BACKUP_FILE);
 		if (path_exists(path) && file_read(path, BACKUP_MAX + 4096, &data, &dl) < 0) {
@@ -13452,11 +13456,7 @@ cmd_ca_restore(int argc, char **argv)
 		r = EXIT_USAGE;
 	}
 	if (r != 0) {
-		for (i = 0; backup_names[i]; i++) {
-			path_join(path, sizeof path, tmp, backup_names[i]);
-			unlink(path);
-		}
-		rmdir(tmp);
+		ca_dir_unfinished_remove(tmp);
 		goto out;
 	}
 	fsync_dir(parent);
@@ -14082,14 +14082,9 @@ cmd_ca_check(int argc, char **argv)
 		if (g.json) {
 			/* no counts: the journal could not be read */
 			json_key("check");
-			printf("{\"consistent\":false,\"problems\":[");
-			for (i = 0, used = 0; i < jm.n; i++)
-				if (jm.e[i]) {
-					if (used++)
-						putchar(',');
-					json_str(jm.v[i]);
-				}
-			printf("]}");
+			printf("{\"consistent\":false,\"problems\":");
+			json_errors();
+			putchar('}');
 		}
 		if (r != 0)
 			return ca_close(&ca, r == EXIT_USAGE ? EXIT_REFUSED : r);
@@ -14248,19 +14243,13 @@ cmd_ca_check(int argc, char **argv)
 	if (check_index(&ca))
 		bad = 1;
 	if (g.json) {
-		size_t k2, np = 0;
 		json_key("check");
 		printf("{\"consistent\":%s,\"entries\":%zu,\"certificates\":%zu,"
 			"\"revoked\":%zu,\"hosts\":%zu,\"tokens\":%zu,\"crl_number\":%llu,"
-			"\"problems\":[", bad ? "false" : "true", n, ca.ncerts, ca.nrevoked,
+			"\"problems\":", bad ? "false" : "true", n, ca.ncerts, ca.nrevoked,
 			ca.nhosts, ca.ntokens, (unsigned long long)ca.crl_number);
-		for (k2 = 0; k2 < jm.n; k2++)
-			if (jm.e[k2]) {
-				if (np++)
-					putchar(',');
-				json_str(jm.v[k2]);
-			}
-		printf("]}");
+		json_errors();
+		putchar('}');
 	} else if (!bad)
 		printf("%s: consistent: %zu journal entr%s, %zu certificate%s (%zu revoked),"
 			" %zu host%s, %zu token%s, CRL #%llu\n", ca.dir, n, n == 1 ? "y" : "ies",
@@ -14940,7 +14929,7 @@ host_write_request(host_ctx *h, const char *media, const hostca_key *key,
 		printf("],\"key_type\":\"%s\",\"new_key\":%s,\"key_sha256\":", kt,
 			key == &h->newkey ? "true" : "false");
 		if (hostca_key_fingerprint(key, kf) == 0) {
-			hex_encode(kh, kf, 32, 1, ':');
+			fingerprint_text(kh, kf);
 			printf("\"%s\"", kh);
 		} else {
 			printf("null");
@@ -15631,6 +15620,7 @@ cmd_host_status(int argc, char **argv)
 	x509_info *c = NULL, *a = NULL;
 	int64_t now, w, days = 0;
 	char crl_state[160], kfp[65], nkfp[65];
+	unsigned char kf[32], nkf[32];
 	size_t i;
 	const char *renew_s = NULL;
 	long renew_at = 50;
@@ -15692,13 +15682,10 @@ cmd_host_status(int argc, char **argv)
 	usable = err == 0;
 	/* the keys' fingerprints, as 'ca allow-reissue --key' takes them */
 	kfp[0] = nkfp[0] = 0;
-	{
-		unsigned char kf[32];
-		if (h.have_key && hostca_key_fingerprint(&h.key, kf) == 0)
-			hex_encode(kfp, kf, 32, 0, 0);
-		if (h.have_newkey && hostca_key_fingerprint(&h.newkey, kf) == 0)
-			hex_encode(nkfp, kf, 32, 0, 0);
-	}
+	if (h.have_key && hostca_key_fingerprint(&h.key, kf) == 0)
+		hex_encode(kfp, kf, 32, 0, 0);
+	if (h.have_newkey && hostca_key_fingerprint(&h.newkey, nkf) == 0)
+		hex_encode(nkfp, nkf, 32, 0, 0);
 	/* An expired CRL: the certificate may be fine, but peers that check
 	 * the CRL refuse it; say so, and what to do. */
 	crl_state[0] = 0;
@@ -15727,7 +15714,6 @@ cmd_host_status(int argc, char **argv)
 			" (hostca ca renew), and hosts take it with host update", time_iso(na, a->na));
 	if (g.json) {
 		char kj[96], nkj[96];
-		unsigned char kb[32];
 		json_key("host");
 		printf("{\"host_id\":\"%s\",\"usable\":%s,\"crl_expired\":%s,"
 			"\"renewal_due\":%s,\"ca_ending\":%s,\"state\":",
@@ -15749,15 +15735,15 @@ cmd_host_status(int argc, char **argv)
 			putchar(']');
 		}
 		printf(",\"key_sha256\":");
-		if (kfp[0] && hex_decode(kb, 32, kfp) == 32) {
-			hex_encode(kj, kb, 32, 1, ':');
+		if (kfp[0]) {
+			fingerprint_text(kj, kf);
 			printf("\"%s\"", kj);
 		} else {
 			printf("null");
 		}
 		printf(",\"new_key_sha256\":");
-		if (nkfp[0] && hex_decode(kb, 32, nkfp) == 32) {
-			hex_encode(nkj, kb, 32, 1, ':');
+		if (nkfp[0]) {
+			fingerprint_text(nkj, nkf);
 			printf("\"%s\"", nkj);
 		} else {
 			printf("null");
