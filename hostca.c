@@ -5711,6 +5711,28 @@ typedef struct {
 	int have_fp_rec;
 	unsigned char *renew_der;
 	size_t renew_len;
+	/* key rollover (section 7g): every link certificate so far (the
+	 * next CA key and name, signed by the key before it), and while a
+	 * rollover is in progress the retiring CA (prev.pem, prev.key) */
+	struct link { unsigned char *der; size_t len; } *links, *olds;
+	size_t nlinks, links_cap;
+	size_t nolds, olds_cap;      /* olds: every CA certificate rolled
+	                              * over from, oldest first */
+	int rolling;                 /* a rollover not finished */
+	uint64_t roll_seq;           /* its entry: certificates before it
+	                              * are the retiring key's */
+	unsigned char prev_fp[32];
+	unsigned char *prev_der;     /* the retiring CA certificate */
+	size_t prev_len;
+	x509_info *prev;             /* decoded (lazily) */
+	hostca_key prev_key;
+	int have_prev_key;
+	unsigned char *roll_der;     /* the new CA certificate (recovery) */
+	size_t roll_len;
+	unsigned char kek_carry[32]; /* the token wrap key, under this key */
+	int have_carry;
+	int head_by_prev;            /* journal.head verified with prev.pem, */
+	unsigned char head_prev_fp[32];  /* this certificate */
 	/* shared names (I5's exception: ca share): few, all in memory */
 	struct share {
 		char name[HOSTCA_MAX_NAME_LEN + 1];
@@ -6415,6 +6437,25 @@ ca_apply_issue(ca_ctx *ca, const jline *l, const char *line, int src,
 	return 0;
 }
 
+/* base64 text -> DER (allocated). 0, or -1. */
+static int
+b64_dup(const char *b64, unsigned char **out, size_t *len)
+{
+	size_t n = strlen(b64), cap = n / 4 * 3 + 3;
+	long got;
+
+	if ((*out = malloc(cap)) == NULL)
+		return -1;
+	got = b64_decode(*out, cap, b64, n, 0);
+	if (got <= 0) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	*len = (size_t)got;
+	return 0;
+}
+
 /* Applies one event to the state (see ca_apply_issue for src). */
 static int
 ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_off)
@@ -6464,6 +6505,102 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 		ca->renew_len = (size_t)n;
 		memcpy(ca->ca_fp_rec, h, 32);
 		ca->have_fp_rec = 1;
+		return 0;
+	}
+	if (strcmp(ev, "ca-rollover") == 0 || strcmp(ev, "ca-link") == 0) {
+		/* a key rollover (ca rollover), or (index) a link before it */
+		const char *fp = jget(l, "fp"), *cert = jget(l, "cert");
+		const char *link = jget(l, "link"), *prev = jget(l, "prev");
+		const char *pc = jget(l, "prevcert"), *kek = jget(l, "kek");
+		const char *od = jget(l, "old");
+		unsigned char h[32];
+		if (link != NULL) {
+			struct link k;
+			if (grow((void **)&ca->links, &ca->links_cap, ca->nlinks + 1,
+				sizeof *ca->links) < 0 || b64_dup(link, &k.der, &k.len) < 0)
+				return -1;
+			ca->links[ca->nlinks++] = k;
+		}
+		if (od != NULL) {
+			struct link k;
+			if (grow((void **)&ca->olds, &ca->olds_cap, ca->nolds + 1,
+				sizeof *ca->olds) < 0 || b64_dup(od, &k.der, &k.len) < 0)
+				return -1;
+			ca->olds[ca->nolds++] = k;
+		}
+		if (ev[3] == 'l')
+			return 0;
+		if (prev == NULL || pc == NULL || hex_decode(ca->prev_fp, 32, prev) != 32)
+			return -1;
+		free(ca->prev_der);
+		free(ca->prev);
+		ca->prev = NULL;
+		if (b64_dup(pc, &ca->prev_der, &ca->prev_len) < 0)
+			return -1;
+		sha256_once(h, ca->prev_der, ca->prev_len);
+		if (!ct_equal(h, ca->prev_fp, 32))
+			return -1;
+		if (ca->nolds > 0)
+			sha256_once(h, ca->olds[ca->nolds - 1].der, ca->olds[ca->nolds - 1].len);
+		if (ca->nolds == 0 || !ct_equal(h, ca->prev_fp, 32)) {
+			struct link k;
+			if (grow((void **)&ca->olds, &ca->olds_cap, ca->nolds + 1,
+				sizeof *ca->olds) < 0 || (k.der = malloc(ca->prev_len)) == NULL)
+				return -1;
+			memcpy(k.der, ca->prev_der, ca->prev_len);
+			k.len = ca->prev_len;
+			ca->olds[ca->nolds++] = k;
+		}
+		if (fp != NULL && cert != NULL) {
+			free(ca->roll_der);
+			if (hex_decode(ca->ca_fp_rec, 32, fp) != 32
+				|| b64_dup(cert, &ca->roll_der, &ca->roll_len) < 0)
+				return -1;
+			sha256_once(h, ca->roll_der, ca->roll_len);
+			if (!ct_equal(h, ca->ca_fp_rec, 32))
+				return -1;
+			ca->have_fp_rec = 1;
+			free(ca->renew_der);      /* a renewal before is the old key's */
+			ca->renew_der = NULL;
+		}
+		if (kek != NULL) {
+			if (hex_decode(ca->kek_carry, 32, kek) != 32)
+				return -1;
+			ca->have_carry = 1;
+		}
+		{
+			const char *nm = jget(l, "name"), *kt = jget(l, "key");
+			if (nm != NULL && strlen(nm) > MAX_CA_NAME)
+				return -1;
+			if (nm != NULL)
+				strcpy(ca->name, nm);
+			if (kt != NULL && (ca->key_type = hostca_key_type_parse(kt)) == 0)
+				return -1;
+		}
+		ca->roll_seq = jget(l, "rseq") ? (uint64_t)jnum(l, "rseq", 0) : l->seq;
+		ca->rolling = 1;
+		return 0;
+	}
+	if (strcmp(ev, "ca-kek") == 0) {
+		const char *kek = jget(l, "kek");
+		if (kek == NULL || hex_decode(ca->kek_carry, 32, kek) != 32)
+			return -1;
+		ca->have_carry = 1;
+		return 0;
+	}
+	if (strcmp(ev, "ca-retire") == 0) {
+		/* the end of a rollover: the retiring key is gone */
+		const char *prev = jget(l, "prev");
+		unsigned char h[32];
+		if (!ca->rolling || prev == NULL || hex_decode(h, 32, prev) != 32
+			|| !ct_equal(h, ca->prev_fp, 32))
+			return -1;
+		ca->rolling = 0;
+		free(ca->prev_der);
+		free(ca->prev);
+		ca->prev_der = NULL;
+		ca->prev = NULL;
+		ca->prev_len = 0;
 		return 0;
 	}
 	if (strcmp(ev, "config") == 0) {
@@ -7011,6 +7148,44 @@ ca_write_head(ca_ctx *ca)
 }
 
 /*
+ * A rollover interrupted between switching ca.pem to the new key and
+ * signing the head with it leaves a head that the retiring key (prev.pem)
+ * signed. Accepted here only with a check after the journal is read: a
+ * rollover in progress, from exactly that certificate (ca_open2).
+ */
+static int pem_file_load(const char *path, const char *const *banners, size_t max,
+	unsigned char **der, size_t *len, char *found_banner);
+
+static int
+ca_head_by_prev(ca_ctx *ca, const char *m, size_t ml, const unsigned char *sig,
+	size_t sl)
+{
+	static const char *const b[] = { "CERTIFICATE", NULL };
+	char path[PATH_MAX], why[WHY_CAP];
+	unsigned char *d;
+	size_t dl;
+	x509_info *x = NULL;
+	int r = -1, sq = g.quiet;
+
+	path_join(path, sizeof path, ca->dir, "prev.pem");
+	if (!path_exists(path))
+		return -1;
+	g.quiet = 1;
+	if (pem_file_load(path, b, MAX_PEM_FILE, &d, &dl, NULL) == 0) {
+		if (cert_decode_alloc(&x, d, dl, why) == 0
+			&& sig_verify(&x->pub, x->sig_alg, m, ml, sig, sl) == 0) {
+			sha256_once(ca->head_prev_fp, d, dl);
+			ca->head_by_prev = 1;
+			r = 0;
+		}
+		free(x);
+		free(d);
+	}
+	g.quiet = sq;
+	return r;
+}
+
+/*
  * Reads journal.head and checks its signature with ca.pem's key: every
  * command does, before it trusts the journal. 0, or an exit status.
  */
@@ -7045,7 +7220,8 @@ ca_head_load(ca_ctx *ca)
 		return EXIT_USAGE;
 	}
 	ml = head_message(m, sizeof m, (uint64_t)seq, ca->head_hash);
-	if (sig_verify(&ca->ca.pub, ca->ca.sig_alg, m, ml, sig, (size_t)sl) != 0) {
+	if (sig_verify(&ca->ca.pub, ca->ca.sig_alg, m, ml, sig, (size_t)sl) != 0
+		&& ca_head_by_prev(ca, m, ml, sig, (size_t)sl) != 0) {
 		msg(path, "its signature does not verify with ca.pem: the history was"
 			" rewritten without the CA key (or ca.pem was replaced); the CA"
 			" refuses to work from it (see 'hostca ca audit --verify')");
@@ -8029,6 +8205,32 @@ snap_write(ca_ctx *ca)
 			hex_encode(th, ca->badkeys.v[i], 32, 0, 0);
 			ST_PUT("event 0 0 badkey keyfp=%s\n", th);
 		}
+		/* the rollovers: every link, the one in progress, the token
+		 * wrap key carried over to this key */
+		for (i = 0; i < 2 * ca->nlinks + (ca->rolling ? 1 : 0); i++) {
+			size_t k = i < ca->nlinks ? i : i - ca->nlinks;
+			const unsigned char *d = i < ca->nlinks ? ca->links[k].der
+				: i < 2 * ca->nlinks ? ca->olds[k].der : ca->prev_der;
+			size_t dl = i < ca->nlinks ? ca->links[k].len
+				: i < 2 * ca->nlinks ? ca->olds[k].len : ca->prev_len;
+			if (i < ca->nlinks) {
+				ST_PUT("event 0 0 ca-link link=");
+			} else if (i < 2 * ca->nlinks) {
+				ST_PUT("event 0 0 ca-link old=");
+			} else {
+				hex_encode(th, ca->prev_fp, 32, 0, 0);
+				ST_PUT("event 0 0 ca-rollover rseq=%llu prev=%s prevcert=",
+					(unsigned long long)ca->roll_seq, th);
+			}
+			if (grow((void **)&st, &stcap, stlen + dl / 3 * 4 + 8, 1) < 0)
+				goto out;
+			stlen += b64_encode(st + stlen, d, dl);
+			st[stlen++] = '\n';
+		}
+		if (ca->have_carry) {
+			hex_encode(th, ca->kek_carry, 32, 0, 0);
+			ST_PUT("event 0 0 ca-kek kek=%s\n", th);
+		}
 		if (ca->renew_der != NULL) {
 			/* the last renewal's certificate: a writer that finds
 			 * ca.pem behind it writes it from here */
@@ -8750,6 +8952,17 @@ ca_free(ca_ctx *ca)
 	free(ca->by_name.slot);
 	free(ca->windows);
 	free(ca->renew_der);
+	for (i = 0; i < ca->nlinks; i++)
+		free(ca->links[i].der);
+	free(ca->links);
+	for (i = 0; i < ca->nolds; i++)
+		free(ca->olds[i].der);
+	free(ca->olds);
+	free(ca->prev_der);
+	free(ca->prev);
+	free(ca->roll_der);
+	hostca_key_wipe(&ca->prev_key);
+	hostca_wipe(ca->kek_carry, sizeof ca->kek_carry);
 	for (i = 0; i < ca->nshares; i++)
 		free(ca->shares[i].hosts);
 	free(ca->shares);
@@ -8879,6 +9092,86 @@ ca_cert_load(ca_ctx *ca)
 static int pem_write(const char *path, const char *banner, const unsigned char *der,
 	size_t len, mode_t mode);
 
+/*
+ * A rollover's files (section 7g). The ca-rollover entry decides; then
+ * prev.key (a copy of ca.key) and prev.pem, ca.pem <- the new
+ * certificate, next.key -> ca.key; the head is signed again with the new
+ * key. A writer that finds the switch half-done completes it, and one
+ * that finds files of a rollover that has no entry (or is finished)
+ * removes them. 0, or an exit status.
+ */
+static int
+ca_roll_settle(ca_ctx *ca, int recovering)
+{
+	static const char *const left[] = { "next.key", "next.pem", "prev.key",
+		"prev.pem", "crl-prev.pem", NULL };
+	char p[PATH_MAX], q[PATH_MAX];
+	unsigned char *d;
+	size_t dl, i;
+	int r, changed = 0;
+
+	if (!ca->rolling) {
+		for (i = 0; left[i] != NULL; i++) {
+			path_join(p, sizeof p, ca->dir, left[i]);
+			if (path_exists(p) && unlink(p) == 0)
+				note(p, "removed: left by an interrupted 'ca rollover'");
+		}
+		return 0;
+	}
+	path_join(q, sizeof q, ca->dir, "next.key");
+	if (ct_equal(ca->ca_fp, ca->prev_fp, 32)) {
+		/* the entry is written; the files are not switched yet */
+		if (ca->roll_der == NULL || !path_exists(q)) {
+			msg(q, "missing: the rollover that the journal records cannot"
+				" switch to its new key (restore the CA from a backup)");
+			return EXIT_USAGE;
+		}
+		path_join(p, sizeof p, ca->dir, "ca.key");
+		if (file_read(p, MAX_PEM_FILE, &d, &dl) < 0) {
+			msg(p, "cannot read: %s", read_errstr(errno));
+			return EXIT_USAGE;
+		}
+		path_join(p, sizeof p, ca->dir, "prev.key");
+		r = atomic_write(p, d, dl, 0600);
+		hostca_wipe(d, dl);
+		free(d);
+		if (r < 0 || pem_write(path_join(p, sizeof p, ca->dir, "prev.pem"),
+			"CERTIFICATE", ca->prev_der, ca->prev_len, 0644) < 0) {
+			msg_errno(p, "cannot write");
+			return EXIT_USAGE;
+		}
+		fault_point("rollover-prev-written");
+		if (pem_write(path_join(p, sizeof p, ca->dir, "ca.pem"), "CERTIFICATE",
+			ca->roll_der, ca->roll_len, 0644) < 0) {
+			msg_errno(p, "cannot write");
+			return EXIT_USAGE;
+		}
+		fault_point("rollover-pem-switched");
+		changed = 1;
+	}
+	if (path_exists(q)) {
+		path_join(p, sizeof p, ca->dir, "ca.key");
+		if (rename(q, p) < 0 || fsync_parent(p) < 0) {
+			msg_errno(p, "cannot replace");
+			return EXIT_USAGE;
+		}
+		path_join(p, sizeof p, ca->dir, "next.pem");
+		unlink(p);
+		if (recovering)
+			msg(ca->dir, "recovered: completed the switch to the new CA key of an"
+				" interrupted 'ca rollover'");
+		changed = 1;
+	}
+	if (!changed)
+		return 0;
+	free(ca->ca_der);
+	ca->ca_der = NULL;
+	hostca_key_wipe(&ca->key);
+	ca->have_key = 0;
+	ca->have_kek = 0;
+	return ca_cert_load(ca);
+}
+
 static int
 ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 {
@@ -8948,8 +9241,24 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 		msg("random", "no system random source");
 		return EXIT_USAGE;
 	}
+	/* A head that the retiring key signed: only in the middle of the
+	 * switch of the rollover the journal records (ca_head_by_prev). */
+	if (ca->head_by_prev && !(ca->rolling && ct_equal(ca->head_prev_fp, ca->prev_fp, 32))) {
+		msg(path_join(path, sizeof path, ca->dir, "journal.head"), "its signature"
+			" does not verify with ca.pem: the history was rewritten without the"
+			" CA key (or ca.pem was replaced); the CA refuses to work from it"
+			" (see 'hostca ca audit --verify')");
+		return EXIT_USAGE;
+	}
+	if (write && (r = ca_roll_settle(ca, 1)) != 0)
+		return r;
 	if (need_key && (r = ca_load_key(ca)) != 0)
 		return r;
+	if (write && ca->head_by_prev) {
+		if (ca_write_head(ca) < 0)
+			return EXIT_USAGE;
+		ca->head_by_prev = 0;
+	}
 	/* Recovery: ca.pem the certificate the journal records (a ca renew
 	 * that did not get to write it)... */
 	if (write && ca->have_key && ca->have_fp_rec && !ct_equal(ca->ca_fp_rec, ca->ca_fp, 32)
@@ -9005,7 +9314,25 @@ ca_open_fast(ca_ctx *ca, int write, int need_key)
 /* ---- CRLs from the state ---- */
 
 static unsigned char *
+ca_build_crl_by(ca_ctx *ca, const hostca_key *key, const x509_info *issuer,
+	size_t *len);
+
+/* The CRL of the CA key. */
+static unsigned char *
 ca_build_crl(ca_ctx *ca, size_t *len)
+{
+	return ca_build_crl_by(ca, &ca->key, &ca->ca, len);
+}
+
+/*
+ * The CRL signed by key for issuer (the CA key, or during a rollover the
+ * retiring one). Both keys' CRLs carry every revoked certificate of the
+ * CA: serials are unique across its keys, so an entry of the other key's
+ * certificate never matches a certificate of this one.
+ */
+static unsigned char *
+ca_build_crl_by(ca_ctx *ca, const hostca_key *key, const x509_info *issuer,
+	size_t *len)
 {
 	crl_entry *e;
 	crl_params p;
@@ -9041,16 +9368,16 @@ ca_build_crl(ca_ctx *ca, size_t *len)
 		n++;
 	}
 	memset(&p, 0, sizeof p);
-	p.sig_alg = key_sig_alg(&ca->key);
-	p.issuer = ca->ca.subject;
-	p.issuer_len = ca->ca.subject_len;
+	p.sig_alg = key_sig_alg(key);
+	p.issuer = issuer->subject;
+	p.issuer_len = issuer->subject_len;
 	p.this_update = ca->crl_this;
 	p.next_update = ca->crl_next;
 	p.entries = e;
 	p.n = n;
-	p.aki = ca->ca.ski;
+	p.aki = issuer->ski;
 	p.number = ca->crl_number;
-	out = crl_build(&p, &ca->key, len);
+	out = crl_build(&p, key, len);
 	free(e);
 	return out;
 }
@@ -9078,6 +9405,42 @@ pem_write(const char *path, const char *banner, const unsigned char *der,
 	return pem_write_sync(path, banner, der, len, mode, SYNC_FULL);
 }
 
+/* The retiring CA (prev.pem as the journal records it, prev.key). */
+static int
+ca_load_prev(ca_ctx *ca, int need_key)
+{
+	char path[PATH_MAX], why[WHY_CAP];
+	pubkey pk;
+	unsigned char a[32], b[32];
+	int r;
+
+	if (!ca->rolling)
+		return -1;
+	if (ca->prev == NULL && cert_decode_alloc(&ca->prev, ca->prev_der, ca->prev_len, why) < 0) {
+		msg(ca->dir, "the retiring CA certificate in the journal: %s", why);
+		return -1;
+	}
+	if (!need_key || ca->have_prev_key)
+		return 0;
+	path_join(path, sizeof path, ca->dir, "prev.key");
+	if (!path_exists(path)) {
+		msg(path, "missing: the retiring key signs its CRL until 'hostca ca"
+			" rollover --finish' (restore it from a backup, or finish the"
+			" rollover)");
+		return -1;
+	}
+	if ((r = key_load_hint(path, &ca->prev_key, &ca->prev->pub)) != 0)
+		return -1;
+	key_pubkey(&ca->prev_key, &pk);
+	if (pubkey_fingerprint(&pk, a) < 0 || pubkey_fingerprint(&ca->prev->pub, b) < 0
+		|| !ct_equal(a, b, 32)) {
+		msg(path, "this key does not belong to the retiring CA certificate");
+		return -1;
+	}
+	ca->have_prev_key = 1;
+	return 0;
+}
+
 static int
 ca_write_crl_pem(ca_ctx *ca)
 {
@@ -9086,6 +9449,23 @@ ca_write_crl_pem(ca_ctx *ca)
 	size_t len;
 	int r;
 
+	/* During a rollover the retiring key's CRL first: a crl.pem that
+	 * is current says that both are (ca_crl_current). */
+	if (ca->rolling) {
+		if (ca_load_prev(ca, 1) < 0)
+			return -1;
+		if ((der = ca_build_crl_by(ca, &ca->prev_key, ca->prev, &len)) == NULL) {
+			msg(ca->dir, "cannot build the retiring key's CRL");
+			return -1;
+		}
+		path_join(path, sizeof path, ca->dir, "crl-prev.pem");
+		r = pem_write(path, "X509 CRL", der, len, 0644);
+		free(der);
+		if (r < 0) {
+			msg_errno(path, "cannot write");
+			return -1;
+		}
+	}
 	if ((der = ca_build_crl(ca, &len)) == NULL) {
 		msg(ca->dir, "cannot build the CRL");
 		return -1;
@@ -9316,29 +9696,57 @@ token_hash(const unsigned char salt[16], const char *letters, unsigned char out[
 }
 
 /*
+ * After a rollover the tokens' wrap key stays the one they were made
+ * under: the ca-rollover entry carries it XORed with a pad derived from
+ * the new key (out = carry ^ HMAC(base, label), base from the key).
+ */
+static void
+kek_carry_apply(const unsigned char base[32], const unsigned char carry[32],
+	unsigned char out[32])
+{
+	unsigned char pad[32];
+	size_t i;
+
+	hmac_sha256(base, 32, "hostca kek carry", 16, NULL, 0, pad);
+	for (i = 0; i < 32; i++)
+		out[i] = carry[i] ^ pad[i];
+	hostca_wipe(pad, sizeof pad);
+}
+
+/*
  * The key that wraps each token's MAC key K at rest, derived from the CA
  * key: whoever reads the CA directory without the CA key's passphrase
  * cannot verify, nor forge, a token proof.
  */
+/* A key's own wrap key: HMAC over its encoding. 0, or -1. */
 static int
-ca_kek(ca_ctx *ca)
+key_kek_base(const hostca_key *key, unsigned char out[32])
 {
 	unsigned char *d;
 	size_t n;
 
-	if (ca->have_kek)
-		return 0;
-	if (!ca->have_key || (n = hostca_key_encode(NULL, &ca->key)) == 0
-		|| (d = malloc(n)) == NULL)
+	if ((n = hostca_key_encode(NULL, key)) == 0 || (d = malloc(n)) == NULL)
 		return -1;
-	if (hostca_key_encode(d, &ca->key) != n) {
+	if (hostca_key_encode(d, key) != n) {
 		hostca_wipe(d, n);
 		free(d);
 		return -1;
 	}
-	hmac_sha256(d, n, "hostca token wrap v2", 20, NULL, 0, ca->kek);
+	hmac_sha256(d, n, "hostca token wrap v2", 20, NULL, 0, out);
 	hostca_wipe(d, n);
 	free(d);
+	return 0;
+}
+
+static int
+ca_kek(ca_ctx *ca)
+{
+	if (ca->have_kek)
+		return 0;
+	if (!ca->have_key || key_kek_base(&ca->key, ca->kek) < 0)
+		return -1;
+	if (ca->have_carry)
+		kek_carry_apply(ca->kek, ca->kek_carry, ca->kek);
 	ca->have_kek = 1;
 	return 0;
 }
@@ -10291,7 +10699,23 @@ ca_dir_unfinished_remove(const char *tmp)
  * same key identifier as subject and authority key ID), valid from an
  * hour ago for days. DER (allocated), or NULL. */
 static unsigned char *
+ca_cert_make_for(ca_ctx *ca, const hostca_key *subj, const char *name, long days,
+	int64_t na_max, size_t *len);
+
+static unsigned char *
 ca_cert_make(ca_ctx *ca, const char *name, long days, size_t *len)
+{
+	return ca_cert_make_for(ca, &ca->key, name, days, 0, len);
+}
+
+/*
+ * The certificate of subj's key as a CA named name, signed by ca's key:
+ * self-signed when subj is ca's key; else a link certificate (issuer the
+ * CA's name, authority key ID the CA's), ending no later than na_max.
+ */
+static unsigned char *
+ca_cert_make_for(ca_ctx *ca, const hostca_key *subj, const char *name, long days,
+	int64_t na_max, size_t *len)
 {
 	tbs_params t;
 	pubkey pk;
@@ -10301,18 +10725,25 @@ ca_cert_make(ca_ctx *ca, const char *name, long days, size_t *len)
 	serial[0] &= 0x7f;
 	if (serial[0] == 0)
 		serial[0] = 1;
-	key_pubkey(&ca->key, &pk);
+	key_pubkey(subj, &pk);
 	memset(&t, 0, sizeof t);
 	t.serial = serial;
 	t.serial_len = sizeof serial;
 	t.sig_alg = key_sig_alg(&ca->key);
 	t.nb = g.now - 3600;
 	t.na = g.now + (int64_t)days * 86400;
+	if (na_max > 0 && t.na > na_max)
+		t.na = na_max;
 	t.cn = name;
 	t.pub = &pk;
 	t.is_ca = 1;
 	pubkey_keyid(&pk, t.ski);
 	t.aki = t.ski;
+	if (subj != &ca->key) {
+		t.issuer = ca->ca.subject;
+		t.issuer_len = ca->ca.subject_len;
+		t.aki = ca->ca.ski;
+	}
 	return cert_build(&t, &ca->key, len);
 }
 
@@ -11417,6 +11848,70 @@ media_ca_path(char *out, size_t cap, const char *media, const char *kind, const 
 	return path_join(out, cap, media, name);
 }
 
+/*
+ * What hosts need to follow the CA's key rollovers: every link
+ * (link-KEYID.pem, KEYID the key that signed it), and during a rollover
+ * the retiring CA's certificate and CRL under its key ID. The files of
+ * retired keys leave the stick: their absence tells hosts to drop them.
+ */
+static int
+media_put_rollover(ca_ctx *ca, const char *media)
+{
+	char path[PATH_MAX], src[PATH_MAX], name[64], kid[17], pk[17] = "";
+	unsigned char *d;
+	size_t i, dl;
+
+	if (ca->rolling) {
+		if (ca_load_prev(ca, 0) < 0)
+			return -1;
+		ca_keyid(pk, ca->prev->spki, ca->prev->spki_len);
+		snprintf(name, sizeof name, "ca-%s.pem", pk);
+		if (pem_write_sync(path_join(path, sizeof path, media, name), "CERTIFICATE",
+			ca->prev_der, ca->prev_len, 0644, SYNC_DATA) < 0) {
+			msg_errno(path, "cannot write");
+			return -1;
+		}
+		path_join(src, sizeof src, ca->dir, "crl-prev.pem");
+		if (file_read(src, MAX_CRL_FILE, &d, &dl) < 0) {
+			msg(src, "cannot read: %s", read_errstr(errno));
+			return -1;
+		}
+		snprintf(name, sizeof name, "crl-%s.pem", pk);
+		path_join(path, sizeof path, media, name);
+		i = (size_t)atomic_write_sync(path, d, dl, 0644, SYNC_DATA);
+		free(d);
+		if (i != 0) {
+			msg_errno(path, "cannot write");
+			return -1;
+		}
+	}
+	for (i = 0; i < ca->nolds; i++) {
+		ca_keyid_of(kid, ca->olds[i].der, ca->olds[i].len);
+		if (!kid[0])
+			continue;
+		if (i < ca->nlinks) {
+			snprintf(name, sizeof name, "link-%s.pem", kid);
+			if (pem_write_sync(path_join(path, sizeof path, media, name), "CERTIFICATE",
+				ca->links[i].der, ca->links[i].len, 0644, SYNC_DATA) < 0) {
+				msg_errno(path, "cannot write");
+				return -1;
+			}
+		}
+		if (strcmp(kid, pk) != 0) {
+			/* retired */
+			static const char *const kinds[] = { "ca", "crl" };
+			size_t k;
+			for (k = 0; k < 2; k++) {
+				snprintf(name, sizeof name, "%s-%s.pem", kinds[k], kid);
+				path_join(path, sizeof path, media, name);
+				if (path_exists(path) && unlink(path) == 0)
+					note(path, "removed: this CA's key %s is retired", kid);
+			}
+		}
+	}
+	return 0;
+}
+
 static int
 media_put_ca(ca_ctx *ca, const char *media)
 {
@@ -11430,8 +11925,15 @@ media_put_ca(ca_ctx *ca, const char *media)
 	/* The plain names another CA wrote: kept under its own names first. */
 	path_join(path, sizeof path, media, "ca.pem");
 	if (path_exists(path) && pem_file_load(path, cb, MAX_PEM_FILE, &other, &ol, NULL) == 0) {
+		size_t i;
+		int ours = 0;
 		ca_keyid_of(theirs, other, ol);
-		if (theirs[0] && strcmp(theirs, mine) != 0) {
+		for (i = 0; i < ca->nolds; i++) {
+			char k[17];
+			ca_keyid_of(k, ca->olds[i].der, ca->olds[i].len);
+			ours |= strcmp(k, theirs) == 0;
+		}
+		if (theirs[0] && strcmp(theirs, mine) != 0 && !ours) {
 			int kept = 1;
 			snprintf(name, sizeof name, "ca-%s.pem", theirs);
 			path_join(src, sizeof src, media, name);
@@ -11461,6 +11963,8 @@ media_put_ca(ca_ctx *ca, const char *media)
 		}
 	}
 	free(other);
+	if (media_put_rollover(ca, media) < 0)
+		return -1;
 	snprintf(name, sizeof name, "ca-%s.pem", mine);
 	path_join(path, sizeof path, media, name);
 	if (pem_write_sync(path, "CERTIFICATE", ca->ca_der, ca->ca_len, 0644, SYNC_DATA) < 0) {
@@ -12817,6 +13321,305 @@ cmd_ca_renew(int argc, char **argv)
 			" update' (or host sync) from a stick written by 'hostca ca export'"
 			" or 'ca sign --media'", time_iso(t, g.now + (int64_t)days * 86400));
 	}
+	r = ca_close(&ca, 0);
+	if (r == 0 && g.json) {
+		char *none[1] = { NULL };
+		r = cmd_ca_show(0, none);
+	}
+	return r;
+}
+
+/* ---- key rollover (section 7g) ----
+ *
+ * ca rollover makes a new CA key and its self-signed certificate, and a
+ * link certificate: the new key and name as a CA, signed by the current
+ * key. One journal entry records all three (with the retiring
+ * certificate and the tokens' wrap key carried over); ca_roll_settle
+ * then switches the files. From then on the CA issues with the new key
+ * and publishes a CRL for each key; sticks carry both CA certificates,
+ * both CRLs and every link (link-KEYID.pem: the link signed by KEYID).
+ * A host follows links from the CA it pins, each checked with the key
+ * before it. --finish retires the old key once none of its certificates
+ * is valid (--force revokes those that are).
+ */
+static int ca_rollover_finish(int force);
+
+static int
+cmd_ca_rollover(int argc, char **argv)
+{
+	const char *keyname = NULL, *days_s = NULL, *name = NULL;
+	long days = 7300;
+	int npos, r, key_type, finish = 0, force = 0, enc;
+	char *pos[1], path[PATH_MAX], pass[MAX_PASSPHRASE], fp[65], pfp[65], kh[65];
+	char t[32], en[3 * MAX_CA_NAME + 1], fpt[100];
+	unsigned char *cert = NULL, *link = NULL, *f = NULL, h[32], base[32], carry[32];
+	size_t cl = 0, ll = 0, fl;
+	hostca_key nk;
+	ca_ctx ca;
+	opt opts[] = {
+		{ "--key", O_STR, &keyname, 0, 0, 0, 0 },
+		{ "--days", O_STR, &days_s, 0, 0, 0, 0 },
+		{ "--name", O_STR, &name, 0, 0, 0, 0 },
+		{ "--finish", O_FLAG, 0, &finish, 0, 0, 0 },
+		{ "--force", O_FLAG, 0, &force, 0, 0, 0 },
+		{ 0, 0, 0, 0, 0, 0, 0 } };
+
+	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
+		return EXIT_USAGE;
+	if (finish) {
+		if (keyname || days_s || name) {
+			cmsg("--finish takes no --key, --days or --name");
+			return EXIT_USAGE;
+		}
+		return ca_rollover_finish(force);
+	}
+	if (force) {
+		cmsg("--force goes with --finish");
+		return EXIT_USAGE;
+	}
+	if (keyname == NULL) {
+		cmsg("--key TYPE is required: the new CA key's type (ec-p256, ec-p384,"
+			" ec-p521, rsa-2048, rsa-3072, rsa-4096)");
+		return EXIT_USAGE;
+	}
+	if ((key_type = hostca_key_type_parse(keyname)) == 0) {
+		cmsg("--key: '%s' is not one of ec-p256, ec-p384, ec-p521,"
+			" rsa-2048, rsa-3072, rsa-4096", keyname);
+		return EXIT_USAGE;
+	}
+	if (days_s != NULL && parse_uint("--days", days_s, 1, 36500, &days) < 0)
+		return EXIT_USAGE;
+	if (name != NULL && (strlen(name) == 0 || strlen(name) > MAX_CA_NAME
+		|| !text_clean((const unsigned char *)name, strlen(name)))) {
+		cmsg("--name: 1 to %d printable characters", MAX_CA_NAME);
+		return EXIT_USAGE;
+	}
+	memset(&nk, 0, sizeof nk);
+	pass[0] = 0;
+	if ((r = ca_open_fast(&ca, 1, 1)) != 0)
+		return ca_close(&ca, r);
+	if (ca.rolling) {
+		char pf[100];
+		fingerprint_text(pf, ca.prev_fp);
+		cmsg("a rollover is in progress already (from the CA %s): finish it"
+			" first with 'hostca ca rollover --finish'", pf);
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	if (ca.ca.na <= g.now) {
+		cmsg("the CA certificate has expired: its key can no longer vouch for a"
+			" new one (hosts could not follow); renew it first ('hostca ca renew')");
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	if (name == NULL)
+		name = ca.name;
+	/* the new key under the passphrase the current one has, if any */
+	{
+		unsigned char *kd;
+		size_t kl;
+		path_join(path, sizeof path, ca.dir, "ca.key");
+		size_t i;
+		enc = 0;
+		if (file_read(path, MAX_PEM_FILE, &kd, &kl) == 0) {
+			for (i = 0; i + 9 <= kl && !enc; i++)
+				enc = memcmp(kd + i, "ENCRYPTED", 9) == 0;
+			hostca_wipe(kd, kl);
+			free(kd);
+		}
+	}
+	r = EXIT_USAGE;
+	if (enc && passphrase_get(pass, sizeof pass, 0, "the new CA key (the same"
+		" passphrase as the current one)") < 0)
+		goto out;
+	if (key_type >= HOSTCA_KEY_RSA_3072)
+		cnote("generating a %s key; this can take a while", keyname);
+	if (key_generate(&nk, key_type, &ca.rng) < 0) {
+		cmsg("key generation failed");
+		goto out;
+	}
+	path_join(path, sizeof path, ca.dir, "next.key");
+	if (key_store(path, &nk, pass[0] ? pass : NULL, &ca.rng) < 0) {
+		msg_errno(path, "cannot write");
+		goto out;
+	}
+	/* the new CA certificate (self-signed), then the link (signed by the
+	 * current key, ending when the current CA certificate ends) */
+	{
+		hostca_key cur = ca.key;
+		ca.key = nk;
+		cert = ca_cert_make(&ca, name, days, &cl);
+		ca.key = cur;
+	}
+	if (cert == NULL || (link = ca_cert_make_for(&ca, &nk, name, days, ca.ca.na, &ll)) == NULL) {
+		cmsg("cannot build the new CA certificates");
+		goto out;
+	}
+	/* the tokens' wrap key, carried to the new key */
+	if (ca_kek(&ca) < 0 || key_kek_base(&nk, base) < 0) {
+		cmsg("cannot carry the tokens' keys over");
+		goto out;
+	}
+	kek_carry_apply(base, ca.kek, carry);
+	hex_encode(kh, carry, 32, 0, 0);
+	sha256_once(h, cert, cl);
+	hex_encode(fp, h, 32, 0, 0);
+	hex_encode(pfp, ca.ca_fp, 32, 0, 0);
+	fl = (cl + ll + ca.ca_len) / 3 * 4 + 600 + sizeof en;
+	if ((f = malloc(fl)) == NULL)
+		goto out;
+	{
+		size_t n = (size_t)snprintf((char *)f, fl, "name=%s key=%s fp=%s prev=%s kek=%s cert=",
+			esc(en, sizeof en, name), keyname, fp, pfp, kh);
+		n += b64_encode((char *)f + n, cert, cl);
+		n += (size_t)snprintf((char *)f + n, fl - n, " link=");
+		n += b64_encode((char *)f + n, link, ll);
+		n += (size_t)snprintf((char *)f + n, fl - n, " prevcert=");
+		n += b64_encode((char *)f + n, ca.ca_der, ca.ca_len);
+		f[n] = 0;
+	}
+	/* the decision: one entry, signed at its end by the current key */
+	ca.index_ok = 0;
+	if (journal_add(&ca, "ca-rollover", (char *)f) < 0 || journal_commit(&ca) < 0)
+		goto out;
+	fault_point("rollover-committed");
+	if ((r = ca_roll_settle(&ca, 0)) != 0 || (r = ca_load_key(&ca)) != 0)
+		goto out;
+	r = EXIT_USAGE;
+	fault_point("rollover-switched");
+	/* a CRL of each key, the head signed by the new key */
+	if (ca_publish_crl(&ca, ca.crl_days) < 0)
+		goto out;
+	fingerprint_text(fpt, h);
+	if (!g.json)
+		printf("%s\n", fpt);
+	cnote("rolled over to a new %s CA key: certificates are issued with it from"
+		" now on (its certificate's SHA-256 fingerprint is above, valid until %s);"
+		" a link certificate signed by the old key vouches for it. Hosts take it"
+		" with 'hostca host update' from a stick written by 'hostca ca export' or"
+		" 'ca sign --media', and renew onto it with no token. When no certificate of"
+		" the old key is valid any more: 'hostca ca rollover --finish'", keyname,
+		time_iso(t, g.now + (int64_t)days * 86400));
+	r = 0;
+out:
+	hostca_wipe(pass, sizeof pass);
+	hostca_wipe(base, sizeof base);
+	hostca_wipe(carry, sizeof carry);
+	hostca_key_wipe(&nk);
+	free(cert);
+	free(link);
+	free(f);
+	r = ca_close(&ca, r);
+	if (r == 0 && g.json) {
+		char *none[1] = { NULL };
+		r = cmd_ca_show(0, none);
+	}
+	return r;
+}
+
+/* 1 when one of the CA's keys (the current one, or one it rolled over
+ * from) signed certificate c, under that key's name. */
+static int
+ca_signed_it(ca_ctx *ca, const x509_info *c)
+{
+	size_t i;
+	x509_info *o;
+	char why[WHY_CAP];
+	int ok = 0;
+
+	if (c->issuer_len == ca->ca.subject_len
+		&& memcmp(c->issuer, ca->ca.subject, c->issuer_len) == 0
+		&& sig_verify(&ca->ca.pub, c->sig_alg, c->tbs, c->tbs_len, c->sig, c->sig_len) == 0)
+		return 1;
+	for (i = 0; i < ca->nolds && !ok; i++) {
+		if (cert_decode_alloc(&o, ca->olds[i].der, ca->olds[i].len, why) < 0)
+			continue;
+		ok = c->issuer_len == o->subject_len
+			&& memcmp(c->issuer, o->subject, c->issuer_len) == 0
+			&& sig_verify(&o->pub, c->sig_alg, c->tbs, c->tbs_len, c->sig, c->sig_len) == 0;
+		free(o);
+	}
+	return ok;
+}
+
+/* The retiring key's certificates that are still valid (the full fold:
+ * certificates issued before the rollover's entry). */
+static size_t
+ca_prev_valid(ca_ctx *ca, char **list)
+{
+	size_t i, n = 0;
+	char sh[41];
+
+	if (list != NULL && (*list = malloc(41 * (ca->ncerts + 1))) != NULL)
+		(*list)[0] = 0;
+	for (i = 0; i < ca->ncerts; i++) {
+		const cert_rec *c = &ca->certs[i];
+		if (c->seq >= ca->roll_seq || !cert_is_valid(c, g.now))
+			continue;
+		if (list != NULL && *list != NULL) {
+			serial_hex(sh, c->serial, c->serial_len);
+			if (n)
+				strcat(*list, ",");
+			strcat(*list, sh);
+		}
+		n++;
+	}
+	return n;
+}
+
+static int
+ca_rollover_finish(int force)
+{
+	ca_ctx ca;
+	char *list = NULL, path[PATH_MAX], f[100], pf[100];
+	size_t n, i;
+	int r;
+	static const char *const gone[] = { "prev.key", "prev.pem", "crl-prev.pem", NULL };
+
+	if ((r = ca_open(&ca, 1, 1)) != 0)
+		return ca_close(&ca, r);
+	if (!ca.rolling) {
+		cmsg("no rollover is in progress (start one with 'hostca ca rollover --key TYPE')");
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	fingerprint_text(pf, ca.prev_fp);
+	n = ca_prev_valid(&ca, force ? &list : NULL);
+	if (n > 0 && !force) {
+		cmsg("%zu certificate%s of the old key %s still valid: the old CA stays"
+			" until they are renewed onto the new key or expire ('hostca ca list'"
+			" shows them); --force revokes them and finishes", n, n == 1 ? "" : "s",
+			n == 1 ? "is" : "are");
+		return ca_close(&ca, EXIT_REFUSED);
+	}
+	if (n > 0) {
+		if (list == NULL)
+			return ca_close(&ca, EXIT_USAGE);
+		/* cessationOfOperation, on both keys' CRLs */
+		char ex[160], et[100];
+		snprintf(ex, sizeof ex, " text=%s", esc(et, sizeof et, "ca rollover --finish --force"));
+		r = revoke_commit(&ca, list, 5, ex);
+		free(list);
+		if (r != 0)
+			return ca_close(&ca, r);
+		cnote("revoked %zu certificate%s of the old key (cessationOfOperation)",
+			n, n == 1 ? "" : "s");
+	}
+	hex_encode(f, ca.prev_fp, 32, 0, 0);
+	{
+		char fl[120];
+		snprintf(fl, sizeof fl, "prev=%s", f);
+		ca.index_ok = 0;
+		if (journal_add(&ca, "ca-retire", fl) < 0 || journal_commit(&ca) < 0)
+			return ca_close(&ca, EXIT_USAGE);
+	}
+	fault_point("retire-committed");
+	for (i = 0; gone[i] != NULL; i++) {
+		path_join(path, sizeof path, ca.dir, gone[i]);
+		if (unlink(path) < 0 && errno != ENOENT)
+			msg_errno(path, "cannot remove (the next CA command removes it)");
+	}
+	fsync_dir(ca.dir);
+	cnote("the old CA key (%s) is retired and its key file removed; hosts drop"
+		" the old CA at their next 'hostca host update' from a stick written now",
+		pf);
 	r = ca_close(&ca, 0);
 	if (r == 0 && g.json) {
 		char *none[1] = { NULL };
@@ -14212,10 +15015,7 @@ cmd_ca_check(int argc, char **argv)
 			|| pubkey_fingerprint(&c->pub, fp) < 0 || !ct_equal(fp, cr->keyfp, 32)) {
 			msg(sh, "certificate does not match its record");
 			bad = 1;
-		} else if (c->issuer_len != ca.ca.subject_len
-			|| memcmp(c->issuer, ca.ca.subject, c->issuer_len) != 0
-			|| sig_verify(&ca.ca.pub, c->sig_alg, c->tbs, c->tbs_len, c->sig,
-				c->sig_len) < 0) {
+		} else if (!ca_signed_it(&ca, c)) {
 			msg(sh, "certificate is not signed by this CA");
 			bad = 1;
 		}
@@ -16222,6 +17022,8 @@ static const struct {
 	{ "ca", "host", cmd_ca_host, "ca host HOST" },
 	{ "ca", "names", cmd_ca_names, "ca names [NAME]" },
 	{ "ca", "renew", cmd_ca_renew, "ca renew [--days N]" },
+	{ "ca", "rollover", cmd_ca_rollover, "ca rollover --key TYPE [--days N] [--name NAME]\n"
+		"  ca rollover --finish [--force]" },
 	{ "ca", "backup", cmd_ca_backup, "ca backup --media DIR [--backup-passphrase-file F]\n"
 		"  ca backup --shares K-of-N --media DIR ... (N times)" },
 	{ "ca", "restore", cmd_ca_restore, "ca restore --from DIR... [--backup-passphrase-file F] [--media DIR]" },
