@@ -9113,8 +9113,15 @@ ca_roll_settle(ca_ctx *ca, int recovering)
 	if (!ca->rolling) {
 		for (i = 0; left[i] != NULL; i++) {
 			path_join(p, sizeof p, ca->dir, left[i]);
-			if (path_exists(p) && unlink(p) == 0)
+			if (!path_exists(p))
+				continue;
+			if (strcmp(left[i], "crl-prev.pem") == 0 && ca->nolds > 0) {
+				/* the retired key's last CRL stays for the hosts */
+				if (rename(p, path_join(q, sizeof q, ca->dir, "crl-retired.pem")) == 0)
+					note(q, "completed an interrupted 'ca rollover --finish'");
+			} else if (unlink(p) == 0) {
 				note(p, "removed: left by an interrupted 'ca rollover'");
+			}
 		}
 		return 0;
 	}
@@ -10651,7 +10658,8 @@ static int cmd_ca_show(int argc, char **argv);
 /* The files of a CA directory (what ca init writes, ca backup keeps and
  * ca restore writes back; the index is a cache and is rebuilt). */
 static const char *const ca_files[] = { "ca.key", "ca.pem", "crl.pem", "journal",
-	"journal.head", NULL };
+	"journal.head", "prev.key", "prev.pem", "crl-prev.pem", "crl-retired.pem", NULL };
+#define CA_FILES_REQUIRED 5          /* the first ones; the others: a rollover's */
 
 /* A new CA goes only where none is: dir absent, or an empty directory.
  * who: "hostca", "a restore" (for the message). 0, or -1 (said why). */
@@ -10904,6 +10912,50 @@ pubkey_desc(char *buf, const pubkey *pk)
 	return pubkey_type_name(buf, pk);
 }
 
+static size_t ca_prev_valid(ca_ctx *ca, int newest, char **list);
+
+/* ca show's rollover lines (or, with --json, its "rollover" value):
+ * every CA key in play and the state of the rollover. */
+static void
+ca_show_rollover(ca_ctx *ca)
+{
+	char pf[100], kt[16], na[32];
+	size_t on = 0, sup = 0;
+
+	if (ca->rolling) {
+		on = ca_prev_valid(ca, 1, NULL);
+		sup = ca_prev_valid(ca, 0, NULL);
+		if (ca_load_prev(ca, 0) < 0)
+			return;
+		fingerprint_text(pf, ca->prev_fp);
+		pubkey_desc(kt, &ca->prev->pub);
+		time_iso(na, ca->prev->na);
+	}
+	if (g.json) {
+		printf("{\"state\":\"%s\",\"links\":%zu,\"previous\":",
+			ca->rolling ? "in-progress" : ca->nlinks ? "finished" : "none", ca->nlinks);
+		if (ca->rolling)
+			printf("{\"sha256\":\"%s\",\"key_type\":\"%s\",\"not_after\":\"%s\","
+				"\"hosts_on_it\":%zu,\"superseded\":%zu}", pf, kt, na, on, sup);
+		else
+			printf("null");
+		putchar('}');
+		return;
+	}
+	if (!ca->rolling) {
+		if (ca->nlinks)
+			printf("rollover:     none in progress (%zu finished; sticks carry the"
+				" link%s)\n", ca->nlinks, ca->nlinks == 1 ? "" : "s");
+		return;
+	}
+	printf("rollover:     in progress: certificates are issued with the key above;"
+		" the old key still signs its CRL\n");
+	printf("old CA:       %s, %s, valid until %s\n", pf, kt, na);
+	printf("old key:      %zu host%s still on it, %zu certificate%s superseded by"
+		" renewals; when none is left: hostca ca rollover --finish\n", on,
+		on == 1 ? "" : "s", sup, sup == 1 ? "" : "s");
+}
+
 static int
 cmd_ca_show(int argc, char **argv)
 {
@@ -10953,7 +11005,9 @@ cmd_ca_show(int argc, char **argv)
 				putchar(',');
 			json_str(w[i]);
 		}
-		printf("]}");
+		printf("],\"rollover\":");
+		ca_show_rollover(&ca);
+		putchar('}');
 	} else {
 		printf("subject:      %s\n", ca.ca.subject_text);
 		printf("key:          %s\n", kt);
@@ -10967,6 +11021,7 @@ cmd_ca_show(int argc, char **argv)
 		printf("tokens:       %zu usable\n", tokens);
 		printf("CRL:          #%llu, next update %s\n",
 			(unsigned long long)ca.crl_number, cn);
+		ca_show_rollover(&ca);
 		for (i = 0; i < nw; i++)
 			printf("warning:      %s\n", w[i]);
 	}
@@ -11898,10 +11953,26 @@ media_put_rollover(ca_ctx *ca, const char *media)
 			}
 		}
 		if (strcmp(kid, pk) != 0) {
-			/* retired */
+			/* retired: its certificate goes; the last one's final CRL
+			 * stays (what --force revoked, for hosts still on it) */
 			static const char *const kinds[] = { "ca", "crl" };
 			size_t k;
+			if (i + 1 == ca->nolds && !ca->rolling
+				&& file_read(path_join(src, sizeof src, ca->dir, "crl-retired.pem"),
+					MAX_CRL_FILE, &d, &dl) == 0) {
+				int w;
+				snprintf(name, sizeof name, "crl-%s.pem", kid);
+				w = atomic_write_sync(path_join(path, sizeof path, media, name), d,
+					dl, 0644, SYNC_DATA);
+				free(d);
+				if (w < 0) {
+					msg_errno(path, "cannot write");
+					return -1;
+				}
+			}
 			for (k = 0; k < 2; k++) {
+				if (k == 1 && i + 1 == ca->nolds && !ca->rolling)
+					break;
 				snprintf(name, sizeof name, "%s-%s.pem", kinds[k], kid);
 				path_join(path, sizeof path, media, name);
 				if (path_exists(path) && unlink(path) == 0)
@@ -13541,9 +13612,11 @@ ca_signed_it(ca_ctx *ca, const x509_info *c)
 }
 
 /* The retiring key's certificates that are still valid (the full fold:
- * certificates issued before the rollover's entry). */
+ * certificates issued before the rollover's entry): newest 1, those that
+ * are their host's newest certificate (the host has not moved); else
+ * those that a newer certificate of their host superseded. */
 static size_t
-ca_prev_valid(ca_ctx *ca, char **list)
+ca_prev_valid(ca_ctx *ca, int newest, char **list)
 {
 	size_t i, n = 0;
 	char sh[41];
@@ -13552,7 +13625,8 @@ ca_prev_valid(ca_ctx *ca, char **list)
 		(*list)[0] = 0;
 	for (i = 0; i < ca->ncerts; i++) {
 		const cert_rec *c = &ca->certs[i];
-		if (c->seq >= ca->roll_seq || !cert_is_valid(c, g.now))
+		if (c->seq >= ca->roll_seq || !cert_is_valid(c, g.now)
+			|| (ca->hosts[c->host].last == i) != newest)
 			continue;
 		if (list != NULL && *list != NULL) {
 			serial_hex(sh, c->serial, c->serial_len);
@@ -13572,7 +13646,7 @@ ca_rollover_finish(int force)
 	char *list = NULL, path[PATH_MAX], f[100], pf[100];
 	size_t n, i;
 	int r;
-	static const char *const gone[] = { "prev.key", "prev.pem", "crl-prev.pem", NULL };
+	static const char *const gone[] = { "prev.key", "prev.pem", NULL };
 
 	if ((r = ca_open(&ca, 1, 1)) != 0)
 		return ca_close(&ca, r);
@@ -13581,13 +13655,38 @@ ca_rollover_finish(int force)
 		return ca_close(&ca, EXIT_REFUSED);
 	}
 	fingerprint_text(pf, ca.prev_fp);
-	n = ca_prev_valid(&ca, force ? &list : NULL);
+	n = ca_prev_valid(&ca, 1, force ? &list : NULL);
 	if (n > 0 && !force) {
-		cmsg("%zu certificate%s of the old key %s still valid: the old CA stays"
-			" until they are renewed onto the new key or expire ('hostca ca list'"
-			" shows them); --force revokes them and finishes", n, n == 1 ? "" : "s",
-			n == 1 ? "is" : "are");
+		cmsg("%zu host%s still on a certificate of the old key: the old CA stays"
+			" until they renew onto the new key (host update, then host renew or"
+			" host sync) or their certificates expire ('hostca ca hosts' shows"
+			" them); --force revokes those certificates and finishes", n,
+			n == 1 ? " is" : "s are");
 		return ca_close(&ca, EXIT_REFUSED);
+	}
+	/* certificates of the old key that a renewal superseded: revoked
+	 * (superseded) -- the host has moved */
+	{
+		char *sup = NULL;
+		size_t ns = ca_prev_valid(&ca, 0, &sup);
+		if (ns > 0) {
+			char ex[160], et[100];
+			if (sup == NULL) {
+				free(list);
+				return ca_close(&ca, EXIT_USAGE);
+			}
+			snprintf(ex, sizeof ex, " text=%s", esc(et, sizeof et, "ca rollover --finish"));
+			r = revoke_commit(&ca, sup, REASON_SUPERSEDED, ex);
+			free(sup);
+			if (r != 0) {
+				free(list);
+				return ca_close(&ca, r);
+			}
+			cnote("revoked %zu certificate%s of the old key that renewals onto the"
+				" new key superseded", ns, ns == 1 ? "" : "s");
+		} else {
+			free(sup);
+		}
 	}
 	if (n > 0) {
 		if (list == NULL)
@@ -13611,6 +13710,9 @@ ca_rollover_finish(int force)
 			return ca_close(&ca, EXIT_USAGE);
 	}
 	fault_point("retire-committed");
+	if (rename(path_join(path, sizeof path, ca.dir, "crl-prev.pem"),
+		path_join(f, sizeof f, ca.dir, "crl-retired.pem")) < 0 && errno != ENOENT)
+		msg_errno(path, "cannot rename (the next CA command does)");
 	for (i = 0; gone[i] != NULL; i++) {
 		path_join(path, sizeof path, ca.dir, gone[i]);
 		if (unlink(path) < 0 && errno != ENOENT)
@@ -13803,6 +13905,8 @@ cmd_ca_backup(int argc, char **argv)
 		size_t dl;
 		int nl;
 		path_join(path, sizeof path, ca.dir, ca_files[i]);
+		if (i >= CA_FILES_REQUIRED && !path_exists(path))
+			continue;
 		if (file_read(path, BACKUP_MAX, &d, &dl) < 0) {
 			msg(path, "cannot read: %s", read_errstr(errno));
 			free(plain);
@@ -14108,7 +14212,7 @@ backup_unpack(const unsigned char *d, size_t len,
 			return r;
 		p += (size_t)fl;
 	}
-	return seen == (1u << 5) - 1 ? 0 : -1;
+	return (seen & ((1u << CA_FILES_REQUIRED) - 1)) == (1u << CA_FILES_REQUIRED) - 1 ? 0 : -1;
 }
 
 /* backup_unpack's put for a restore: each file into the new directory. */
@@ -14118,7 +14222,8 @@ restore_put(void *ctx, int idx, const unsigned char *data, size_t n)
 	char path[PATH_MAX];
 
 	path_join(path, sizeof path, (const char *)ctx, ca_files[idx]);
-	if (atomic_write_sync(path, data, n, idx == 0 ? 0600 : 0644, SYNC_DATA) < 0) {
+	if (atomic_write_sync(path, data, n, idx == 0 || strcmp(ca_files[idx], "prev.key") == 0
+		? 0600 : 0644, SYNC_DATA) < 0) {
 		msg_errno(path, "cannot write");
 		return EXIT_USAGE;
 	}
@@ -15476,6 +15581,8 @@ cmd_show(int argc, char **argv)
  * 8. The host: identity, requests, install, renew, update, status
  * ====================================================================== */
 
+#define HOST_MAX_XCA 8     /* CAs a host keeps besides its pin */
+
 typedef struct {
 	char dir[PATH_MAX];
 	char hostid[HOSTCA_UUID_LEN + 1];
@@ -15485,12 +15592,35 @@ typedef struct {
 	size_t cert_len, ca_len, crl_len;
 	int64_t floor;               /* newest notBefore / thisUpdate seen */
 	int lock1;                   /* the host directory flock()ed, fd + 1 */
+	/* the other CAs of a key rollover: next-KEYID.pem (newer keys,
+	 * reached through links from the pinned one) and old-KEYID.pem (the
+	 * key the host was pinned to before it renewed onto a newer one), each
+	 * with its CRL (crl-KEYID.pem) */
+	struct hca {
+		char kid[17];
+		int next;                /* next-, or old- */
+		unsigned char *der, *crl;
+		size_t len, crl_len;
+	} x[HOST_MAX_XCA];
+	size_t nx;
 } host_ctx;
 
 static const char *
 hpath(host_ctx *h, char *buf, const char *name)
 {
 	return path_join(buf, PATH_MAX, h->dir, name);
+}
+
+static void
+host_xca_free(host_ctx *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->nx; i++) {
+		free(h->x[i].der);
+		free(h->x[i].crl);
+	}
+	h->nx = 0;
 }
 
 static void
@@ -15503,6 +15633,7 @@ host_free(host_ctx *h)
 	free(h->cert);
 	free(h->ca);
 	free(h->crl);
+	host_xca_free(h);
 	memset(h, 0, sizeof *h);
 }
 
@@ -15576,6 +15707,8 @@ host_lock(host_ctx *h)
 	return 0;
 }
 
+static int host_xca_load(host_ctx *h);
+
 /* Loads what the host directory holds; missing files stay empty. The
  * host directory is locked until host_free. */
 static int
@@ -15642,7 +15775,276 @@ host_load(host_ctx *h, int need_id)
 		if (ci.this_update > h->floor)
 			h->floor = ci.this_update;
 	}
+	if (host_xca_load(h) < 0)
+		return EXIT_USAGE;
 	return host_load_keys(h, have_certpub ? &certpub : NULL);
+}
+
+/* 1 when s is 16 lower-case hex digits. */
+static int
+is_kid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 16; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[16] == 0;
+}
+
+/* The host's other CAs (next-KEYID.pem, old-KEYID.pem) and their CRLs. */
+static int
+host_xca_load(host_ctx *h)
+{
+	static const char *const cb[] = { "CERTIFICATE", NULL };
+	static const char *const lb[] = { "X509 CRL", NULL };
+	DIR *d;
+	struct dirent *de;
+	char p[PATH_MAX], name[64], kid[17], why[WHY_CAP];
+	int r = 0;
+
+	if ((d = opendir(h->dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL && r == 0) {
+		const char *n = de->d_name;
+		size_t l = strlen(n);
+		int next = strncmp(n, "next-", 5) == 0;
+		struct hca *x;
+		x509_info *xi;
+		if (!(next || strncmp(n, "old-", 4) == 0) || l != (next ? 5u : 4u) + 16 + 4
+			|| strcmp(n + l - 4, ".pem") != 0)
+			continue;
+		memcpy(kid, n + (next ? 5 : 4), 16);
+		kid[16] = 0;
+		if (!is_kid(kid))
+			continue;
+		if (h->nx >= HOST_MAX_XCA) {
+			msg(h->dir, "more than %d other CAs: %s is not read", HOST_MAX_XCA, n);
+			continue;
+		}
+		x = &h->x[h->nx];
+		memset(x, 0, sizeof *x);
+		strcpy(x->kid, kid);
+		x->next = next;
+		if (pem_file_load(hpath(h, p, n), cb, MAX_PEM_FILE, &x->der, &x->len, NULL) != 0
+			|| cert_decode_alloc(&xi, x->der, x->len, why) < 0) {
+			msg(p, "damaged CA certificate (remove it; the next host update from a"
+				" stick of the CA brings it back)");
+			free(x->der);
+			r = -1;
+			break;
+		}
+		free(xi);
+		snprintf(name, sizeof name, "crl-%s.pem", kid);
+		if (path_exists(hpath(h, p, name))
+			&& pem_file_load(p, lb, MAX_CRL_FILE, &x->crl, &x->crl_len, NULL) != 0) {
+			free(x->der);
+			r = -1;
+			break;
+		}
+		h->nx++;
+	}
+	closedir(d);
+	return r;
+}
+
+/*
+ * trust.pem and crls.pem: every CA certificate this host trusts (the
+ * pinned one first) and their CRLs, for TLS software that verifies peers
+ * -- during a rollover, peers of either key.
+ */
+static int
+host_write_trust(host_ctx *h)
+{
+	char p[PATH_MAX], *buf = NULL;
+	size_t pass, i, len = 0, cap = 0;
+	int r = 0;
+
+	for (pass = 0; pass < 2 && r == 0; pass++) {
+		const char *banner = pass ? "X509 CRL" : "CERTIFICATE";
+		len = 0;
+		for (i = 0; i <= h->nx; i++) {
+			const unsigned char *d = i == 0 ? (pass ? h->crl : h->ca)
+				: (pass ? h->x[i - 1].crl : h->x[i - 1].der);
+			size_t dl = i == 0 ? (pass ? h->crl_len : h->ca_len)
+				: (pass ? h->x[i - 1].crl_len : h->x[i - 1].len);
+			size_t n;
+			if (d == NULL)
+				continue;
+			n = hostca_pem_encode(NULL, banner, d, dl);
+			if (grow((void **)&buf, &cap, len + n + 1, 1) < 0) {
+				r = -1;
+				break;
+			}
+			hostca_pem_encode(buf + len, banner, d, dl);
+			len += n;
+		}
+		hpath(h, p, pass ? "crls.pem" : "trust.pem");
+		if (r == 0 && len == 0)
+			unlink(p);
+		else if (r == 0 && atomic_write(p, buf, len, 0644) < 0)
+			r = -1;
+		if (r < 0)
+			msg_errno(p, "cannot write");
+	}
+	free(buf);
+	return r;
+}
+
+/* trust.pem and crls.pem from what the host directory holds now. */
+static int
+host_refresh_trust(void)
+{
+	host_ctx h;
+	int r = host_load(&h, 0) == 0 ? host_write_trust(&h) : -1;
+
+	host_free(&h);
+	return r;
+}
+
+/* Removes the host's other CA kid (its certificate and CRL). */
+static int
+host_xca_drop(host_ctx *h, size_t i)
+{
+	char p[PATH_MAX], name[64];
+
+	snprintf(name, sizeof name, "%s-%s.pem", h->x[i].next ? "next" : "old", h->x[i].kid);
+	if (unlink(hpath(h, p, name)) < 0 && errno != ENOENT)
+		return -1;
+	snprintf(name, sizeof name, "crl-%s.pem", h->x[i].kid);
+	if (unlink(hpath(h, p, name)) < 0 && errno != ENOENT)
+		return -1;
+	free(h->x[i].der);
+	free(h->x[i].crl);
+	h->x[i] = h->x[--h->nx];
+	return 0;
+}
+
+/* Writes the host's other CA (certificate, and CRL if given). */
+static int
+host_xca_put(host_ctx *h, const char *kid, int next, const unsigned char *der,
+	size_t len, const unsigned char *crl, size_t crl_len)
+{
+	char p[PATH_MAX], name[64];
+
+	if (crl != NULL) {
+		snprintf(name, sizeof name, "crl-%.16s.pem", kid);
+		if (pem_write(hpath(h, p, name), "X509 CRL", crl, crl_len, 0644) < 0) {
+			msg_errno(p, "cannot write");
+			return -1;
+		}
+	}
+	snprintf(name, sizeof name, "%s-%.16s.pem", next ? "next" : "old", kid);
+	if (pem_write(hpath(h, p, name), "CERTIFICATE", der, len, 0644) < 0) {
+		msg_errno(p, "cannot write");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Follows the stick's links from the pinned CA: link-KEYID.pem is the
+ * next CA key and name, signed by key KEYID. Each link is checked with
+ * the key before it (a CA certificate, issued under that key's name);
+ * the next key's own certificate (ca-KEYID.pem: self-signed, the same key
+ * and name) makes it a CA in play. A key whose certificate is not on the
+ * stick is retired: the chain goes on through it. Fills out[] (up to
+ * HOST_MAX_XCA) and returns how many, or -1 (a link that does not check:
+ * said why). *links: how many links were followed.
+ */
+struct media_ca { char kid[17]; unsigned char *der; size_t len; };
+
+static int
+host_follow_links(const char *media, const unsigned char *pin, size_t pin_len,
+	struct media_ca *out, size_t *links)
+{
+	static const char *const cb[] = { "CERTIFICATE", NULL };
+	char p[PATH_MAX], name[64], kid[17], seen[40][17], why[WHY_CAP];
+	x509_info *cur = NULL, *lk = NULL, *self = NULL;
+	unsigned char *d = NULL, *sd = NULL;
+	size_t dl, sl, nseen = 0, n = 0, i;
+	int r = 0, sq = g.quiet;
+
+	*links = 0;
+	if (cert_decode_alloc(&cur, pin, pin_len, why) < 0)
+		return -1;
+	ca_keyid(kid, cur->spki, cur->spki_len);
+	strcpy(seen[nseen++], kid);
+	for (;;) {
+		snprintf(name, sizeof name, "link-%s.pem", kid);
+		path_join(p, sizeof p, media, name);
+		if (!path_exists(p))
+			break;
+		if (pem_file_load(p, cb, MAX_PEM_FILE, &d, &dl, NULL) != 0) {
+			r = -1;
+			break;
+		}
+		if (cert_decode_alloc(&lk, d, dl, why) < 0 || !lk->is_ca
+			|| lk->issuer_len != cur->subject_len
+			|| memcmp(lk->issuer, cur->subject, lk->issuer_len) != 0
+			|| sig_verify(&cur->pub, lk->sig_alg, lk->tbs, lk->tbs_len, lk->sig,
+				lk->sig_len) < 0) {
+			msg(p, "refused: not a CA certificate signed by the CA key %s (%s)",
+				kid, lk == NULL ? why : "its signature or names do not check");
+			r = -1;
+			break;
+		}
+		free(d);
+		d = NULL;
+		(*links)++;
+		ca_keyid(kid, lk->spki, lk->spki_len);
+		for (i = 0; i < nseen; i++)
+			if (strcmp(seen[i], kid) == 0)
+				break;
+		if (i < nseen || nseen >= sizeof seen / sizeof seen[0])
+			break;            /* a loop, or absurdly long: stop */
+		strcpy(seen[nseen++], kid);
+		/* its own certificate, if it is in play */
+		snprintf(name, sizeof name, "ca-%s.pem", kid);
+		path_join(p, sizeof p, media, name);
+		g.quiet = 1;
+		if (path_exists(p) && n < HOST_MAX_XCA
+			&& pem_file_load(p, cb, MAX_PEM_FILE, &sd, &sl, NULL) == 0) {
+			g.quiet = sq;
+			if (cert_decode_alloc(&self, sd, sl, why) == 0 && self->is_ca
+				&& self->spki_len == lk->spki_len
+				&& memcmp(self->spki, lk->spki, lk->spki_len) == 0
+				&& self->subject_len == lk->subject_len
+				&& memcmp(self->subject, lk->subject, lk->subject_len) == 0
+				&& sig_verify(&self->pub, self->sig_alg, self->tbs, self->tbs_len,
+					self->sig, self->sig_len) == 0) {
+				strcpy(out[n].kid, kid);
+				out[n].der = sd;
+				out[n].len = sl;
+				sd = NULL;
+				n++;
+			} else {
+				msg(p, "refused: not the self-signed certificate of the key that"
+					" the link vouches for");
+				r = -1;
+			}
+			free(self);
+			self = NULL;
+			free(sd);
+			sd = NULL;
+			if (r < 0)
+				break;
+		}
+		g.quiet = sq;
+		free(cur);
+		cur = lk;
+		lk = NULL;
+	}
+	g.quiet = sq;
+	free(d);
+	free(cur);
+	free(lk);
+	if (r < 0) {
+		for (i = 0; i < n; i++)
+			free(out[i].der);
+		return -1;
+	}
+	return (int)n;
 }
 
 /* Host time: the later of the clock and the newest time seen (for
@@ -15886,6 +16288,40 @@ cmd_host_request(int argc, char **argv)
 	return r;
 }
 
+/* path is a plain name (ca.pem, crl.pem) of the media, and the media's
+ * ca.pem is not key kid's: 0 (not this host's CA's). Else 1. */
+static int
+media_plain_ours(const char *media, const char *path, const char *kid)
+{
+	static const char *const cb[] = { "CERTIFICATE", NULL };
+	char a[PATH_MAX], b[PATH_MAX], k[17];
+	unsigned char *d;
+	size_t dl;
+	int sq = g.quiet;
+
+	path_join(a, sizeof a, media, "ca.pem");
+	path_join(b, sizeof b, media, "crl.pem");
+	if (strcmp(path, a) != 0 && strcmp(path, b) != 0)
+		return 1;
+	g.quiet = 1;
+	k[0] = 0;
+	if (pem_file_load(a, cb, MAX_PEM_FILE, &d, &dl, NULL) == 0) {
+		ca_keyid_of(k, d, dl);
+		free(d);
+	}
+	g.quiet = sq;
+	return k[0] == 0 || strcmp(k, kid) == 0;
+}
+
+/* 1 when CA certificate a issued c (its name and its signature). */
+static int
+cert_signed_by(const x509_info *c, const x509_info *a)
+{
+	return c->issuer_len == a->subject_len
+		&& memcmp(c->issuer, a->subject, c->issuer_len) == 0
+		&& sig_verify(&a->pub, c->sig_alg, c->tbs, c->tbs_len, c->sig, c->sig_len) == 0;
+}
+
 /* Reads responses/<hostid>.pem (never a name from the media itself). */
 static int
 media_read_response(const char *media, const char *hostid, unsigned char **cert,
@@ -15983,7 +16419,8 @@ cmd_host_install(int argc, char **argv)
 	host_ctx h;
 	x509_info *c = NULL, *a = NULL;
 	const unsigned char *pin;
-	size_t pin_len;
+	size_t pin_len, sw = SIZE_MAX, old_crl_len = 0;
+	unsigned char *old_crl = NULL;
 	opt opts[] = {
 		{ "--media", O_STR, &media, 0, 0, 0, 0 },
 		{ "--ca-fingerprint", O_STR, &fp_s, 0, 0, 0, 0 },
@@ -16029,9 +16466,15 @@ cmd_host_install(int argc, char **argv)
 	if (h.ca != NULL) {
 		pin = h.ca;
 		pin_len = h.ca_len;
-		if (ca != NULL && (al != h.ca_len || memcmp(ca, h.ca, al) != 0))
-			cnote("the response names another CA certificate than the pinned"
-				" one; only the pinned CA is trusted");
+		if (ca != NULL && (al != h.ca_len || memcmp(ca, h.ca, al) != 0)) {
+			size_t k;
+			int known = 0;
+			for (k = 0; k < h.nx; k++)
+				known |= h.x[k].len == al && memcmp(h.x[k].der, ca, al) == 0;
+			if (!known)
+				cnote("the response names another CA certificate than the pinned"
+					" one; only the pinned CA is trusted");
+		}
 	} else {
 		if (ca == NULL) {
 			static const char *const cb[] = { "CERTIFICATE", NULL };
@@ -16065,6 +16508,31 @@ cmd_host_install(int argc, char **argv)
 		cmsg("response: %s", why);
 		goto out;
 	}
+	/* During a rollover: a response of the new key (a CA this host took
+	 * through a link) moves the pin to it; the old one stays beside. */
+	if (h.ca != NULL && !cert_signed_by(c, a)) {
+		size_t k;
+		for (k = 0; k < h.nx && sw == SIZE_MAX; k++) {
+			x509_info *xa = NULL;
+			if (h.x[k].next && cert_decode_alloc(&xa, h.x[k].der, h.x[k].len, why) == 0
+				&& cert_signed_by(c, xa)) {
+				sw = k;
+				free(a);
+				a = xa;
+				xa = NULL;
+			}
+			free(xa);
+		}
+		if (sw != SIZE_MAX) {
+			pin = h.x[sw].der;
+			pin_len = h.x[sw].len;
+			old_crl = h.crl;
+			old_crl_len = h.crl_len;
+			h.crl = h.x[sw].crl;
+			h.crl_len = h.x[sw].crl_len;
+			h.x[sw].crl = NULL;
+		}
+	}
 	/*
 	 * A device without a clock reads 1970: the newest time it has seen
 	 * is its floor. A CRL of the pinned CA counts once its signature is
@@ -16076,6 +16544,8 @@ cmd_host_install(int argc, char **argv)
 		char kid[17];
 		ca_keyid_of(kid, pin, pin_len);
 		media_ca_path(p, sizeof p, media, "crl", kid);
+		if (!media_plain_ours(media, p, kid))
+			path_join(p, sizeof p, media, "crl-none");
 	}
 	if (path_exists(p)) {
 		crl_info ci;
@@ -16161,9 +16631,26 @@ cmd_host_install(int argc, char **argv)
 	/* Install: pin first, then key (a new key replaces the old one only
 	 * now that its certificate is here), certificate, CRL. */
 	r = EXIT_USAGE;
-	if (h.ca == NULL && pem_write(hpath(&h, p, "ca.pem"), "CERTIFICATE", pin, pin_len, 0644) < 0) {
+	if (sw != SIZE_MAX) {
+		/* the old pin becomes old-KEYID.pem (with its CRL), first */
+		char ok[17];
+		ca_keyid_of(ok, h.ca, h.ca_len);
+		if (host_xca_put(&h, ok, 0, h.ca, h.ca_len, old_crl, old_crl_len) < 0)
+			goto out;
+		fault_point("install-old-kept");
+	}
+	if ((h.ca == NULL || sw != SIZE_MAX)
+		&& pem_write(hpath(&h, p, "ca.pem"), "CERTIFICATE", pin, pin_len, 0644) < 0) {
 		msg_errno(p, "cannot write");
 		goto out;
+	}
+	if (sw != SIZE_MAX && crl == NULL) {
+		/* the new pin's CRL as this host had it (or none) */
+		if (h.crl != NULL ? pem_write(hpath(&h, p, "crl.pem"), "X509 CRL", h.crl,
+			h.crl_len, 0644) < 0 : unlink(hpath(&h, p, "crl.pem")) < 0 && errno != ENOENT) {
+			msg_errno(p, "cannot write");
+			goto out;
+		}
 	}
 	if (use_new) {
 		char np[PATH_MAX];
@@ -16194,6 +16681,15 @@ cmd_host_install(int argc, char **argv)
 		cnote("adopted host ID %s from the CA (was %s): this host is"
 			" reissued under its earlier identity", id, h.hostid);
 	}
+	if (sw != SIZE_MAX) {
+		char name[64];
+		snprintf(name, sizeof name, "next-%.16s.pem", h.x[sw].kid);
+		unlink(hpath(&h, p, name));
+		snprintf(name, sizeof name, "crl-%.16s.pem", h.x[sw].kid);
+		unlink(hpath(&h, p, name));
+		cnote("now pinned to the new CA key %s; the old one stays trusted (for"
+			" peers still on it) until the CA finishes its rollover", h.x[sw].kid);
+	}
 	{
 		char sh[41];
 		serial_hex(sh, c->serial, c->serial_len);
@@ -16220,7 +16716,10 @@ out:
 	free(cert);
 	free(ca);
 	free(crl);
+	free(old_crl);
 	host_free(&h);
+	if (r == 0 && host_refresh_trust() < 0)
+		r = EXIT_USAGE;
 	return r;
 }
 
@@ -16299,13 +16798,181 @@ out:
 	return r;
 }
 
+/* A CRL from the media for CA cert (DER), newer than have (or have is
+ * NULL): 1, 0 when not newer, -1 refused (why). */
+static int
+crl_newer(const unsigned char *cert, size_t cl, const unsigned char *have, size_t hl,
+	const unsigned char *crl, size_t rl, char *why)
+{
+	x509_info *a;
+	crl_info n, o;
+	int err;
+
+	if (crl_decode(&n, crl, rl, why) < 0 || cert_decode_alloc(&a, cert, cl, why) < 0)
+		return -1;
+	err = crl_verify_sig(&n, a, why);
+	free(a);
+	if (err < 0)
+		return -1;
+	if (have != NULL && crl_decode(&o, have, hl, why) == 0) {
+		int c = bignum_cmp(n.number, n.number_len, o.number, o.number_len);
+		if (c < 0) {
+			set_why(why, "older than this host's (a lower CRL number)");
+			return -1;
+		}
+		return c > 0;
+	}
+	return 1;
+}
+
+/*
+ * host update, the rollover part: the CAs the stick's links lead to from
+ * the pinned one become next-KEYID.pem (a stick with no link from the
+ * pinned key changes nothing); a former pin (old-KEYID.pem) goes once a
+ * stick of the CA no longer carries it; every other CA's CRL is taken
+ * when newer. *any: something changed. 0, or an exit status.
+ */
+static int
+host_update_rollover(host_ctx *h, const char *media, int *any)
+{
+	static const char *const lb[] = { "X509 CRL", NULL };
+	struct media_ca m[HOST_MAX_XCA];
+	char p[PATH_MAX], name[64], pin[17], why[WHY_CAP], t[32];
+	size_t nl, i, k;
+	int n, r = 0;
+
+	ca_keyid_of(pin, h->ca, h->ca_len);
+	if ((n = host_follow_links(media, h->ca, h->ca_len, m, &nl)) < 0)
+		return EXIT_REFUSED;
+	for (i = 0; nl > 0 && i < (size_t)n; i++) {
+		for (k = 0; k < h->nx; k++)
+			if (strcmp(h->x[k].kid, m[i].kid) == 0)
+				break;
+		if (k < h->nx && h->x[k].len == m[i].len
+			&& memcmp(h->x[k].der, m[i].der, m[i].len) == 0)
+			continue;
+		if (k < h->nx) {
+			/* a renewed certificate of that key: only a later one */
+			x509_info *a = NULL, *b = NULL;
+			int later = cert_decode_alloc(&a, m[i].der, m[i].len, why) == 0
+				&& cert_decode_alloc(&b, h->x[k].der, h->x[k].len, why) == 0
+				&& a->na > b->na;
+			free(a);
+			free(b);
+			if (!later)
+				continue;
+		}
+		if (host_xca_put(h, m[i].kid, k < h->nx ? h->x[k].next : 1, m[i].der,
+			m[i].len, NULL, 0) < 0) {
+			r = EXIT_USAGE;
+			break;
+		}
+		if (k < h->nx) {
+			free(h->x[k].der);
+			h->x[k].der = m[i].der;
+			h->x[k].len = m[i].len;
+			m[i].der = NULL;
+			cnote("took the renewed certificate of the CA key %s", m[i].kid);
+		} else if (h->nx < HOST_MAX_XCA) {
+			struct hca *x = &h->x[h->nx++];
+			memset(x, 0, sizeof *x);
+			strcpy(x->kid, m[i].kid);
+			x->next = 1;
+			x->der = m[i].der;
+			x->len = m[i].len;
+			m[i].der = NULL;
+			cnote("took the CA's new key %s through the link signed by the CA key"
+				" this host trusts (both are trusted while the CA rolls over): renew"
+				" onto it with hostca host renew (or host sync)", x->kid);
+		}
+		*any = 1;
+	}
+	for (i = 0; i < (size_t)n; i++)
+		free(m[i].der);
+	if (r != 0)
+		return r;
+	/* a newer key the links pass through without its certificate: retired */
+	for (k = 0; nl > 0 && k < h->nx;) {
+		int found = 0;
+		for (i = 0; i < (size_t)n; i++)
+			found |= strcmp(h->x[k].kid, m[i].kid) == 0;
+		if (h->x[k].next && !found) {
+			char kid[17];
+			strcpy(kid, h->x[k].kid);
+			if (host_xca_drop(h, k) < 0)
+				return EXIT_USAGE;
+			cnote("dropped the CA key %s: the CA retired it", kid);
+			*any = 1;
+			continue;
+		}
+		k++;
+	}
+	/* a former pin: gone once a stick of this CA no longer carries it */
+	snprintf(name, sizeof name, "ca-%s.pem", pin);
+	if (path_exists(path_join(p, sizeof p, media, name))) {
+		for (k = 0; k < h->nx;) {
+			snprintf(name, sizeof name, "ca-%s.pem", h->x[k].kid);
+			if (!h->x[k].next && !path_exists(path_join(p, sizeof p, media, name))) {
+				char kid[17];
+				strcpy(kid, h->x[k].kid);
+				if (host_xca_drop(h, k) < 0)
+					return EXIT_USAGE;
+				cnote("dropped the old CA key %s: the CA finished its rollover", kid);
+				*any = 1;
+				continue;
+			}
+			k++;
+		}
+	}
+	/* the other CAs' CRLs */
+	for (k = 0; k < h->nx; k++) {
+		unsigned char *crl;
+		size_t rl;
+		int taken;
+		snprintf(name, sizeof name, "crl-%s.pem", h->x[k].kid);
+		if (!path_exists(path_join(p, sizeof p, media, name)))
+			continue;
+		if (pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0)
+			return EXIT_REFUSED;
+		taken = crl_newer(h->x[k].der, h->x[k].len, h->x[k].crl, h->x[k].crl_len,
+			crl, rl, why);
+		if (taken < 0) {
+			msg(p, "refused: %s", why);
+			free(crl);
+			return EXIT_REFUSED;
+		}
+		if (taken == 0) {
+			free(crl);
+			continue;
+		}
+		if (pem_write(hpath(h, p, name), "X509 CRL", crl, rl, 0644) < 0) {
+			msg_errno(p, "cannot write");
+			free(crl);
+			return EXIT_USAGE;
+		}
+		free(h->x[k].crl);
+		h->x[k].crl = crl;
+		h->x[k].crl_len = rl;
+		{
+			crl_info ci;
+			char num[41];
+			crl_decode(&ci, crl, rl, why);
+			hex_encode(num, ci.number, ci.number_len, 1, 0);
+			cnote("took CRL number %s of the CA key %s (next update %s)", num,
+				h->x[k].kid, time_iso(t, ci.next_update));
+		}
+		*any = 1;
+	}
+	return 0;
+}
+
 static int
 cmd_host_update(int argc, char **argv)
 {
 	static const char *const cb[] = { "CERTIFICATE", NULL };
 	static const char *const lb[] = { "X509 CRL", NULL };
 	const char *media = NULL;
-	int npos, r, any = 0, ca_taken = 0;
+	int npos, r, any = 0, ca_taken = 0, xany = 0;
 	char kid[17];
 	unsigned long long crl_taken = 0;
 	size_t k;
@@ -16333,9 +17000,12 @@ cmd_host_update(int argc, char **argv)
 	r = 0;
 	ca_keyid_of(kid, h.ca, h.ca_len);
 	/* A CA certificate: identical, or a new one for the same key (its
-	 * own copy on the stick first, then the plain name). */
+	 * own copy on the stick first, then the plain name if it is this
+	 * key's: during a rollover it is the new key's). */
 	media_ca_path(p, sizeof p, media, "ca", kid);
-	if (path_exists(p)) {
+	if (path_exists(p) && !media_plain_ours(media, p, kid))
+		p[0] = 0;
+	if (p[0] && path_exists(p)) {
 		x509_info *n = NULL, *o = NULL;
 		if (pem_file_load(p, cb, MAX_PEM_FILE, &ca, &al, NULL) != 0) {
 			r = EXIT_REFUSED;
@@ -16366,7 +17036,11 @@ cmd_host_update(int argc, char **argv)
 		free(o);
 	}
 	media_ca_path(p, sizeof p, media, "crl", kid);
-	if (r == 0 && path_exists(p)) {
+	if (path_exists(p) && !media_plain_ours(media, p, kid))
+		p[0] = 0;
+	if (r == 0 && (r = host_update_rollover(&h, media, &any)) == 0)
+		xany = any;
+	if (r == 0 && p[0] && path_exists(p)) {
 		if (pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0) {
 			r = EXIT_REFUSED;
 		} else {
@@ -16392,9 +17066,19 @@ cmd_host_update(int argc, char **argv)
 			}
 		}
 	} else if (r == 0 && !any) {
-		msg(media, "no crl.pem or ca.pem on the media");
-		r = EXIT_USAGE;
+		char pl[PATH_MAX];
+		path_join(pl, sizeof pl, media, "ca.pem");
+		if (path_exists(pl) && !media_plain_ours(media, pl, kid)) {
+			msg(pl, "refused: the stick's CA certificate is another CA key's,"
+				" not the key %s this host trusts, and no link from it leads there",
+				kid);
+			r = EXIT_REFUSED;
+		} else {
+			msg(media, "no crl.pem or ca.pem on the media");
+			r = EXIT_USAGE;
+		}
 	}
+
 	if (g.json && r == 0) {
 		json_key("update");
 		printf("{\"ca_updated\":%s,\"crl_updated\":%s", ca_taken ? "true" : "false",
@@ -16407,6 +17091,8 @@ out:
 	free(ca);
 	free(crl);
 	host_free(&h);
+	if ((any || xany) && host_refresh_trust() < 0 && r == 0)
+		r = EXIT_USAGE;
 	return r;
 }
 
@@ -16424,7 +17110,7 @@ cmd_host_status(int argc, char **argv)
 	size_t i;
 	const char *renew_s = NULL;
 	long renew_at = 50;
-	int renew_due, ca_ending, no_crl;
+	int renew_due, ca_ending, no_crl, rolling = 0;
 	opt opts[] = { { "--renew-at", O_STR, &renew_s, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0 } };
 
 	if (opts_parse(argc, argv, opts, pos, 0, &npos) < 0)
@@ -16512,6 +17198,11 @@ cmd_host_status(int argc, char **argv)
 	if (ca_ending)
 		msg("warning", "the CA certificate ends on %s: the CA operator renews it"
 			" (hostca ca renew), and hosts take it with host update", time_iso(na, a->na));
+	for (i = 0; i < h.nx; i++)
+		rolling |= h.x[i].next;
+	if (rolling && usable)
+		msg("warning", "the CA is rolling over to a new key: renew onto it"
+			" (hostca host renew --media DIR, or host sync)");
 	if (g.json) {
 		char kj[96], nkj[96];
 		json_key("host");
@@ -16553,6 +17244,22 @@ cmd_host_status(int argc, char **argv)
 			printf("\"%s\"", fp);
 		else
 			printf("null");
+		printf(",\"cas\":[");
+		for (i = 0; i <= h.nx && h.ca != NULL; i++) {
+			char xf[100], kid[17];
+			unsigned char xh[32];
+			if (i == 0) {
+				ca_keyid_of(kid, h.ca, h.ca_len);
+				printf("{\"role\":\"pinned\",\"sha256\":\"%s\",\"key_id\":\"%s\"}",
+					fp, kid);
+				continue;
+			}
+			sha256_once(xh, h.x[i - 1].der, h.x[i - 1].len);
+			fingerprint_text(xf, xh);
+			printf(",{\"role\":\"%s\",\"sha256\":\"%s\",\"key_id\":\"%s\"}",
+				h.x[i - 1].next ? "next" : "old", xf, h.x[i - 1].kid);
+		}
+		printf("],\"rollover\":%s", rolling ? "true" : "false");
 		putchar('}');
 	} else {
 		printf("host ID:   %s\n", h.hostid);
@@ -16572,6 +17279,15 @@ cmd_host_status(int argc, char **argv)
 				" certificate)\n", nkfp);
 		if (fp[0])
 			printf("CA:        %s\n", fp);
+		for (i = 0; i < h.nx; i++) {
+			char xf[100];
+			unsigned char xh[32];
+			sha256_once(xh, h.x[i].der, h.x[i].len);
+			fingerprint_text(xf, xh);
+			printf("%s %s (key %s; %s)\n", h.x[i].next ? "next CA:  " : "old CA:   ",
+				xf, h.x[i].kid, h.x[i].next ? "the CA's new key, taken through its link"
+				: "trusted for peers until the CA finishes its rollover");
+		}
 		if (h.crl == NULL && h.cert != NULL)
 			printf("CRL:       none seen yet (hostca host update --media DIR)\n");
 		else if (crl_state[0])
@@ -16709,6 +17425,9 @@ cmd_host_sync(int argc, char **argv)
 		if (cert_decode_alloc(&c, h.cert, h.cert_len, why) == 0 && c->na > now
 			&& now >= c->nb + (c->na - c->nb) / 100 * renew_at)
 			due = 1;
+		/* a rollover: onto the new key now, whatever the age */
+		for (i = 0; c != NULL && c->na > now && i < h.nx; i++)
+			due |= h.x[i].next;
 		free(c);
 	}
 	snprintf(fname, sizeof fname, "requests/%s.pem", h.hostid);
@@ -16901,6 +17620,14 @@ cmd_host_trust(int argc, char **argv)
 		host_free(&h);
 		return EXIT_USAGE;
 	}
+	/* the old CA's rollover keys go with it */
+	while (h.nx > 0)
+		if (host_xca_drop(&h, h.nx - 1) < 0) {
+			msg_errno(g.host_dir, "cannot remove the old CA's other keys");
+			free(ca);
+			host_free(&h);
+			return EXIT_USAGE;
+		}
 	cnote("this host now trusts the CA %s (and no other); %s", fpt, h.cert != NULL
 		? "its certificate is the old CA's: enrol with the new CA (host request"
 		" with a token from it), then host install" : "enrol with it (host request,"
@@ -16911,7 +17638,7 @@ cmd_host_trust(int argc, char **argv)
 	}
 	free(ca);
 	host_free(&h);
-	return 0;
+	return host_refresh_trust() < 0 ? EXIT_USAGE : 0;
 }
 
 /* Overwrites a file's bytes before removing it (best effort on flash). */
