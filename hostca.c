@@ -15961,7 +15961,7 @@ host_follow_links(const char *media, const unsigned char *pin, size_t pin_len,
 	static const char *const cb[] = { "CERTIFICATE", NULL };
 	char p[PATH_MAX], name[64], kid[17], seen[40][17], why[WHY_CAP];
 	x509_info *cur = NULL, *lk = NULL, *self = NULL;
-	unsigned char *d = NULL, *sd = NULL;
+	unsigned char *d = NULL, *sd = NULL, *curd = NULL;
 	size_t dl, sl, nseen = 0, n = 0, i;
 	int r = 0, sq = g.quiet;
 
@@ -15989,8 +15989,6 @@ host_follow_links(const char *media, const unsigned char *pin, size_t pin_len,
 			r = -1;
 			break;
 		}
-		free(d);
-		d = NULL;
 		(*links)++;
 		ca_keyid(kid, lk->spki, lk->spki_len);
 		for (i = 0; i < nseen; i++)
@@ -16031,13 +16029,19 @@ host_follow_links(const char *media, const unsigned char *pin, size_t pin_len,
 				break;
 		}
 		g.quiet = sq;
+		/* the link is the key to check the next one with (its
+		 * decoded fields point into its DER, kept as curd) */
 		free(cur);
+		free(curd);
 		cur = lk;
+		curd = d;
 		lk = NULL;
+		d = NULL;
 	}
 	g.quiet = sq;
 	free(d);
 	free(cur);
+	free(curd);
 	free(lk);
 	if (r < 0) {
 		for (i = 0; i < n; i++)
