@@ -8895,6 +8895,7 @@ pem_file_load(const char *path, const char *const *banners, size_t max,
 	char banner[64];
 	long n;
 
+	*der = NULL;
 	if (file_read(path, max, &data, &dl) < 0) {
 		msg(path, "cannot read: %s", read_errstr(errno));
 		return EXIT_USAGE;
@@ -8915,6 +8916,7 @@ pem_file_load(const char *path, const char *const *banners, size_t max,
 	if (n <= 0) {
 		msg(path, "%s", dl == 0 ? "empty file" : "no PEM block (or a damaged one)");
 		free(*der);
+		*der = NULL;
 		return EXIT_REFUSED;
 	}
 	*len = (size_t)n;
@@ -8927,6 +8929,7 @@ pem_file_load(const char *path, const char *const *banners, size_t max,
 		return 0;
 	msg(path, "holds a '%s', not a %s", banner, banners[0]);
 	free(*der);
+	*der = NULL;
 	return EXIT_REFUSED;
 }
 
@@ -12519,6 +12522,8 @@ crl_json(const ca_ctx *ca)
  * that carries them, in one commit; extra (" k=v") goes on the first
  * revoke event. 0, or an exit status (said why).
  */
+static int revoke_no_json;   /* ca rollover --finish: its JSON is ca show's */
+
 static int
 revoke_commit(ca_ctx *ca, const char *list, int reason, const char *extra)
 {
@@ -12567,7 +12572,7 @@ revoke_commit(ca_ctx *ca, const char *list, int reason, const char *extra)
 	fault_point("crl-before-pem");
 	if (ca_write_crl_pem(ca) < 0)
 		return EXIT_USAGE;
-	if (g.json) {
+	if (g.json && !revoke_no_json) {
 		json_key("revoked");
 		putchar('[');
 	}
@@ -12575,7 +12580,7 @@ revoke_commit(ca_ctx *ca, const char *list, int reason, const char *extra)
 		size_t l = strcspn(list + i, ",");
 		snprintf(sh, sizeof sh, "%.*s", (int)l, list + i);
 		cnote("revoked %s (%s)", sh, reason_text(reason));
-		if (g.json) {
+		if (g.json && !revoke_no_json) {
 			unsigned char sb[20];
 			size_t sl, ci;
 			printf("%s{\"serial\":\"%s\",\"host_id\":", i ? "," : "", sh);
@@ -12588,7 +12593,7 @@ revoke_commit(ca_ctx *ca, const char *list, int reason, const char *extra)
 		}
 		i += l + (list[i + l] == ',');
 	}
-	if (g.json) {
+	if (g.json && !revoke_no_json) {
 		putchar(']');
 		crl_json(ca);
 	}
@@ -13676,6 +13681,7 @@ ca_rollover_finish(int force)
 				return ca_close(&ca, EXIT_USAGE);
 			}
 			snprintf(ex, sizeof ex, " text=%s", esc(et, sizeof et, "ca rollover --finish"));
+			revoke_no_json = 1;
 			r = revoke_commit(&ca, sup, REASON_SUPERSEDED, ex);
 			free(sup);
 			if (r != 0) {
@@ -13694,6 +13700,7 @@ ca_rollover_finish(int force)
 		/* cessationOfOperation, on both keys' CRLs */
 		char ex[160], et[100];
 		snprintf(ex, sizeof ex, " text=%s", esc(et, sizeof et, "ca rollover --finish --force"));
+		revoke_no_json = 1;
 		r = revoke_commit(&ca, list, 5, ex);
 		free(list);
 		if (r != 0)
@@ -15891,14 +15898,31 @@ host_write_trust(host_ctx *h)
 	return r;
 }
 
-/* trust.pem and crls.pem from what the host directory holds now. */
+/* trust.pem and crls.pem from what h's directory holds now (h locked;
+ * its own copies may be older than the files). */
 static int
-host_refresh_trust(void)
+host_refresh_trust(host_ctx *h)
 {
-	host_ctx h;
-	int r = host_load(&h, 0) == 0 ? host_write_trust(&h) : -1;
+	static const char *const cb[] = { "CERTIFICATE", NULL };
+	static const char *const lb[] = { "X509 CRL", NULL };
+	host_ctx t;
+	char p[PATH_MAX];
+	int r = -1, sq = g.quiet;
 
-	host_free(&h);
+	memset(&t, 0, sizeof t);
+	memcpy(t.dir, h->dir, sizeof t.dir);
+	g.quiet = 1;
+	if (pem_file_load(hpath(&t, p, "ca.pem"), cb, MAX_PEM_FILE, &t.ca, &t.ca_len, NULL) == 0
+		&& (!path_exists(hpath(&t, p, "crl.pem"))
+			|| pem_file_load(p, lb, MAX_CRL_FILE, &t.crl, &t.crl_len, NULL) == 0)
+		&& host_xca_load(&t) == 0)
+		r = 0;
+	g.quiet = sq;
+	if (r == 0)
+		r = host_write_trust(&t);
+	free(t.ca);
+	free(t.crl);
+	host_xca_free(&t);
 	return r;
 }
 
@@ -16673,6 +16697,15 @@ cmd_host_install(int argc, char **argv)
 		msg_errno(p, "cannot write");
 		goto out;
 	}
+	if (sw != SIZE_MAX) {
+		char name[64];
+		snprintf(name, sizeof name, "next-%.16s.pem", h.x[sw].kid);
+		unlink(hpath(&h, p, name));
+		snprintf(name, sizeof name, "crl-%.16s.pem", h.x[sw].kid);
+		unlink(hpath(&h, p, name));
+	}
+	if (host_refresh_trust(&h) < 0)
+		goto out;
 	/* The adopted host ID last: until it is written, a re-run after a
 	 * crash still finds the response under the ID the request had. */
 	if (strcmp(id, h.hostid) != 0) {
@@ -16686,11 +16719,6 @@ cmd_host_install(int argc, char **argv)
 			" reissued under its earlier identity", id, h.hostid);
 	}
 	if (sw != SIZE_MAX) {
-		char name[64];
-		snprintf(name, sizeof name, "next-%.16s.pem", h.x[sw].kid);
-		unlink(hpath(&h, p, name));
-		snprintf(name, sizeof name, "crl-%.16s.pem", h.x[sw].kid);
-		unlink(hpath(&h, p, name));
 		cnote("now pinned to the new CA key %s; the old one stays trusted (for"
 			" peers still on it) until the CA finishes its rollover", h.x[sw].kid);
 	}
@@ -16722,8 +16750,6 @@ out:
 	free(crl);
 	free(old_crl);
 	host_free(&h);
-	if (r == 0 && host_refresh_trust() < 0)
-		r = EXIT_USAGE;
 	return r;
 }
 
@@ -17092,11 +17118,11 @@ cmd_host_update(int argc, char **argv)
 		putchar('}');
 	}
 out:
+	if ((any || xany) && h.lock1 > 0 && host_refresh_trust(&h) < 0 && r == 0)
+		r = EXIT_USAGE;
 	free(ca);
 	free(crl);
 	host_free(&h);
-	if ((any || xany) && host_refresh_trust() < 0 && r == 0)
-		r = EXIT_USAGE;
 	return r;
 }
 
@@ -17640,9 +17666,10 @@ cmd_host_trust(int argc, char **argv)
 		json_key("trust");
 		printf("{\"ca_sha256\":\"%s\"}", fpt);
 	}
+	r = host_refresh_trust(&h) < 0 ? EXIT_USAGE : 0;
 	free(ca);
 	host_free(&h);
-	return host_refresh_trust() < 0 ? EXIT_USAGE : 0;
+	return r;
 }
 
 /* Overwrites a file's bytes before removing it (best effort on flash). */

@@ -127,6 +127,22 @@ step 'hostca -H web1 host sync --media stick'
 step 'cmp web1/ca.pem ca/ca.pem'
 say "Certificates issued before the renewal still verify under the renewed CA certificate."
 step 'openssl verify -x509_strict -crl_check -CAfile ca/ca.pem -CRLfile ca/crl.pem web1/host.pem'
+say "The site moves the CA to a P-384 key: a rollover. The old key signs a link certificate for the new one."
+step 'hostca -C ca ca rollover --key ec-p384'
+step 'hostca -C ca ca show'
+say "The stick carries both CAs, both CRLs and the link. Each host follows the link (checked with the key it pins) and asks to renew onto the new key -- no token."
+step 'hostca -C ca ca export --media stick'
+step 'hostca -H web1 host sync --media stick'
+step 'hostca -H db1 host sync --media stick'
+step 'hostca -C ca ca sign --media stick'
+step 'hostca -H web1 host sync --media stick'
+step 'hostca -H db1 host sync --media stick'
+step 'openssl verify -x509_strict -crl_check -CAfile ca/ca.pem -CRLfile ca/crl.pem web1/host.pem db1/host.pem'
+say "Every host is on the new key: the admin retires the old one, and hosts drop it at their next sync."
+step 'hostca -C ca ca rollover --finish'
+step 'hostca -C ca ca export --media stick'
+step 'hostca -H web1 host sync --media stick'
+step 'grep -c "BEGIN CERTIFICATE" web1/trust.pem'
 say "A backup split 2-of-3 across three sticks: any two restore the CA, one does not."
 step 'mkdir -p s1 s2 s3 && hostca -C ca ca backup --shares 2-of-3 --media s1 --media s2 --media s3'
 step 1 'hostca -C restored ca restore --from s2'

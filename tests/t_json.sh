@@ -87,7 +87,7 @@ F1=D1:72:0E:D2:C1:53:C8:FE:0B:93:B2:FA:51:8D:89:05:A6:9A:59:18
 T=2026-12-02T12:10:49Z
 S=1B7AB78AF7698180AD9994EBECCF8263
 E='"schema_version":1'
-CA="{\"subject\":\"CN=J\",\"name\":\"J\",\"key_type\":\"ec-p256\",\"not_before\":\"$T\",\"not_after\":\"$T\",\"sha256\":\"$FP\",\"sha1\":\"$F1\",\"security\":\"high\",\"cert_days\":365,\"crl_days\":7,\"certificates\":0,\"valid\":0,\"revoked\":0,\"hosts\":0,\"tokens\":0,\"crl_number\":1,\"crl_next_update\":\"$T\",\"warnings\":[]}"
+CA="{\"subject\":\"CN=J\",\"name\":\"J\",\"key_type\":\"ec-p256\",\"not_before\":\"$T\",\"not_after\":\"$T\",\"sha256\":\"$FP\",\"sha1\":\"$F1\",\"security\":\"high\",\"cert_days\":365,\"crl_days\":7,\"certificates\":0,\"valid\":0,\"revoked\":0,\"hosts\":0,\"tokens\":0,\"crl_number\":1,\"crl_next_update\":\"$T\",\"warnings\":[],\"rollover\":{\"state\":\"none\",\"links\":0,\"previous\":null}}"
 CERT="{\"serial\":\"$S\",\"host_id\":\"$U\",\"names\":[\"one\",\"10.0.0.1\"],\"status\":\"valid\",\"not_before\":\"$T\",\"not_after\":\"$T\",\"revoked_at\":null,\"reason\":null}"
 TOKEN="\"name\":\"t1\",\"kind\":\"auth\",\"state\":\"usable\",\"uses\":0,\"max_uses\":5,\"created\":\"$T\",\"expires\":\"$T\""
 n=0
@@ -260,6 +260,15 @@ check_eq "ca restore: restored.crl_number is the CA's" "$(jget "$J" restored.crl
 check_eq "ca restore: check.consistent (ca check ran on it)" "$(jget "$J" check.consistent)" true
 jrun 2 "ca restore" "over an existing CA (usage)" -- -C ca ca restore --from bk1 --backup-passphrase-file bp.txt
 jrun 1 "ca renew" "one that would end sooner (refused)" -- -C ca ca renew --days 10
+cp -r ca ca-roll
+jrun 0 "ca rollover" "to a new key (a copy of the CA)" -- -C ca-roll ca rollover --key ec-p384
+check_eq "ca rollover: ca.sha256 is the new ca.pem's" "$(jget "$J" ca.sha256 | norm_hex)" "$(fp_openssl ca-roll/ca.pem | norm_hex)"
+check_eq "ca rollover: ca.rollover.state" "$(jget "$J" ca.rollover.state)" "in-progress"
+check_eq "ca rollover: ca.rollover.previous.sha256 is the old ca.pem's" "$(jget "$J" ca.rollover.previous.sha256 | norm_hex)" "$(fp_openssl ca/ca.pem | norm_hex)"
+jrun 1 "ca rollover" "a second one while it is in progress (refused)" -- -C ca-roll ca rollover --key ec-p256
+jrun 1 "ca rollover" "--finish while hosts are on the old key (refused)" -- -C ca-roll ca rollover --finish
+jrun 0 "ca rollover" "--finish --force" -- -C ca-roll ca rollover --finish --force
+check_eq "ca rollover --finish: ca.rollover.state" "$(jget "$J" ca.rollover.state)" "finished"
 jflush
 
 section "names"

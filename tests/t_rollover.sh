@@ -93,6 +93,12 @@ cp evil/ca.pem bad/link-$K0.pem
 cp -r a a-saved
 expect_exit 1 "follow: a link the pinned key did not sign is refused" -- "$HOSTCA_T" -H a host update --media bad
 check "follow: ... nothing taken" sh -c "! ls a/next-*.pem >/dev/null 2>&1"
+# a CA certificate file that holds something else (this once freed twice)
+mkdir -p bad2
+cp s/*.pem bad2/
+cp ca/crl.pem bad2/ca-$K0.pem
+expect_exit 1 "follow: a ca-KEYID.pem that holds a CRL is refused" -- "$HOSTCA_T" -H a host update --media bad2
+check_grep "follow: ... saying what it holds" "holds a 'X509 CRL', not a CERTIFICATE" "$W/.err"
 expect_exit 0 "follow: host a updates from the stick" -- "$HOSTCA_T" -H a host update --media s
 K1=$(openssl x509 -in ca/ca.pem -noout -pubkey | openssl pkey -pubin -outform DER 2>/dev/null | sha256sum | cut -c1-16)
 check "follow: ... takes the new CA through the link (next-$K1.pem)" cmp a/next-$K1.pem ca/ca.pem
