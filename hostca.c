@@ -12864,6 +12864,18 @@ cmd_ca_passphrase(int argc, char **argv)
 			return ca_close(&ca, EXIT_USAGE);
 		}
 	}
+	/* during a rollover the retiring key goes under the same passphrase
+	 * (it signs its CRL until --finish), first */
+	if (ca.rolling && ca_load_prev(&ca, 1) < 0) {
+		hostca_wipe(pass, sizeof pass);
+		return ca_close(&ca, EXIT_USAGE);
+	}
+	if (ca.rolling && key_store_mode(path_join(path, sizeof path, ca.dir, "prev.key"),
+		&ca.prev_key, remove ? NULL : pass, &ca.rng, 1) < 0) {
+		hostca_wipe(pass, sizeof pass);
+		msg_errno(path, "cannot write; the key files are unchanged");
+		return ca_close(&ca, EXIT_USAGE);
+	}
 	path_join(path, sizeof path, ca.dir, "ca.key");
 	r = key_store_mode(path, &ca.key, remove ? NULL : pass, &ca.rng, 1);
 	hostca_wipe(pass, sizeof pass);
