@@ -5714,7 +5714,10 @@ typedef struct {
 	/* key rollover (section 7g): every link certificate so far (the
 	 * next CA key and name, signed by the key before it), and while a
 	 * rollover is in progress the retiring CA (prev.pem, prev.key) */
-	struct link { unsigned char *der; size_t len; } *links, *olds;
+	struct link {
+		unsigned char *der, *crl; /* crl: a retired key's last CRL */
+		size_t len, crl_len;
+	} *links, *olds;
 	size_t nlinks, links_cap;
 	size_t nolds, olds_cap;      /* olds: every CA certificate rolled
 	                              * over from, oldest first */
@@ -5729,10 +5732,6 @@ typedef struct {
 	int have_prev_key;
 	unsigned char *roll_der;     /* the new CA certificate (recovery) */
 	size_t roll_len;
-	unsigned char kek_carry[32]; /* the token wrap key, under this key */
-	int have_carry;
-	int head_by_prev;            /* journal.head verified with prev.pem, */
-	unsigned char head_prev_fp[32];  /* this certificate */
 	/* shared names (I5's exception: ca share): few, all in memory */
 	struct share {
 		char name[HOSTCA_MAX_NAME_LEN + 1];
@@ -6508,14 +6507,22 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 		return 0;
 	}
 	if (strcmp(ev, "ca-rollover") == 0 || strcmp(ev, "ca-link") == 0) {
-		/* a key rollover (ca rollover), or (index) a link before it */
+		/* a key rollover (ca rollover); the index writes each link and
+		 * old CA certificate as ca-link, and a rollover in progress
+		 * without its new certificate (settled by then) */
 		const char *fp = jget(l, "fp"), *cert = jget(l, "cert");
 		const char *link = jget(l, "link"), *prev = jget(l, "prev");
-		const char *pc = jget(l, "prevcert"), *kek = jget(l, "kek");
-		const char *od = jget(l, "old");
+		const char *pc = jget(l, "prevcert"), *od = jget(l, "old");
+		const char *rw = jget(l, "rewrap");
+		int index = src != SRC_JOURNAL && jget(l, "rseq") != NULL;
 		unsigned char h[32];
+		if (ev[3] == 'l' ? src == SRC_JOURNAL || (link == NULL) == (od == NULL)
+			: ca->rolling || prev == NULL || pc == NULL
+			|| (!index && (fp == NULL || cert == NULL || link == NULL)))
+			return -1;                /* not the journal's own events */
 		if (link != NULL) {
 			struct link k;
+			memset(&k, 0, sizeof k);
 			if (grow((void **)&ca->links, &ca->links_cap, ca->nlinks + 1,
 				sizeof *ca->links) < 0 || b64_dup(link, &k.der, &k.len) < 0)
 				return -1;
@@ -6523,14 +6530,20 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 		}
 		if (od != NULL) {
 			struct link k;
+			const char *oc = jget(l, "crl");
+			memset(&k, 0, sizeof k);
 			if (grow((void **)&ca->olds, &ca->olds_cap, ca->nolds + 1,
 				sizeof *ca->olds) < 0 || b64_dup(od, &k.der, &k.len) < 0)
 				return -1;
+			if (oc != NULL && b64_dup(oc, &k.crl, &k.crl_len) < 0) {
+				free(k.der);
+				return -1;
+			}
 			ca->olds[ca->nolds++] = k;
 		}
 		if (ev[3] == 'l')
 			return 0;
-		if (prev == NULL || pc == NULL || hex_decode(ca->prev_fp, 32, prev) != 32)
+		if (hex_decode(ca->prev_fp, 32, prev) != 32)
 			return -1;
 		free(ca->prev_der);
 		free(ca->prev);
@@ -6540,19 +6553,18 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 		sha256_once(h, ca->prev_der, ca->prev_len);
 		if (!ct_equal(h, ca->prev_fp, 32))
 			return -1;
-		if (ca->nolds > 0)
-			sha256_once(h, ca->olds[ca->nolds - 1].der, ca->olds[ca->nolds - 1].len);
-		if (ca->nolds == 0 || !ct_equal(h, ca->prev_fp, 32)) {
+		if (!index) {
+			/* the retiring certificate joins the old ones */
 			struct link k;
+			memset(&k, 0, sizeof k);
 			if (grow((void **)&ca->olds, &ca->olds_cap, ca->nolds + 1,
 				sizeof *ca->olds) < 0 || (k.der = malloc(ca->prev_len)) == NULL)
 				return -1;
 			memcpy(k.der, ca->prev_der, ca->prev_len);
 			k.len = ca->prev_len;
 			ca->olds[ca->nolds++] = k;
-		}
-		if (fp != NULL && cert != NULL) {
 			free(ca->roll_der);
+			ca->roll_der = NULL;
 			if (hex_decode(ca->ca_fp_rec, 32, fp) != 32
 				|| b64_dup(cert, &ca->roll_der, &ca->roll_len) < 0)
 				return -1;
@@ -6562,11 +6574,30 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 			ca->have_fp_rec = 1;
 			free(ca->renew_der);      /* a renewal before is the old key's */
 			ca->renew_der = NULL;
+			ca->crl_dirty = 1;        /* a CRL of each key, by the next writer */
 		}
-		if (kek != NULL) {
-			if (hex_decode(ca->kek_carry, 32, kek) != 32)
+		/* the tokens' MAC keys, wrapped under the new key: "ID:WK,..." */
+		while (rw != NULL && *rw) {
+			unsigned char id[TOKEN_ID_LEN], wk[32];
+			char a[2 * TOKEN_ID_LEN + 1], b[65];
+			size_t t, al = strcspn(rw, ":"), bl;
+			if (al != 2 * TOKEN_ID_LEN || rw[al] != ':')
 				return -1;
-			ca->have_carry = 1;
+			bl = strcspn(rw + al + 1, ",");
+			if (bl != 64)
+				return -1;
+			memcpy(a, rw, al);
+			a[al] = 0;
+			memcpy(b, rw + al + 1, bl);
+			b[bl] = 0;
+			if (hex_decode(id, TOKEN_ID_LEN, a) != TOKEN_ID_LEN || hex_decode(wk, 32, b) != 32)
+				return -1;
+			for (t = 0; t < ca->ntokens; t++)
+				if (ca->tokens[t].v2 && memcmp(ca->tokens[t].id, id, TOKEN_ID_LEN) == 0)
+					memcpy(ca->tokens[t].wk, wk, 32);
+			rw += al + 1 + bl;
+			if (*rw == ',')
+				rw++;
 		}
 		{
 			const char *nm = jget(l, "name"), *kt = jget(l, "key");
@@ -6577,24 +6608,25 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 			if (kt != NULL && (ca->key_type = hostca_key_type_parse(kt)) == 0)
 				return -1;
 		}
-		ca->roll_seq = jget(l, "rseq") ? (uint64_t)jnum(l, "rseq", 0) : l->seq;
+		ca->roll_seq = index ? (uint64_t)jnum(l, "rseq", 0) : l->seq;
 		ca->rolling = 1;
-		return 0;
-	}
-	if (strcmp(ev, "ca-kek") == 0) {
-		const char *kek = jget(l, "kek");
-		if (kek == NULL || hex_decode(ca->kek_carry, 32, kek) != 32)
-			return -1;
-		ca->have_carry = 1;
 		return 0;
 	}
 	if (strcmp(ev, "ca-retire") == 0) {
 		/* the end of a rollover: the retiring key is gone */
 		const char *prev = jget(l, "prev");
 		unsigned char h[32];
+		const char *rc = jget(l, "crl");
 		if (!ca->rolling || prev == NULL || hex_decode(h, 32, prev) != 32
-			|| !ct_equal(h, ca->prev_fp, 32))
+			|| !ct_equal(h, ca->prev_fp, 32) || ca->nolds == 0)
 			return -1;
+		if (rc != NULL) {
+			struct link *o = &ca->olds[ca->nolds - 1];
+			free(o->crl);
+			o->crl = NULL;
+			if (b64_dup(rc, &o->crl, &o->crl_len) < 0)
+				return -1;
+		}
 		ca->rolling = 0;
 		free(ca->prev_der);
 		free(ca->prev);
@@ -7103,7 +7135,7 @@ journal_flush_deferred(ca_ctx *ca)
  * key. It is written (and fsynced) before a command acknowledges
  * anything, so entries after it were never acknowledged.
  */
-#define HEAD_MAX 1400
+#define HEAD_MAX 2800       /* two RSA-4096 signatures (a rollover's switch) */
 
 static size_t
 head_message(char *out, size_t cap, uint64_t seq, const unsigned char hash[32])
@@ -7115,13 +7147,19 @@ head_message(char *out, size_t cap, uint64_t seq, const unsigned char hash[32])
 		(unsigned long long)seq, hex);
 }
 
+/*
+ * Writes journal.head signed by the CA key, and also by also when given:
+ * a rollover signs the head with both keys before ca.pem changes from one
+ * to the other, so that it verifies with ca.pem's key whichever ca.pem is
+ * (ca_head_load takes either signature; each must be ca.pem's key's).
+ */
 static int
-ca_write_head(ca_ctx *ca)
+ca_write_head2(ca_ctx *ca, const hostca_key *also)
 {
 	char path[PATH_MAX], line[HEAD_MAX], m[128], hex[65];
 	unsigned char sig[512];
 	size_t ml, sl;
-	int n;
+	int n, k;
 
 	path_join(path, sizeof path, ca->dir, "journal.head");
 	if (!ca->have_key) {
@@ -7129,14 +7167,17 @@ ca_write_head(ca_ctx *ca)
 		return -1;
 	}
 	ml = head_message(m, sizeof m, ca->seq, ca->head);
-	if ((sl = key_sign(&ca->key, m, ml, sig)) == 0) {
-		msg(path, "cannot sign");
-		return -1;
-	}
 	hex_encode(hex, ca->head, 32, 0, 0);
-	n = snprintf(line, sizeof line, "%llu %s ", (unsigned long long)ca->seq, hex);
-	hex_encode(line + n, sig, sl, 0, 0);
-	n += (int)(2 * sl);
+	n = snprintf(line, sizeof line, "%llu %s", (unsigned long long)ca->seq, hex);
+	for (k = 0; k < (also != NULL ? 2 : 1); k++) {
+		if ((sl = key_sign(k ? also : &ca->key, m, ml, sig)) == 0) {
+			msg(path, "cannot sign");
+			return -1;
+		}
+		line[n++] = ' ';
+		hex_encode(line + n, sig, sl, 0, 0);
+		n += (int)(2 * sl);
+	}
 	line[n++] = '\n';
 	if (atomic_write_sync(path, line, (size_t)n, 0600, SYNC_FULL) < 0) {
 		msg_errno(path, "cannot write");
@@ -7147,43 +7188,14 @@ ca_write_head(ca_ctx *ca)
 	return 0;
 }
 
-/*
- * A rollover interrupted between switching ca.pem to the new key and
- * signing the head with it leaves a head that the retiring key (prev.pem)
- * signed. Accepted here only with a check after the journal is read: a
- * rollover in progress, from exactly that certificate (ca_open2).
- */
+static int
+ca_write_head(ca_ctx *ca)
+{
+	return ca_write_head2(ca, NULL);
+}
+
 static int pem_file_load(const char *path, const char *const *banners, size_t max,
 	unsigned char **der, size_t *len, char *found_banner);
-
-static int
-ca_head_by_prev(ca_ctx *ca, const char *m, size_t ml, const unsigned char *sig,
-	size_t sl)
-{
-	static const char *const b[] = { "CERTIFICATE", NULL };
-	char path[PATH_MAX], why[WHY_CAP];
-	unsigned char *d;
-	size_t dl;
-	x509_info *x = NULL;
-	int r = -1, sq = g.quiet;
-
-	path_join(path, sizeof path, ca->dir, "prev.pem");
-	if (!path_exists(path))
-		return -1;
-	g.quiet = 1;
-	if (pem_file_load(path, b, MAX_PEM_FILE, &d, &dl, NULL) == 0) {
-		if (cert_decode_alloc(&x, d, dl, why) == 0
-			&& sig_verify(&x->pub, x->sig_alg, m, ml, sig, sl) == 0) {
-			sha256_once(ca->head_prev_fp, d, dl);
-			ca->head_by_prev = 1;
-			r = 0;
-		}
-		free(x);
-		free(d);
-	}
-	g.quiet = sq;
-	return r;
-}
 
 /*
  * Reads journal.head and checks its signature with ca.pem's key: every
@@ -7192,11 +7204,11 @@ ca_head_by_prev(ca_ctx *ca, const char *m, size_t ml, const unsigned char *sig,
 static int
 ca_head_load(ca_ctx *ca)
 {
-	char path[PATH_MAX], hx[65], sx[1100], m[128];
-	unsigned char *hb, sig[550];
+	char path[PATH_MAX], hx[65], sx[1100], sx2[1100], m[128];
+	unsigned char *hb, sig[550], sig2[550];
 	size_t hl, ml;
 	unsigned long long seq;
-	long sl;
+	long sl, sl2 = 0;
 	int f;
 
 	path_join(path, sizeof path, ca->dir, "journal.head");
@@ -7206,7 +7218,7 @@ ca_head_load(ca_ctx *ca)
 			errno == ENOENT ? "missing" : read_errstr(errno));
 		return EXIT_USAGE;
 	}
-	f = sscanf((char *)hb, "%llu %64s %1099s", &seq, hx, sx);
+	f = sscanf((char *)hb, "%llu %64s %1099s %1099s", &seq, hx, sx, sx2);
 	free(hb);
 	if (f == 2) {
 		msg(path, "not signed (written by an older hostca, or by someone without"
@@ -7214,14 +7226,16 @@ ca_head_load(ca_ctx *ca)
 			" yours, sign its end with 'hostca ca repair --sign-head'");
 		return EXIT_USAGE;
 	}
-	if (f != 3 || hex_decode(ca->head_hash, 32, hx) != 32
-		|| (sl = hex_decode(sig, sizeof sig, sx)) <= 0) {
+	if ((f != 3 && f != 4) || hex_decode(ca->head_hash, 32, hx) != 32
+		|| (sl = hex_decode(sig, sizeof sig, sx)) <= 0
+		|| (f == 4 && (sl2 = hex_decode(sig2, sizeof sig2, sx2)) <= 0)) {
 		msg(path, "damaged (see 'hostca ca repair')");
 		return EXIT_USAGE;
 	}
 	ml = head_message(m, sizeof m, (uint64_t)seq, ca->head_hash);
 	if (sig_verify(&ca->ca.pub, ca->ca.sig_alg, m, ml, sig, (size_t)sl) != 0
-		&& ca_head_by_prev(ca, m, ml, sig, (size_t)sl) != 0) {
+		&& (f != 4 || sig_verify(&ca->ca.pub, ca->ca.sig_alg, m, ml, sig2,
+			(size_t)sl2) != 0)) {
 		msg(path, "its signature does not verify with ca.pem: the history was"
 			" rewritten without the CA key (or ca.pem was replaced); the CA"
 			" refuses to work from it (see 'hostca ca audit --verify')");
@@ -8207,16 +8221,25 @@ snap_write(ca_ctx *ca)
 		}
 		/* the rollovers: every link, the one in progress, the token
 		 * wrap key carried over to this key */
-		for (i = 0; i < 2 * ca->nlinks + (ca->rolling ? 1 : 0); i++) {
+		for (i = 0; i < ca->nlinks + ca->nolds + (ca->rolling ? 1 : 0); i++) {
 			size_t k = i < ca->nlinks ? i : i - ca->nlinks;
 			const unsigned char *d = i < ca->nlinks ? ca->links[k].der
-				: i < 2 * ca->nlinks ? ca->olds[k].der : ca->prev_der;
+				: k < ca->nolds ? ca->olds[k].der : ca->prev_der;
 			size_t dl = i < ca->nlinks ? ca->links[k].len
-				: i < 2 * ca->nlinks ? ca->olds[k].len : ca->prev_len;
+				: k < ca->nolds ? ca->olds[k].len : ca->prev_len;
 			if (i < ca->nlinks) {
 				ST_PUT("event 0 0 ca-link link=");
-			} else if (i < 2 * ca->nlinks) {
-				ST_PUT("event 0 0 ca-link old=");
+			} else if (k < ca->nolds) {
+				const struct link *o = &ca->olds[k];
+				if (o->crl != NULL) {
+					ST_PUT("event 0 0 ca-link crl=");
+					if (grow((void **)&st, &stcap, stlen + o->crl_len / 3 * 4 + 16, 1) < 0)
+						goto out;
+					stlen += b64_encode(st + stlen, o->crl, o->crl_len);
+					ST_PUT(" old=");
+				} else {
+					ST_PUT("event 0 0 ca-link old=");
+				}
 			} else {
 				hex_encode(th, ca->prev_fp, 32, 0, 0);
 				ST_PUT("event 0 0 ca-rollover rseq=%llu prev=%s prevcert=",
@@ -8226,10 +8249,6 @@ snap_write(ca_ctx *ca)
 				goto out;
 			stlen += b64_encode(st + stlen, d, dl);
 			st[stlen++] = '\n';
-		}
-		if (ca->have_carry) {
-			hex_encode(th, ca->kek_carry, 32, 0, 0);
-			ST_PUT("event 0 0 ca-kek kek=%s\n", th);
 		}
 		if (ca->renew_der != NULL) {
 			/* the last renewal's certificate: a writer that finds
@@ -8958,14 +8977,15 @@ ca_free(ca_ctx *ca)
 	for (i = 0; i < ca->nlinks; i++)
 		free(ca->links[i].der);
 	free(ca->links);
-	for (i = 0; i < ca->nolds; i++)
+	for (i = 0; i < ca->nolds; i++) {
 		free(ca->olds[i].der);
+		free(ca->olds[i].crl);
+	}
 	free(ca->olds);
 	free(ca->prev_der);
 	free(ca->prev);
 	free(ca->roll_der);
 	hostca_key_wipe(&ca->prev_key);
-	hostca_wipe(ca->kek_carry, sizeof ca->kek_carry);
 	for (i = 0; i < ca->nshares; i++)
 		free(ca->shares[i].hosts);
 	free(ca->shares);
@@ -9103,42 +9123,74 @@ static int pem_write(const char *path, const char *banner, const unsigned char *
  * that finds files of a rollover that has no entry (or is finished)
  * removes them. 0, or an exit status.
  */
+static int ca_load_key(ca_ctx *ca);
+
 static int
-ca_roll_settle(ca_ctx *ca, int recovering)
+ca_roll_settle(ca_ctx *ca, int recovering, const hostca_key *nk_mem)
 {
 	static const char *const left[] = { "next.key", "next.pem", "prev.key",
 		"prev.pem", "crl-prev.pem", NULL };
-	char p[PATH_MAX], q[PATH_MAX];
-	unsigned char *d;
+	char p[PATH_MAX], q[PATH_MAX], why[WHY_CAP];
+	unsigned char *d, a[32], b[32];
 	size_t dl, i;
-	int r, changed = 0;
+	int r, before;
+	hostca_key nk;
+	x509_info *nc = NULL;
+	pubkey pk;
 
 	if (!ca->rolling) {
 		for (i = 0; left[i] != NULL; i++) {
 			path_join(p, sizeof p, ca->dir, left[i]);
 			if (!path_exists(p))
 				continue;
-			if (strcmp(left[i], "crl-prev.pem") == 0 && ca->nolds > 0) {
-				/* the retired key's last CRL stays for the hosts */
-				if (rename(p, path_join(q, sizeof q, ca->dir, "crl-retired.pem")) == 0)
-					note(q, "completed an interrupted 'ca rollover --finish'");
-			} else if (unlink(p) == 0) {
+			if (unlink(p) == 0) {
 				note(p, "removed: left by an interrupted 'ca rollover'");
 			}
 		}
 		return 0;
 	}
 	path_join(q, sizeof q, ca->dir, "next.key");
-	if (ct_equal(ca->ca_fp, ca->prev_fp, 32)) {
-		/* the entry is written; the files are not switched yet */
-		if (ca->roll_der == NULL || !path_exists(q)) {
-			msg(q, "missing: the rollover that the journal records cannot"
-				" switch to its new key (restore the CA from a backup)");
-			return EXIT_USAGE;
+	before = ct_equal(ca->ca_fp, ca->prev_fp, 32);    /* ca.pem not switched */
+	if (!path_exists(q)) {
+		if (!before)
+			return 0;
+		msg(q, "missing: the rollover that the journal records cannot switch to"
+			" its new key (restore the CA from a backup)");
+		return EXIT_USAGE;
+	}
+	/* next.key must be the key of the certificate the journal records */
+	if (before && (ca->roll_der == NULL
+		|| cert_decode_alloc(&nc, ca->roll_der, ca->roll_len, why) < 0)) {
+		msg(ca->dir, "the journal's rollover has no new CA certificate");
+		return EXIT_USAGE;
+	}
+	memset(&nk, 0, sizeof nk);
+	if (nk_mem == NULL && key_load_hint(q, &nk, before ? &nc->pub : &ca->ca.pub) != 0) {
+		free(nc);
+		return EXIT_USAGE;
+	}
+	key_pubkey(nk_mem ? nk_mem : &nk, &pk);
+	if (pubkey_fingerprint(&pk, a) < 0
+		|| pubkey_fingerprint(before ? &nc->pub : &ca->ca.pub, b) < 0 || !ct_equal(a, b, 32)) {
+		msg(q, "not the key of the new CA certificate that the journal records:"
+			" left alone (restore the CA from a backup)");
+		free(nc);
+		hostca_key_wipe(&nk);
+		return EXIT_USAGE;
+	}
+	free(nc);
+	if (before) {
+		/* the head signed by both keys: it verifies with ca.pem's key
+		 * before the switch and after it */
+		if ((r = ca_load_key(ca)) != 0 || ca_write_head2(ca, nk_mem ? nk_mem : &nk) < 0) {
+			hostca_key_wipe(&nk);
+			return r ? r : EXIT_USAGE;
 		}
+		fault_point("rollover-head-both");
 		path_join(p, sizeof p, ca->dir, "ca.key");
 		if (file_read(p, MAX_PEM_FILE, &d, &dl) < 0) {
 			msg(p, "cannot read: %s", read_errstr(errno));
+			hostca_key_wipe(&nk);
 			return EXIT_USAGE;
 		}
 		path_join(p, sizeof p, ca->dir, "prev.key");
@@ -9148,32 +9200,29 @@ ca_roll_settle(ca_ctx *ca, int recovering)
 		if (r < 0 || pem_write(path_join(p, sizeof p, ca->dir, "prev.pem"),
 			"CERTIFICATE", ca->prev_der, ca->prev_len, 0644) < 0) {
 			msg_errno(p, "cannot write");
+			hostca_key_wipe(&nk);
 			return EXIT_USAGE;
 		}
 		fault_point("rollover-prev-written");
 		if (pem_write(path_join(p, sizeof p, ca->dir, "ca.pem"), "CERTIFICATE",
 			ca->roll_der, ca->roll_len, 0644) < 0) {
 			msg_errno(p, "cannot write");
+			hostca_key_wipe(&nk);
 			return EXIT_USAGE;
 		}
 		fault_point("rollover-pem-switched");
-		changed = 1;
 	}
-	if (path_exists(q)) {
-		path_join(p, sizeof p, ca->dir, "ca.key");
-		if (rename(q, p) < 0 || fsync_parent(p) < 0) {
-			msg_errno(p, "cannot replace");
-			return EXIT_USAGE;
-		}
-		path_join(p, sizeof p, ca->dir, "next.pem");
-		unlink(p);
-		if (recovering)
-			msg(ca->dir, "recovered: completed the switch to the new CA key of an"
-				" interrupted 'ca rollover'");
-		changed = 1;
+	hostca_key_wipe(&nk);
+	path_join(p, sizeof p, ca->dir, "ca.key");
+	if (rename(q, p) < 0 || fsync_parent(p) < 0) {
+		msg_errno(p, "cannot replace");
+		return EXIT_USAGE;
 	}
-	if (!changed)
-		return 0;
+	path_join(p, sizeof p, ca->dir, "next.pem");
+	unlink(p);
+	if (recovering)
+		msg(ca->dir, "recovered: completed the switch to the new CA key of an"
+			" interrupted 'ca rollover'");
 	free(ca->ca_der);
 	ca->ca_der = NULL;
 	hostca_key_wipe(&ca->key);
@@ -9251,24 +9300,10 @@ ca_open2(ca_ctx *ca, int write, int need_key, int fast)
 		msg("random", "no system random source");
 		return EXIT_USAGE;
 	}
-	/* A head that the retiring key signed: only in the middle of the
-	 * switch of the rollover the journal records (ca_head_by_prev). */
-	if (ca->head_by_prev && !(ca->rolling && ct_equal(ca->head_prev_fp, ca->prev_fp, 32))) {
-		msg(path_join(path, sizeof path, ca->dir, "journal.head"), "its signature"
-			" does not verify with ca.pem: the history was rewritten without the"
-			" CA key (or ca.pem was replaced); the CA refuses to work from it"
-			" (see 'hostca ca audit --verify')");
-		return EXIT_USAGE;
-	}
-	if (write && (r = ca_roll_settle(ca, 1)) != 0)
+	if (write && (r = ca_roll_settle(ca, 1, NULL)) != 0)
 		return r;
 	if (need_key && (r = ca_load_key(ca)) != 0)
 		return r;
-	if (write && ca->head_by_prev) {
-		if (ca_write_head(ca) < 0)
-			return EXIT_USAGE;
-		ca->head_by_prev = 0;
-	}
 	/* Recovery: ca.pem the certificate the journal records (a ca renew
 	 * that did not get to write it)... */
 	if (write && ca->have_key && ca->have_fp_rec && !ct_equal(ca->ca_fp_rec, ca->ca_fp, 32)
@@ -9325,13 +9360,20 @@ ca_open_fast(ca_ctx *ca, int write, int need_key)
 
 static unsigned char *
 ca_build_crl_by(ca_ctx *ca, const hostca_key *key, const x509_info *issuer,
-	size_t *len);
+	const x509_info *self, size_t *len);
 
 /* The CRL of the CA key. */
 static unsigned char *
 ca_build_crl(ca_ctx *ca, size_t *len)
 {
-	return ca_build_crl_by(ca, &ca->key, &ca->ca, len);
+	return ca_build_crl_by(ca, &ca->key, &ca->ca, NULL, len);
+}
+
+/* The retiring key's last CRL: its own CA certificate on it too. */
+static unsigned char *
+ca_build_crl_final(ca_ctx *ca, size_t *len)
+{
+	return ca_build_crl_by(ca, &ca->prev_key, ca->prev, ca->prev, len);
 }
 
 /*
@@ -9342,7 +9384,7 @@ ca_build_crl(ca_ctx *ca, size_t *len)
  */
 static unsigned char *
 ca_build_crl_by(ca_ctx *ca, const hostca_key *key, const x509_info *issuer,
-	size_t *len)
+	const x509_info *self, size_t *len)
 {
 	crl_entry *e;
 	crl_params p;
@@ -9351,8 +9393,16 @@ ca_build_crl_by(ca_ctx *ca, const hostca_key *key, const x509_info *issuer,
 
 	size_t nix = ca->snap.ok ? ix_count(ca, IX_REVOKED) : 0;
 
-	if ((e = malloc((ca->ncerts + nix + 1) * sizeof *e)) == NULL)
+	if ((e = malloc((ca->ncerts + nix + 2) * sizeof *e)) == NULL)
 		return NULL;
+	if (self != NULL && self->serial_len <= sizeof e[0].serial) {
+		/* the key's own CA certificate: it retires (ca rollover --finish) */
+		memcpy(e[n].serial, self->serial, self->serial_len);
+		e[n].serial_len = self->serial_len;
+		e[n].when = g.now;
+		e[n].reason = 5;
+		n++;
+	}
 	for (i = 0; i < ca->ncerts; i++) {
 		const cert_rec *c = &ca->certs[i];
 		/* Entries leave the CRL once one CRL issued after their
@@ -9464,7 +9514,7 @@ ca_write_crl_pem(ca_ctx *ca)
 	if (ca->rolling) {
 		if (ca_load_prev(ca, 1) < 0)
 			return -1;
-		if ((der = ca_build_crl_by(ca, &ca->prev_key, ca->prev, &len)) == NULL) {
+		if ((der = ca_build_crl_by(ca, &ca->prev_key, ca->prev, NULL, &len)) == NULL) {
 			msg(ca->dir, "cannot build the retiring key's CRL");
 			return -1;
 		}
@@ -9706,24 +9756,6 @@ token_hash(const unsigned char salt[16], const char *letters, unsigned char out[
 }
 
 /*
- * After a rollover the tokens' wrap key stays the one they were made
- * under: the ca-rollover entry carries it XORed with a pad derived from
- * the new key (out = carry ^ HMAC(base, label), base from the key).
- */
-static void
-kek_carry_apply(const unsigned char base[32], const unsigned char carry[32],
-	unsigned char out[32])
-{
-	unsigned char pad[32];
-	size_t i;
-
-	hmac_sha256(base, 32, "hostca kek carry", 16, NULL, 0, pad);
-	for (i = 0; i < 32; i++)
-		out[i] = carry[i] ^ pad[i];
-	hostca_wipe(pad, sizeof pad);
-}
-
-/*
  * The key that wraps each token's MAC key K at rest, derived from the CA
  * key: whoever reads the CA directory without the CA key's passphrase
  * cannot verify, nor forge, a token proof.
@@ -9755,24 +9787,29 @@ ca_kek(ca_ctx *ca)
 		return 0;
 	if (!ca->have_key || key_kek_base(&ca->key, ca->kek) < 0)
 		return -1;
-	if (ca->have_carry)
-		kek_carry_apply(ca->kek, ca->kek_carry, ca->kek);
 	ca->have_kek = 1;
 	return 0;
 }
 
 /* K <-> its wrapped form (an XOR with a pad bound to the token's id). */
 static void
-token_wrap(const ca_ctx *ca, const unsigned char id[TOKEN_ID_LEN],
+token_wrap_kek(const unsigned char kek[32], const unsigned char id[TOKEN_ID_LEN],
 	const unsigned char in[32], unsigned char out[32])
 {
 	unsigned char pad[32];
 	size_t i;
 
-	hmac_sha256(ca->kek, 32, "hostca token pad v2", 19, id, TOKEN_ID_LEN, pad);
+	hmac_sha256(kek, 32, "hostca token pad v2", 19, id, TOKEN_ID_LEN, pad);
 	for (i = 0; i < 32; i++)
 		out[i] = in[i] ^ pad[i];
 	hostca_wipe(pad, sizeof pad);
+}
+
+static void
+token_wrap(const ca_ctx *ca, const unsigned char id[TOKEN_ID_LEN],
+	const unsigned char in[32], unsigned char out[32])
+{
+	token_wrap_kek(ca->kek, id, in, out);
 }
 
 /* Can token i authorize now? 0, or -1 with why. */
@@ -10661,7 +10698,7 @@ static int cmd_ca_show(int argc, char **argv);
 /* The files of a CA directory (what ca init writes, ca backup keeps and
  * ca restore writes back; the index is a cache and is rebuilt). */
 static const char *const ca_files[] = { "ca.key", "ca.pem", "crl.pem", "journal",
-	"journal.head", "prev.key", "prev.pem", "crl-prev.pem", "crl-retired.pem", NULL };
+	"journal.head", "prev.key", "prev.pem", "crl-prev.pem", NULL };
 #define CA_FILES_REQUIRED 5          /* the first ones; the others: a rollover's */
 
 /* A new CA goes only where none is: dir absent, or an empty directory.
@@ -11960,21 +11997,16 @@ media_put_rollover(ca_ctx *ca, const char *media)
 			 * stays (what --force revoked, for hosts still on it) */
 			static const char *const kinds[] = { "ca", "crl" };
 			size_t k;
-			if (i + 1 == ca->nolds && !ca->rolling
-				&& file_read(path_join(src, sizeof src, ca->dir, "crl-retired.pem"),
-					MAX_CRL_FILE, &d, &dl) == 0) {
-				int w;
+			if (ca->olds[i].crl != NULL) {
 				snprintf(name, sizeof name, "crl-%s.pem", kid);
-				w = atomic_write_sync(path_join(path, sizeof path, media, name), d,
-					dl, 0644, SYNC_DATA);
-				free(d);
-				if (w < 0) {
+				if (pem_write_sync(path_join(path, sizeof path, media, name), "X509 CRL",
+					ca->olds[i].crl, ca->olds[i].crl_len, 0644, SYNC_DATA) < 0) {
 					msg_errno(path, "cannot write");
 					return -1;
 				}
 			}
 			for (k = 0; k < 2; k++) {
-				if (k == 1 && i + 1 == ca->nolds && !ca->rolling)
+				if (k == 1 && ca->olds[i].crl != NULL)
 					break;
 				snprintf(name, sizeof name, "%s-%s.pem", kinds[k], kid);
 				path_join(path, sizeof path, media, name);
@@ -13438,9 +13470,9 @@ cmd_ca_rollover(int argc, char **argv)
 	const char *keyname = NULL, *days_s = NULL, *name = NULL;
 	long days = 7300;
 	int npos, r, key_type, finish = 0, force = 0, enc;
-	char *pos[1], path[PATH_MAX], pass[MAX_PASSPHRASE], fp[65], pfp[65], kh[65];
+	char *pos[1], path[PATH_MAX], pass[MAX_PASSPHRASE], fp[65], pfp[65];
 	char t[32], en[3 * MAX_CA_NAME + 1], fpt[100];
-	unsigned char *cert = NULL, *link = NULL, *f = NULL, h[32], base[32], carry[32];
+	unsigned char *cert = NULL, *link = NULL, *f = NULL, h[32], base[32];
 	size_t cl = 0, ll = 0, fl;
 	hostca_key nk;
 	ca_ctx ca;
@@ -13500,24 +13532,44 @@ cmd_ca_rollover(int argc, char **argv)
 	}
 	if (name == NULL)
 		name = ca.name;
-	/* the new key under the passphrase the current one has, if any */
-	{
-		unsigned char *kd;
-		size_t kl;
-		path_join(path, sizeof path, ca.dir, "ca.key");
-		size_t i;
-		enc = 0;
-		if (file_read(path, MAX_PEM_FILE, &kd, &kl) == 0) {
-			for (i = 0; i + 9 <= kl && !enc; i++)
-				enc = memcmp(kd + i, "ENCRYPTED", 9) == 0;
-			hostca_wipe(kd, kl);
-			free(kd);
-		}
-	}
+	/* the new key under the passphrase the current one has, if any:
+	 * asked again, and checked against ca.key (a typo here would lock
+	 * the CA out of its new key) */
 	r = EXIT_USAGE;
-	if (enc && passphrase_get(pass, sizeof pass, 0, "the new CA key (the same"
-		" passphrase as the current one)") < 0)
-		goto out;
+	{
+		unsigned char *kd, *der = NULL, *plain;
+		size_t kl, pl;
+		char banner[64];
+		long n = -1;
+		path_join(path, sizeof path, ca.dir, "ca.key");
+		if (file_read(path, MAX_PEM_FILE, &kd, &kl) < 0) {
+			msg(path, "cannot read: %s", read_errstr(errno));
+			goto out;
+		}
+		if ((der = malloc(kl + 1)) != NULL)
+			n = hostca_pem_decode(kd, kl, 0, banner, der, kl);
+		hostca_wipe(kd, kl);
+		free(kd);
+		enc = n > 0 && strcmp(banner, "ENCRYPTED PRIVATE KEY") == 0;
+		if (enc && passphrase_get(pass, sizeof pass, 0, "the new CA key (the same"
+			" passphrase as the current one)") < 0) {
+			free(der);
+			goto out;
+		}
+		if (enc && key_decrypt(der, (size_t)n, pass, &plain, &pl) != 0) {
+			msg(path, "that is not the passphrase of the current CA key: the new key"
+				" takes the same one");
+			free(der);
+			goto out;
+		}
+		if (enc) {
+			hostca_wipe(plain, pl);
+			free(plain);
+		}
+		if (der != NULL && n > 0)
+			hostca_wipe(der, (size_t)n);
+		free(der);
+	}
 	if (key_type >= HOSTCA_KEY_RSA_3072)
 		cnote("generating a %s key; this can take a while", keyname);
 	if (key_generate(&nk, key_type, &ca.rng) < 0) {
@@ -13541,22 +13593,42 @@ cmd_ca_rollover(int argc, char **argv)
 		cmsg("cannot build the new CA certificates");
 		goto out;
 	}
-	/* the tokens' wrap key, carried to the new key */
+	/* the tokens' MAC keys, wrapped again under the new key's wrap key
+	 * (nothing of the old key stays in use after the rollover) */
 	if (ca_kek(&ca) < 0 || key_kek_base(&nk, base) < 0) {
-		cmsg("cannot carry the tokens' keys over");
+		cmsg("cannot wrap the tokens' keys again");
 		goto out;
 	}
-	kek_carry_apply(base, ca.kek, carry);
-	hex_encode(kh, carry, 32, 0, 0);
 	sha256_once(h, cert, cl);
 	hex_encode(fp, h, 32, 0, 0);
 	hex_encode(pfp, ca.ca_fp, 32, 0, 0);
-	fl = (cl + ll + ca.ca_len) / 3 * 4 + 600 + sizeof en;
+	fl = (cl + ll + ca.ca_len) / 3 * 4 + 600 + sizeof en
+		+ ca.ntokens * (2 * TOKEN_ID_LEN + 66);
 	if ((f = malloc(fl)) == NULL)
 		goto out;
 	{
-		size_t n = (size_t)snprintf((char *)f, fl, "name=%s key=%s fp=%s prev=%s kek=%s cert=",
-			esc(en, sizeof en, name), keyname, fp, pfp, kh);
+		size_t n = (size_t)snprintf((char *)f, fl, "name=%s key=%s fp=%s prev=%s",
+			esc(en, sizeof en, name), keyname, fp, pfp);
+		size_t t;
+		int first = 1;
+		for (t = 0; t < ca.ntokens; t++) {
+			unsigned char k[32], w[32];
+			const token_rec *tk = &ca.tokens[t];
+			if (!tk->v2 || tk->forgotten)
+				continue;
+			token_wrap(&ca, tk->id, tk->wk, k);
+			token_wrap_kek(base, tk->id, k, w);
+			memcpy(f + n, first ? " rewrap=" : ",", first ? 8 : 1);
+			n += first ? 8 : 1;
+			first = 0;
+			hex_encode((char *)f + n, tk->id, TOKEN_ID_LEN, 0, 0);
+			n += 2 * TOKEN_ID_LEN;
+			f[n++] = ':';
+			hex_encode((char *)f + n, w, 32, 0, 0);
+			n += 64;
+			hostca_wipe(k, sizeof k);
+		}
+		n += (size_t)snprintf((char *)f + n, fl - n, " cert=");
 		n += b64_encode((char *)f + n, cert, cl);
 		n += (size_t)snprintf((char *)f + n, fl - n, " link=");
 		n += b64_encode((char *)f + n, link, ll);
@@ -13569,7 +13641,7 @@ cmd_ca_rollover(int argc, char **argv)
 	if (journal_add(&ca, "ca-rollover", (char *)f) < 0 || journal_commit(&ca) < 0)
 		goto out;
 	fault_point("rollover-committed");
-	if ((r = ca_roll_settle(&ca, 0)) != 0 || (r = ca_load_key(&ca)) != 0)
+	if ((r = ca_roll_settle(&ca, 0, &nk)) != 0 || (r = ca_load_key(&ca)) != 0)
 		goto out;
 	r = EXIT_USAGE;
 	fault_point("rollover-switched");
@@ -13590,7 +13662,6 @@ cmd_ca_rollover(int argc, char **argv)
 out:
 	hostca_wipe(pass, sizeof pass);
 	hostca_wipe(base, sizeof base);
-	hostca_wipe(carry, sizeof carry);
 	hostca_key_wipe(&nk);
 	free(cert);
 	free(link);
@@ -13635,7 +13706,7 @@ ca_signed_it(ca_ctx *ca, const x509_info *c)
 static size_t
 ca_prev_valid(ca_ctx *ca, int newest, char **list)
 {
-	size_t i, n = 0;
+	size_t i, n = 0, at = 0;
 	char sh[41];
 
 	if (list != NULL && (*list = malloc(41 * (ca->ncerts + 1))) != NULL)
@@ -13647,9 +13718,7 @@ ca_prev_valid(ca_ctx *ca, int newest, char **list)
 			continue;
 		if (list != NULL && *list != NULL) {
 			serial_hex(sh, c->serial, c->serial_len);
-			if (n)
-				strcat(*list, ",");
-			strcat(*list, sh);
+			at += (size_t)sprintf(*list + at, "%s%s", n ? "," : "", sh);
 		}
 		n++;
 	}
@@ -13663,7 +13732,7 @@ ca_rollover_finish(int force)
 	char *list = NULL, path[PATH_MAX], f[100], pf[100];
 	size_t n, i;
 	int r;
-	static const char *const gone[] = { "prev.key", "prev.pem", NULL };
+	static const char *const gone[] = { "prev.key", "prev.pem", "crl-prev.pem", NULL };
 
 	if ((r = ca_open(&ca, 1, 1)) != 0)
 		return ca_close(&ca, r);
@@ -13720,18 +13789,40 @@ ca_rollover_finish(int force)
 		cnote("revoked %zu certificate%s of the old key (cessationOfOperation)",
 			n, n == 1 ? "" : "s");
 	}
+	/*
+	 * One commit: a CRL event, and the retirement carrying the old key's
+	 * last CRL (that number, signed by the old key), which lists the old
+	 * CA certificate itself (cessationOfOperation): the signed word that
+	 * hosts drop that key on. Sticks carry it from the journal.
+	 */
 	hex_encode(f, ca.prev_fp, 32, 0, 0);
+	if (ca_load_prev(&ca, 1) < 0)
+		return ca_close(&ca, EXIT_USAGE);
 	{
-		char fl[120];
-		snprintf(fl, sizeof fl, "prev=%s", f);
+		char c[160], *fl;
+		unsigned char *fin;
+		size_t finl;
+		crl_fields(&ca, c, sizeof c, ca.crl_days);
+		if (journal_add(&ca, "crl", c) < 0)
+			return ca_close(&ca, EXIT_USAGE);
+		if ((fin = ca_build_crl_final(&ca, &finl)) == NULL
+			|| (fl = malloc(finl / 3 * 4 + 120)) == NULL) {
+			free(fin);
+			msg(ca.dir, "cannot build the old key's last CRL");
+			return ca_close(&ca, EXIT_USAGE);
+		}
+		snprintf(fl, 100, "prev=%.64s crl=", f);
+		b64_encode(fl + strlen(fl), fin, finl);
+		free(fin);
 		ca.index_ok = 0;
-		if (journal_add(&ca, "ca-retire", fl) < 0 || journal_commit(&ca) < 0)
+		r = journal_add(&ca, "ca-retire", fl) < 0 || journal_commit(&ca) < 0;
+		free(fl);
+		if (r)
 			return ca_close(&ca, EXIT_USAGE);
 	}
 	fault_point("retire-committed");
-	if (rename(path_join(path, sizeof path, ca.dir, "crl-prev.pem"),
-		path_join(f, sizeof f, ca.dir, "crl-retired.pem")) < 0 && errno != ENOENT)
-		msg_errno(path, "cannot rename (the next CA command does)");
+	if (ca_write_crl_pem(&ca) < 0)
+		return ca_close(&ca, EXIT_USAGE);
 	for (i = 0; gone[i] != NULL; i++) {
 		path_join(path, sizeof path, ca.dir, gone[i]);
 		if (unlink(path) < 0 && errno != ENOENT)
@@ -15727,6 +15818,8 @@ host_lock(host_ctx *h)
 }
 
 static int host_xca_load(host_ctx *h);
+static int host_xca_settle(host_ctx *h);
+static int host_xca_drop(host_ctx *h, size_t i);
 
 /* Loads what the host directory holds; missing files stay empty. The
  * host directory is locked until host_free. */
@@ -15794,9 +15887,59 @@ host_load(host_ctx *h, int need_id)
 		if (ci.this_update > h->floor)
 			h->floor = ci.this_update;
 	}
-	if (host_xca_load(h) < 0)
+	if (host_xca_load(h) < 0 || host_xca_settle(h) < 0)
 		return EXIT_USAGE;
 	return host_load_keys(h, have_certpub ? &certpub : NULL);
+}
+
+/*
+ * An install that moved the pin to a new key and was interrupted before
+ * it removed next-KEYID.pem leaves the pin's own key among the others:
+ * that file goes, and its CRL (crl-KEYID.pem) becomes crl.pem when
+ * crl.pem is not the pinned CA's.
+ */
+static int
+host_xca_settle(host_ctx *h)
+{
+	char pin[17], p[PATH_MAX], q[PATH_MAX], name[64], why[WHY_CAP];
+	size_t i;
+
+	if (h->ca == NULL || h->nx == 0)
+		return 0;
+	ca_keyid_of(pin, h->ca, h->ca_len);
+	for (i = 0; i < h->nx; i++) {
+		struct hca *x = &h->x[i];
+		int mine = 0;
+		if (strcmp(x->kid, pin) != 0)
+			continue;
+		if (h->crl != NULL) {
+			x509_info *a = NULL;
+			crl_info ci;
+			mine = cert_decode_alloc(&a, h->ca, h->ca_len, why) == 0
+				&& crl_decode(&ci, h->crl, h->crl_len, why) == 0
+				&& crl_verify_sig(&ci, a, why) == 0;
+			free(a);
+		}
+		snprintf(name, sizeof name, "crl-%.16s.pem", x->kid);
+		if (!mine && x->crl != NULL) {
+			if (rename(hpath(h, p, name), hpath(h, q, "crl.pem")) < 0) {
+				msg_errno(q, "cannot replace");
+				return -1;
+			}
+			free(h->crl);
+			h->crl = x->crl;
+			h->crl_len = x->crl_len;
+			x->crl = NULL;
+		}
+		if (host_xca_drop(h, i) < 0) {
+			msg_errno(h->dir, "cannot remove the pinned key's copy");
+			return -1;
+		}
+		note(h->dir, "completed an interrupted install (the pin had moved to"
+			" the CA key %s)", pin);
+		break;
+	}
+	return 0;
 }
 
 /* 1 when s is 16 lower-case hex digits. */
@@ -16413,6 +16556,21 @@ media_read_response(const char *media, const char *hostid, unsigned char **cert,
 	return 0;
 }
 
+/* 1 when CA certificate ca (DER) signed CRL o. */
+static int
+host_crl_pinned(const unsigned char *ca, size_t al, const crl_info *o)
+{
+	x509_info *a;
+	char why[WHY_CAP];
+	int ok;
+
+	if (cert_decode_alloc(&a, ca, al, why) < 0)
+		return 0;
+	ok = crl_verify_sig(o, a, why) == 0;
+	free(a);
+	return ok;
+}
+
 /* Takes a CRL from the media if it is newer and signed by the pinned CA.
  * Returns 1 if taken, 0 if not newer, -1 if refused. */
 static int
@@ -16433,7 +16591,8 @@ host_take_crl(host_ctx *h, const unsigned char *ca, size_t al,
 		if (err < 0)
 			return -1;
 	}
-	if (h->crl != NULL && crl_decode(&o, h->crl, h->crl_len, why) == 0) {
+	if (h->crl != NULL && crl_decode(&o, h->crl, h->crl_len, why) == 0
+		&& host_crl_pinned(ca, al, &o)) {
 		int c = bignum_cmp(n.number, n.number_len, o.number, o.number_len);
 		if (c < 0) {
 			set_why(why, "the CRL on the media is older than this host's"
@@ -16879,11 +17038,10 @@ host_update_rollover(host_ctx *h, const char *media, int *any)
 {
 	static const char *const lb[] = { "X509 CRL", NULL };
 	struct media_ca m[HOST_MAX_XCA];
-	char p[PATH_MAX], name[64], pin[17], why[WHY_CAP], t[32];
+	char p[PATH_MAX], name[64], why[WHY_CAP], t[32];
 	size_t nl, i, k;
 	int n, r = 0;
 
-	ca_keyid_of(pin, h->ca, h->ca_len);
 	if ((n = host_follow_links(media, h->ca, h->ca_len, m, &nl)) < 0)
 		return EXIT_REFUSED;
 	for (i = 0; nl > 0 && i < (size_t)n; i++) {
@@ -16933,58 +17091,53 @@ host_update_rollover(host_ctx *h, const char *media, int *any)
 		free(m[i].der);
 	if (r != 0)
 		return r;
-	/* a newer key the links pass through without its certificate: retired */
-	for (k = 0; nl > 0 && k < h->nx;) {
-		int found = 0;
-		for (i = 0; i < (size_t)n; i++)
-			found |= strcmp(h->x[k].kid, m[i].kid) == 0;
-		if (h->x[k].next && !found) {
-			char kid[17];
-			strcpy(kid, h->x[k].kid);
-			if (host_xca_drop(h, k) < 0)
-				return EXIT_USAGE;
-			cnote("dropped the CA key %s: the CA retired it", kid);
-			*any = 1;
-			continue;
-		}
-		k++;
-	}
-	/* a former pin: gone once a stick of this CA no longer carries it */
-	snprintf(name, sizeof name, "ca-%s.pem", pin);
-	if (path_exists(path_join(p, sizeof p, media, name))) {
-		for (k = 0; k < h->nx;) {
-			snprintf(name, sizeof name, "ca-%s.pem", h->x[k].kid);
-			if (!h->x[k].next && !path_exists(path_join(p, sizeof p, media, name))) {
-				char kid[17];
-				strcpy(kid, h->x[k].kid);
-				if (host_xca_drop(h, k) < 0)
-					return EXIT_USAGE;
-				cnote("dropped the old CA key %s: the CA finished its rollover", kid);
-				*any = 1;
-				continue;
-			}
-			k++;
-		}
-	}
-	/* the other CAs' CRLs */
-	for (k = 0; k < h->nx; k++) {
+	/* the other CAs' CRLs; a CA whose own certificate its CRL lists
+	 * (cessationOfOperation: ca rollover --finish) is retired and goes.
+	 * A CRL refused does not stop the others, nor the pinned CA's. */
+	for (k = 0; k < h->nx;) {
 		unsigned char *crl;
 		size_t rl;
-		int taken;
+		int taken, rs;
+		int64_t w;
+		crl_info ci;
+		x509_info *xa = NULL;
 		snprintf(name, sizeof name, "crl-%s.pem", h->x[k].kid);
-		if (!path_exists(path_join(p, sizeof p, media, name)))
+		if (!path_exists(path_join(p, sizeof p, media, name))) {
+			k++;
 			continue;
-		if (pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0)
-			return EXIT_REFUSED;
+		}
+		if (pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0) {
+			r = EXIT_REFUSED;
+			k++;
+			continue;
+		}
 		taken = crl_newer(h->x[k].der, h->x[k].len, h->x[k].crl, h->x[k].crl_len,
 			crl, rl, why);
 		if (taken < 0) {
 			msg(p, "refused: %s", why);
 			free(crl);
-			return EXIT_REFUSED;
+			r = EXIT_REFUSED;
+			k++;
+			continue;
 		}
+		if (crl_decode(&ci, crl, rl, why) == 0
+			&& cert_decode_alloc(&xa, h->x[k].der, h->x[k].len, why) == 0
+			&& crl_find(&ci, xa->serial, xa->serial_len, &rs, &w)) {
+			char kid[17];
+			free(xa);
+			free(crl);
+			strcpy(kid, h->x[k].kid);
+			if (host_xca_drop(h, k) < 0)
+				return EXIT_USAGE;
+			cnote("dropped the CA key %s: the CA retired it (its last CRL, signed by"
+				" it, says so)", kid);
+			*any = 1;
+			continue;
+		}
+		free(xa);
 		if (taken == 0) {
 			free(crl);
+			k++;
 			continue;
 		}
 		if (pem_write(hpath(h, p, name), "X509 CRL", crl, rl, 0644) < 0) {
@@ -17004,8 +17157,9 @@ host_update_rollover(host_ctx *h, const char *media, int *any)
 				h->x[k].kid, time_iso(t, ci.next_update));
 		}
 		*any = 1;
+		k++;
 	}
-	return 0;
+	return r;
 }
 
 static int
@@ -17014,7 +17168,7 @@ cmd_host_update(int argc, char **argv)
 	static const char *const cb[] = { "CERTIFICATE", NULL };
 	static const char *const lb[] = { "X509 CRL", NULL };
 	const char *media = NULL;
-	int npos, r, any = 0, ca_taken = 0, xany = 0;
+	int npos, r, rr = 0, any = 0, ca_taken = 0, xany = 0;
 	char kid[17];
 	unsigned long long crl_taken = 0;
 	size_t k;
@@ -17080,8 +17234,12 @@ cmd_host_update(int argc, char **argv)
 	media_ca_path(p, sizeof p, media, "crl", kid);
 	if (path_exists(p) && !media_plain_ours(media, p, kid))
 		p[0] = 0;
-	if (r == 0 && (r = host_update_rollover(&h, media, &any)) == 0)
+	if (r == 0) {
+		/* the rollover part first: a refusal there is said, and the
+		 * pinned CA's CRL is still taken */
+		rr = host_update_rollover(&h, media, &any);
 		xany = any;
+	}
 	if (r == 0 && p[0] && path_exists(p)) {
 		if (pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0) {
 			r = EXIT_REFUSED;
@@ -17121,6 +17279,8 @@ cmd_host_update(int argc, char **argv)
 		}
 	}
 
+	if (r == 0 && rr != 0)
+		r = rr;
 	if (g.json && r == 0) {
 		json_key("update");
 		printf("{\"ca_updated\":%s,\"crl_updated\":%s", ca_taken ? "true" : "false",

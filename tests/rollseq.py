@@ -67,6 +67,7 @@ class Run:
         self.nhost = 0
         self.steps = []
         self.checked = {k: 0 for k in INV}
+        self.exported = False        # a stick written since the last --finish
         self.failed = {}
 
     def hc(self, *args, ca=True, host=None):
@@ -170,10 +171,12 @@ class Run:
                 self.hosts[h]["valid"] = False
             self.retired.add(self.gen - 1)
             self.rolling = False
+            self.exported = False
 
     def round(self):
         self.steps.append("stick round")
         self.hc("ca", "export", "--media", self.stick)
+        self.exported = True
         for h in self.hosts:
             self.hc("host", "sync", "--media", self.stick, ca=False, host=h)
         self.hc("ca", "sign", "--media", self.stick)
@@ -192,8 +195,9 @@ class Run:
             return os.path.join(self.ca, "crl.pem")
         if g == self.gen - 1 and self.rolling:
             return os.path.join(self.ca, "crl-prev.pem")
-        if g == max(self.retired, default=-1):
-            return os.path.join(self.ca, "crl-retired.pem")
+        if g in self.retired and self.exported:
+            # a retired key's last CRL: on the stick, from the journal
+            return os.path.join(self.stick, "crl-%s.pem" % self.kids[g])
         return None
 
     def check_step(self):

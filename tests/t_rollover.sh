@@ -51,6 +51,19 @@ expect_exit 0 "rollover: ca check is consistent" -- "$HOSTCA_T" -C ca ca check
 expect_exit 0 "rollover: ca audit --verify" -- "$HOSTCA_T" -C ca ca audit --verify
 expect_exit 1 "rollover: a second rollover is refused while one is in progress" -- "$HOSTCA_T" -C ca ca rollover --key ec-p256
 check_grep "rollover: ... saying to finish first" "finish it" "$W/.err"
+# journal.head signed by the old key (which may be why the key changes): refused
+rm -rf cf && cp -r ca cf
+openssl pkey -in ca/prev.key -passin file:pass -out oldkey.pem 2>/dev/null
+read -r hseq hhash hsig <cf/journal.head
+printf 'hostca journal head v2 %s %s' "$hseq" "$hhash" >head.msg
+printf '%s %s %s\n' "$hseq" "$hhash" "$(openssl dgst -sha256 -sign oldkey.pem head.msg | od -An -v -tx1 | tr -d ' \n')" >cf/journal.head
+expect_exit 2 "rollover: a journal head signed by the old key is refused" -- "$HOSTCA_T" -C cf ca list
+check_grep "rollover: ... it does not verify with ca.pem" "does not verify with ca.pem" "$W/.err"
+# a mistyped passphrase for the new key: nothing happens
+rm -rf cw && cp -r ca-before cw
+printf 'not it\n' >wrong
+expect_exit nz "rollover: the wrong passphrase for the new key is refused" -- env HOSTCA_PASSPHRASE_FILE="$W/wrong" "$HOSTCA_T" -C cw ca rollover --key ec-p256
+check "rollover: ... nothing changed" sh -c "cmp -s cw/ca.pem ca0.pem && cmp -s cw/journal ca-before/journal && test ! -e cw/next.key"
 expect_exit 0 "rollover: ca show" -- "$HOSTCA_T" -C ca ca show
 check_grep "rollover: ... says it is in progress" "^rollover: +in progress" "$W/.out"
 check_grep "rollover: ... and shows the old CA" "^old CA: +$(openssl x509 -in ca0.pem -noout -fingerprint -sha256 | sed 's/.*=//')" "$W/.out"
@@ -118,6 +131,22 @@ check "follow: ... the pin moves to the new CA" cmp a/ca.pem ca/ca.pem
 check "follow: ... the old CA stays as old-$K0.pem" cmp a/old-$K0.pem ca0.pem
 check "follow: ... next-$K1.pem is gone (it is the pin)" test ! -e a/next-$K1.pem
 check_eq "follow: ... trust.pem still holds both" "$(grep -c 'BEGIN CERTIFICATE' a/trust.pem)" "2"
+# a stick that lost the old CA's files (tampered, or half-copied) changes
+# nothing: a host drops a key only on that key's own signed word
+mkdir -p lost
+cp s/*.pem lost/
+rm -f lost/ca-$K0.pem lost/crl-$K0.pem
+expect_exit 0 "follow: a stick without the old CA's files" -- "$HOSTCA_T" -H a host update --media lost
+check "follow: ... host a keeps the old CA" cmp a/old-$K0.pem ca0.pem
+# an install killed after the pin moved, before next-KEYID.pem went
+cp -r a a-crash
+cp a-crash/ca.pem a-crash/next-$K1.pem
+cp a-crash/crl.pem a-crash/crl-$K1.pem
+cp a-crash/crl-$K0.pem a-crash/crl.pem
+expect_exit 0 "follow: the next host command after an install killed mid-switch" -- "$HOSTCA_T" -H a-crash host status
+check_grep "follow: ... completes it" "completed an interrupted install" "$W/.err"
+check_nofile "follow: ... next-$K1.pem is gone" a-crash/next-$K1.pem
+check "follow: ... crl.pem is the pinned key's CRL again" sh -c "openssl crl -in a-crash/crl.pem -CAfile a-crash/ca.pem -noout 2>&1 | grep -q 'verify OK'"
 peer_openssl "the renewed host a under the new CA and its CRL" ca/ca.pem a/host.pem ca/crl.pem
 peer_certtool "the renewed host a under the new CA" ca/ca.pem a/host.pem ca/crl.pem
 peer_openssl "host a's trust and CRL files accept host b (old key)" a/trust.pem b/host.pem a/crls.pem
@@ -147,26 +176,27 @@ check_grep "finish: ... revokes the superseded certificate of a" "1 certificate 
 check_grep "finish: ... and the 2 left (b, d)" "revoked 2 certificates of the old key" "$W/.err"
 check_nofile "finish: prev.key is removed" ca/prev.key
 check_nofile "finish: ... prev.pem" ca/prev.pem
-check_file "finish: the old key's last CRL stays (crl-retired.pem)" ca/crl-retired.pem
-openssl crl -in ca/crl-retired.pem -noout -text >retired.txt 2>&1
-check_serial_in "finish: ... carrying b's revocation" retired.txt "$SB"
-check_serial_in "finish: ... and a's superseded one" retired.txt "$SA0"
-peer_crl "the old key's last CRL" ca0.pem ca/crl-retired.pem
-peer_openssl_rejects "host b after --finish --force" ca0.pem b/host.pem ca/crl-retired.pem revoked
-peer_openssl_rejects "host a's superseded old certificate" ca0.pem a-saved/host.pem ca/crl-retired.pem revoked
+check_nofile "finish: ... crl-prev.pem" ca/crl-prev.pem
 expect_exit 0 "finish: ca check" -- "$HOSTCA_T" -C ca ca check
 expect_exit 0 "finish: ca show" -- "$HOSTCA_T" -C ca ca show
 check_grep "finish: ... 1 finished" "none in progress \(1 finished" "$W/.out"
 expect_exit 0 "finish: ca export" -- "$HOSTCA_T" -C ca ca export --media s
 check_nofile "finish: the retired CA certificate leaves the stick" s/ca-$K0.pem
-check "finish: ... its last CRL stays" cmp s/crl-$K0.pem ca/crl-retired.pem
+check "finish: ... its last CRL stays (from the journal)" test -s s/crl-$K0.pem
 check "finish: ... and the link" test -s s/link-$K0.pem
+openssl crl -in s/crl-$K0.pem -noout -text >retired.txt 2>&1
+check_serial_in "finish: the old key's last CRL carries b's revocation" retired.txt "$SB"
+check_serial_in "finish: ... and a's superseded certificate" retired.txt "$SA0"
+check_serial_in "finish: ... and the old CA certificate itself (its retirement)" retired.txt "$(serial_of ca0.pem)"
+peer_crl "the old key's last CRL" ca0.pem s/crl-$K0.pem
+peer_openssl_rejects "host b after --finish --force" ca0.pem b/host.pem s/crl-$K0.pem revoked
+peer_openssl_rejects "host a's superseded old certificate" ca0.pem a-saved/host.pem s/crl-$K0.pem revoked
 expect_exit 0 "finish: host a updates" -- "$HOSTCA_T" -H a host update --media s
-check_grep "finish: ... drops the old CA" "dropped the old CA key $K0" "$W/.err"
+check_grep "finish: ... drops the old CA on its last CRL" "dropped the CA key $K0: the CA retired it" "$W/.err"
 check_nofile "finish: ... old-$K0.pem is gone" a/old-$K0.pem
 check_eq "finish: ... trust.pem holds the new CA only" "$(grep -c 'BEGIN CERTIFICATE' a/trust.pem)" "1"
 expect_exit 1 "finish: host b takes the last CRL of its key: revoked" -- "$HOSTCA_T" -H b host sync --media s
-check "finish: ... b's CRL is that last one" cmp b/crl.pem ca/crl-retired.pem
+check "finish: ... b's CRL is that last one" cmp b/crl.pem s/crl-$K0.pem
 
 section "rollover: a host that slept through two rollovers"
 expect_exit 0 "twice: a second rollover (ec-p384)" -- "$HOSTCA_T" -C ca ca rollover --key ec-p384
@@ -221,12 +251,14 @@ check_nofile "kill before the entry: ... removes the unused new key" ck/next.key
 check "kill before the entry: ... and the CA keeps its key" cmp ck/ca.pem ca0.pem
 expect_exit 0 "kill before the entry: ca check" -- "$HOSTCA_T" -C ck ca check
 # (every point in the release pass; two under the sanitizers, for time)
-pts="rollover-committed rollover-prev-written rollover-pem-switched rollover-switched"
+pts="rollover-committed rollover-head-both rollover-prev-written rollover-pem-switched rollover-switched"
 [ "$T_SLOW" = 1 ] || pts="rollover-committed rollover-pem-switched"
 for pt in $pts; do
 	kill_at $pt
 	expect_exit 0 "kill at $pt: a reader (ca list)" -- "$HOSTCA_T" -C ck ca list
-	expect_exit 0 "kill at $pt: the next writer completes the rollover" -- "$HOSTCA_T" -C ck ca crl
+	rm -rf kx && mkdir kx
+	expect_exit 0 "kill at $pt: the next writer (ca export) completes the rollover" -- "$HOSTCA_T" -C ck ca export --media kx
+	check "kill at $pt: ... and the stick has both CRLs" sh -c "openssl crl -in kx/crl.pem -CAfile ck/ca.pem -noout 2>&1 | grep -q 'verify OK' && openssl crl -in kx/crl-$K0.pem -CAfile ca0.pem -noout 2>&1 | grep -q 'verify OK'"
 	check_ne "kill at $pt: ... ca.pem is the new key's" "$(fp_openssl ck/ca.pem)" "$FP0"
 	check "kill at $pt: ... prev.pem the old one" cmp ck/prev.pem ca0.pem
 	check_nofile "kill at $pt: ... no next.key left" ck/next.key
@@ -240,7 +272,10 @@ HOSTCA_FAULT=retire-committed:1 "$HOSTCA_T" -C ck ca rollover --finish --force >
 check "kill after --finish's entry: prev.key is still there" test -s ck/prev.key
 expect_exit 0 "kill after --finish's entry: the next writer" -- "$HOSTCA_T" -C ck ca crl
 check_nofile "kill after --finish's entry: ... removes prev.key" ck/prev.key
-check_file "kill after --finish's entry: ... keeps the last CRL" ck/crl-retired.pem
+mkdir -p sk
+expect_exit 0 "kill after --finish's entry: ca export" -- "$HOSTCA_T" -C ck ca export --media sk
+check "kill after --finish's entry: ... the stick has the old key's last CRL" test -s sk/crl-$K0.pem
+check "kill after --finish's entry: ... and crl.pem of the new key" sh -c "openssl crl -in sk/crl.pem -CAfile ck/ca.pem -noout 2>&1 | grep -q 'verify OK'"
 expect_exit 0 "kill after --finish's entry: ca check" -- "$HOSTCA_T" -C ck ca check
 printf 'other words\n' >newpass
 expect_exit 0 "passphrase: ca passphrase during a rollover" -- "$HOSTCA_T" -C ci ca passphrase --new-passphrase-file newpass
