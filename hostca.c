@@ -12898,9 +12898,23 @@ cmd_ca_passphrase(int argc, char **argv)
 	}
 	/* during a rollover the retiring key goes under the same passphrase
 	 * (it signs its CRL until --finish), first */
-	if (ca.rolling && ca_load_prev(&ca, 1) < 0) {
-		hostca_wipe(pass, sizeof pass);
-		return ca_close(&ca, EXIT_USAGE);
+	if (ca.rolling) {
+		/* a change killed between the two keys left prev.key under the
+		 * new passphrase already: that one is tried second */
+		int ok;
+		msg_mute = newfile != NULL;
+		ok = ca_load_prev(&ca, 1) == 0;
+		msg_mute = 0;
+		if (!ok && newfile != NULL) {
+			const char *keep = g.passphrase_file;
+			g.passphrase_file = newfile;
+			ok = ca_load_prev(&ca, 1) == 0;
+			g.passphrase_file = keep;
+		}
+		if (!ok) {
+			hostca_wipe(pass, sizeof pass);
+			return ca_close(&ca, EXIT_USAGE);
+		}
 	}
 	if (ca.rolling && key_store_mode(path_join(path, sizeof path, ca.dir, "prev.key"),
 		&ca.prev_key, remove ? NULL : pass, &ca.rng, 1) < 0) {
@@ -12908,6 +12922,7 @@ cmd_ca_passphrase(int argc, char **argv)
 		msg_errno(path, "cannot write; the key files are unchanged");
 		return ca_close(&ca, EXIT_USAGE);
 	}
+	fault_point("passphrase-prev-written");
 	path_join(path, sizeof path, ca.dir, "ca.key");
 	r = key_store_mode(path, &ca.key, remove ? NULL : pass, &ca.rng, 1);
 	hostca_wipe(pass, sizeof pass);

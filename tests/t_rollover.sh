@@ -278,7 +278,9 @@ check "kill after --finish's entry: ... the stick has the old key's last CRL" te
 check "kill after --finish's entry: ... and crl.pem of the new key" sh -c "openssl crl -in sk/crl.pem -CAfile ck/ca.pem -noout 2>&1 | grep -q 'verify OK'"
 expect_exit 0 "kill after --finish's entry: ca check" -- "$HOSTCA_T" -C ck ca check
 printf 'other words\n' >newpass
-expect_exit 0 "passphrase: ca passphrase during a rollover" -- "$HOSTCA_T" -C ci ca passphrase --new-passphrase-file newpass
+HOSTCA_FAULT=passphrase-prev-written:1 "$HOSTCA_T" -C ci ca passphrase --new-passphrase-file newpass >/dev/null 2>&1
+check "passphrase: killed between the two keys: ca.key still opens with the old one" sh -c "openssl pkey -in ci/ca.key -passin file:pass -noout 2>/dev/null"
+expect_exit 0 "passphrase: ca passphrase during a rollover (the same command again)" -- "$HOSTCA_T" -C ci ca passphrase --new-passphrase-file newpass
 expect_exit 0 "passphrase: ... both keys open under the new one (ca crl signs both CRLs)" -- env HOSTCA_PASSPHRASE_FILE="$W/newpass" "$HOSTCA_T" -C ci ca crl
 check "passphrase: ... the old key's CRL verifies" sh -c "openssl crl -in ci/crl-prev.pem -CAfile ci/prev.pem -noout 2>&1 | grep -q 'verify OK'"
 expect_exit nz "passphrase: ... and not under the old one" -- "$HOSTCA_T" -C ci ca crl
