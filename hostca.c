@@ -16153,7 +16153,7 @@ host_follow_links(const char *media, const unsigned char *pin, size_t pin_len,
 	struct media_ca *out, size_t *links)
 {
 	static const char *const cb[] = { "CERTIFICATE", NULL };
-	char p[PATH_MAX], name[64], kid[17], seen[40][17], why[WHY_CAP];
+	char p[PATH_MAX], name[64], kid[17], seen[256][17], why[WHY_CAP];
 	x509_info *cur = NULL, *lk = NULL, *self = NULL;
 	unsigned char *d = NULL, *sd = NULL, *curd = NULL;
 	size_t dl, sl, nseen = 0, n = 0, i;
