@@ -132,4 +132,4 @@ clean:
 model: deps
 	$(MAKE) hostca hostca-test
 	@MODEL_STEPS=$${MODEL_STEPS:-20000} sh tests/t_model.sh
-	@ROLLSEQ_STEPS=$${ROLLSEQ_STEPS:-2000} sh tests/t_rollseq.sh
+	@ROLLSEQ_STEPS=$${ROLLSEQ_STEPS:-600} sh tests/t_rollseq.sh

@@ -7,7 +7,7 @@
 #
 #   ROLLSEQ_SEED=N   replay a run (every run prints its seed)
 #   ROLLSEQ_STEPS=N  steps of the release pass (default 40; 8 under the sanitizers)
-#   make model       a long run (2,000 steps) after the policy model's
+#   make model       a long run (600 steps) after the policy model's
 . "$(dirname "$0")/lib.sh"
 
 case $T_LABEL in
