@@ -4598,6 +4598,15 @@ bignum_cmp(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
  * 5. Verification (host side and `verify`)
  * ====================================================================== */
 
+/* 1 when CA certificate a issued c (its name and its signature). */
+static int
+cert_signed_by(const x509_info *c, const x509_info *a)
+{
+	return c->issuer_len == a->subject_len
+		&& memcmp(c->issuer, a->subject, c->issuer_len) == 0
+		&& sig_verify(&a->pub, c->sig_alg, c->tbs, c->tbs_len, c->sig, c->sig_len) == 0;
+}
+
 /*
  * Chain check with BearSSL's X.509 engine: the certificate must be signed
  * by the CA (one trust anchor, the pinned CA certificate) and be within
@@ -6484,24 +6493,19 @@ ca_apply(ca_ctx *ca, const jline *l, const char *line, int src, uint64_t line_of
 	if (strcmp(ev, "ca-renew") == 0) {
 		/* a new CA certificate for the same key and subject */
 		const char *fp = jget(l, "fp"), *b64 = jget(l, "cert");
-		unsigned char h[32], *der;
-		long n;
+		unsigned char h[32], d[32], *der;
+		size_t n;
 		if (fp == NULL || b64 == NULL || hex_decode(h, 32, fp) != 32
-			|| (der = malloc(strlen(b64) / 4 * 3 + 3)) == NULL)
+			|| b64_dup(b64, &der, &n) < 0)
 			return -1;
-		n = b64_decode(der, strlen(b64) / 4 * 3 + 3, b64, strlen(b64), 0);
-		{
-			unsigned char d[32];
-			if (n > 0)
-				sha256_once(d, der, (size_t)n);
-			if (n <= 0 || !ct_equal(d, h, 32)) {
-				free(der);
-				return -1;
-			}
+		sha256_once(d, der, n);
+		if (!ct_equal(d, h, 32)) {
+			free(der);
+			return -1;
 		}
 		free(ca->renew_der);
 		ca->renew_der = der;
-		ca->renew_len = (size_t)n;
+		ca->renew_len = n;
 		memcpy(ca->ca_fp_rec, h, 32);
 		ca->have_fp_rec = 1;
 		return 0;
@@ -7193,9 +7197,6 @@ ca_write_head(ca_ctx *ca)
 {
 	return ca_write_head2(ca, NULL);
 }
-
-static int pem_file_load(const char *path, const char *const *banners, size_t max,
-	unsigned char **der, size_t *len, char *found_banner);
 
 /*
  * Reads journal.head and checks its signature with ca.pem's key: every
@@ -8219,47 +8220,43 @@ snap_write(ca_ctx *ca)
 			hex_encode(th, ca->badkeys.v[i], 32, 0, 0);
 			ST_PUT("event 0 0 badkey keyfp=%s\n", th);
 		}
-		/* the rollovers: every link, the one in progress, the token
-		 * wrap key carried over to this key */
-		for (i = 0; i < ca->nlinks + ca->nolds + (ca->rolling ? 1 : 0); i++) {
-			size_t k = i < ca->nlinks ? i : i - ca->nlinks;
-			const unsigned char *d = i < ca->nlinks ? ca->links[k].der
-				: k < ca->nolds ? ca->olds[k].der : ca->prev_der;
-			size_t dl = i < ca->nlinks ? ca->links[k].len
-				: k < ca->nolds ? ca->olds[k].len : ca->prev_len;
-			if (i < ca->nlinks) {
-				ST_PUT("event 0 0 ca-link link=");
-			} else if (k < ca->nolds) {
-				const struct link *o = &ca->olds[k];
-				if (o->crl != NULL) {
-					ST_PUT("event 0 0 ca-link crl=");
-					if (grow((void **)&st, &stcap, stlen + o->crl_len / 3 * 4 + 16, 1) < 0)
-						goto out;
-					stlen += b64_encode(st + stlen, o->crl, o->crl_len);
-					ST_PUT(" old=");
-				} else {
-					ST_PUT("event 0 0 ca-link old=");
-				}
+		/* the rollovers: every link, every old CA certificate (with
+		 * a retired key's last CRL), the one in progress */
+#define ST_B64(d, dl) do { \
+	if (grow((void **)&st, &stcap, stlen + (dl) / 3 * 4 + 8, 1) < 0) \
+		goto out; \
+	stlen += b64_encode(st + stlen, (d), (dl)); \
+} while (0)
+		for (i = 0; i < ca->nlinks; i++) {
+			ST_PUT("event 0 0 ca-link link=");
+			ST_B64(ca->links[i].der, ca->links[i].len);
+			ST_PUT("\n");
+		}
+		for (i = 0; i < ca->nolds; i++) {
+			if (ca->olds[i].crl != NULL) {
+				ST_PUT("event 0 0 ca-link crl=");
+				ST_B64(ca->olds[i].crl, ca->olds[i].crl_len);
+				ST_PUT(" old=");
 			} else {
-				hex_encode(th, ca->prev_fp, 32, 0, 0);
-				ST_PUT("event 0 0 ca-rollover rseq=%llu prev=%s prevcert=",
-					(unsigned long long)ca->roll_seq, th);
+				ST_PUT("event 0 0 ca-link old=");
 			}
-			if (grow((void **)&st, &stcap, stlen + dl / 3 * 4 + 8, 1) < 0)
-				goto out;
-			stlen += b64_encode(st + stlen, d, dl);
-			st[stlen++] = '\n';
+			ST_B64(ca->olds[i].der, ca->olds[i].len);
+			ST_PUT("\n");
+		}
+		if (ca->rolling) {
+			hex_encode(th, ca->prev_fp, 32, 0, 0);
+			ST_PUT("event 0 0 ca-rollover rseq=%llu prev=%s prevcert=",
+				(unsigned long long)ca->roll_seq, th);
+			ST_B64(ca->prev_der, ca->prev_len);
+			ST_PUT("\n");
 		}
 		if (ca->renew_der != NULL) {
 			/* the last renewal's certificate: a writer that finds
 			 * ca.pem behind it writes it from here */
-			size_t bl = ca->renew_len / 3 * 4 + 4;
 			hex_encode(th, ca->ca_fp_rec, 32, 0, 0);
 			ST_PUT("event 0 0 ca-renew fp=%s cert=", th);
-			if (grow((void **)&st, &stcap, stlen + bl + 2, 1) < 0)
-				goto out;
-			stlen += b64_encode(st + stlen, ca->renew_der, ca->renew_len);
-			st[stlen++] = '\n';
+			ST_B64(ca->renew_der, ca->renew_len);
+			ST_PUT("\n");
 		}
 		for (i = 0; i < ca->nshares; i++) {
 			char sn[3 * HOSTCA_MAX_NAME_LEN + 1];
@@ -8273,6 +8270,7 @@ snap_write(ca_ctx *ca)
 			ST_PUT("event 0 0 refuse req=%s\n", th);
 		}
 		ST_PUT("end\n");
+#undef ST_B64
 #undef ST_PUT
 		/* signed by the CA key (snap_open checks it with ca.pem) */
 		{
@@ -9048,12 +9046,22 @@ ca_crl_current(ca_ctx *ca)
 
 /* The CA key (asking for its passphrase if it has one), checked
  * against ca.pem. */
+/* 1 when key k is the key of public key pub. */
+static int
+key_is_of(const hostca_key *k, const pubkey *pub)
+{
+	pubkey pk;
+	unsigned char a[32], b[32];
+
+	key_pubkey(k, &pk);
+	return pubkey_fingerprint(&pk, a) == 0 && pubkey_fingerprint(pub, b) == 0
+		&& ct_equal(a, b, 32);
+}
+
 static int
 ca_load_key(ca_ctx *ca)
 {
 	char path[PATH_MAX];
-	pubkey pk;
-	unsigned char a[32], b[32];
 	int r;
 
 	if (ca->have_key)
@@ -9061,9 +9069,7 @@ ca_load_key(ca_ctx *ca)
 	path_join(path, sizeof path, ca->dir, "ca.key");
 	if ((r = key_load_hint(path, &ca->key, &ca->ca.pub)) != 0)
 		return r;
-	key_pubkey(&ca->key, &pk);
-	if (pubkey_fingerprint(&pk, a) < 0 || pubkey_fingerprint(&ca->ca.pub, b) < 0
-		|| !ct_equal(a, b, 32)) {
+	if (!key_is_of(&ca->key, &ca->ca.pub)) {
 		msg(path, "this key does not belong to ca.pem");
 		return EXIT_USAGE;
 	}
@@ -9117,9 +9123,9 @@ static int pem_write(const char *path, const char *banner, const unsigned char *
 
 /*
  * A rollover's files (section 7g). The ca-rollover entry decides; then
- * prev.key (a copy of ca.key) and prev.pem, ca.pem <- the new
- * certificate, next.key -> ca.key; the head is signed again with the new
- * key. A writer that finds the switch half-done completes it, and one
+ * the head is signed by both keys, prev.key (a copy of ca.key) and
+ * prev.pem are written, ca.pem <- the new certificate, next.key ->
+ * ca.key. A writer that finds the switch half-done completes it, and one
  * that finds files of a rollover that has no entry (or is finished)
  * removes them. 0, or an exit status.
  */
@@ -9131,21 +9137,17 @@ ca_roll_settle(ca_ctx *ca, int recovering, const hostca_key *nk_mem)
 	static const char *const left[] = { "next.key", "next.pem", "prev.key",
 		"prev.pem", "crl-prev.pem", NULL };
 	char p[PATH_MAX], q[PATH_MAX], why[WHY_CAP];
-	unsigned char *d, a[32], b[32];
+	unsigned char *d;
 	size_t dl, i;
 	int r, before;
 	hostca_key nk;
 	x509_info *nc = NULL;
-	pubkey pk;
 
 	if (!ca->rolling) {
 		for (i = 0; left[i] != NULL; i++) {
 			path_join(p, sizeof p, ca->dir, left[i]);
-			if (!path_exists(p))
-				continue;
-			if (unlink(p) == 0) {
+			if (path_exists(p) && unlink(p) == 0)
 				note(p, "removed: left by an interrupted 'ca rollover'");
-			}
 		}
 		return 0;
 	}
@@ -9169,9 +9171,7 @@ ca_roll_settle(ca_ctx *ca, int recovering, const hostca_key *nk_mem)
 		free(nc);
 		return EXIT_USAGE;
 	}
-	key_pubkey(nk_mem ? nk_mem : &nk, &pk);
-	if (pubkey_fingerprint(&pk, a) < 0
-		|| pubkey_fingerprint(before ? &nc->pub : &ca->ca.pub, b) < 0 || !ct_equal(a, b, 32)) {
+	if (!key_is_of(nk_mem ? nk_mem : &nk, before ? &nc->pub : &ca->ca.pub)) {
 		msg(q, "not the key of the new CA certificate that the journal records:"
 			" left alone (restore the CA from a backup)");
 		free(nc);
@@ -9470,8 +9470,6 @@ static int
 ca_load_prev(ca_ctx *ca, int need_key)
 {
 	char path[PATH_MAX], why[WHY_CAP];
-	pubkey pk;
-	unsigned char a[32], b[32];
 	int r;
 
 	if (!ca->rolling)
@@ -9491,9 +9489,7 @@ ca_load_prev(ca_ctx *ca, int need_key)
 	}
 	if ((r = key_load_hint(path, &ca->prev_key, &ca->prev->pub)) != 0)
 		return -1;
-	key_pubkey(&ca->prev_key, &pk);
-	if (pubkey_fingerprint(&pk, a) < 0 || pubkey_fingerprint(&ca->prev->pub, b) < 0
-		|| !ct_equal(a, b, 32)) {
+	if (!key_is_of(&ca->prev_key, &ca->prev->pub)) {
 		msg(path, "this key does not belong to the retiring CA certificate");
 		return -1;
 	}
@@ -9755,11 +9751,6 @@ token_hash(const unsigned char salt[16], const char *letters, unsigned char out[
 	br_sha256_out(&h, out);
 }
 
-/*
- * The key that wraps each token's MAC key K at rest, derived from the CA
- * key: whoever reads the CA directory without the CA key's passphrase
- * cannot verify, nor forge, a token proof.
- */
 /* A key's own wrap key: HMAC over its encoding. 0, or -1. */
 static int
 key_kek_base(const hostca_key *key, unsigned char out[32])
@@ -9780,6 +9771,11 @@ key_kek_base(const hostca_key *key, unsigned char out[32])
 	return 0;
 }
 
+/*
+ * The key that wraps each token's MAC key K at rest, derived from the CA
+ * key: whoever reads the CA directory without the CA key's passphrase
+ * cannot verify, nor forge, a token proof.
+ */
 static int
 ca_kek(ca_ctx *ca)
 {
@@ -10743,13 +10739,13 @@ ca_dir_unfinished_remove(const char *tmp)
 	rmdir(tmp);
 }
 
-/* A CA certificate for ca's key: the subject CN=name, its own issuer (the
- * same key identifier as subject and authority key ID), valid from an
- * hour ago for days. DER (allocated), or NULL. */
 static unsigned char *
 ca_cert_make_for(ca_ctx *ca, const hostca_key *subj, const char *name, long days,
 	int64_t na_max, size_t *len);
 
+/* A CA certificate for ca's key: the subject CN=name, its own issuer (the
+ * same key identifier as subject and authority key ID), valid from an
+ * hour ago for days. DER (allocated), or NULL. */
 static unsigned char *
 ca_cert_make(ca_ctx *ca, const char *name, long days, size_t *len)
 {
@@ -11927,16 +11923,41 @@ ca_keyid_of(char out[17], const unsigned char *der, size_t len)
 	free(x);
 }
 
-/* media/KIND-KEYID.pem when it is there, else media/KIND.pem. */
+/* The key ID of the media's plain ca.pem, or "" (none, or unreadable). */
+static void
+media_plain_kid(const char *media, char out[17])
+{
+	static const char *const cb[] = { "CERTIFICATE", NULL };
+	char a[PATH_MAX];
+	unsigned char *d;
+	size_t dl;
+	int sq = g.quiet;
+
+	out[0] = 0;
+	g.quiet = 1;
+	if (pem_file_load(path_join(a, sizeof a, media, "ca.pem"), cb, MAX_PEM_FILE,
+		&d, &dl, NULL) == 0) {
+		ca_keyid_of(out, d, dl);
+		free(d);
+	}
+	g.quiet = sq;
+}
+
+/* media/KIND-KEYID.pem when it is there, else media/KIND.pem -- unless
+ * the media's ca.pem is another key's (another CA's, or during a rollover
+ * the new key's): then the first, which is not there. */
 static const char *
 media_ca_path(char *out, size_t cap, const char *media, const char *kind, const char *keyid)
 {
-	char name[64];
+	char name[64], plain[17];
 
 	if (keyid != NULL && *keyid) {
 		snprintf(name, sizeof name, "%s-%s.pem", kind, keyid);
 		path_join(out, cap, media, name);
 		if (path_exists(out))
+			return out;
+		media_plain_kid(media, plain);
+		if (plain[0] && strcmp(plain, keyid) != 0)
 			return out;
 	}
 	snprintf(name, sizeof name, "%s.pem", kind);
@@ -11944,41 +11965,61 @@ media_ca_path(char *out, size_t cap, const char *media, const char *kind, const 
 }
 
 /*
+ * A CA key's certificate (DER) and its CRL (the CA directory's crlfile)
+ * on the media as ca-KEYID.pem and crl-KEYID.pem, and with plain as
+ * ca.pem and crl.pem too.
+ */
+static int
+media_put_key(ca_ctx *ca, const char *media, const unsigned char *der, size_t len,
+	const char *crlfile, int plain)
+{
+	char path[PATH_MAX], name[64], kid[17];
+	unsigned char *crl;
+	size_t cl, k;
+	int r = 0;
+
+	ca_keyid_of(kid, der, len);
+	for (k = 0; k < (plain ? 2u : 1u); k++) {
+		snprintf(name, sizeof name, k ? "ca.pem" : "ca-%s.pem", kid);
+		if (pem_write_sync(path_join(path, sizeof path, media, name), "CERTIFICATE",
+			der, len, 0644, SYNC_DATA) < 0) {
+			msg_errno(path, "cannot write");
+			return -1;
+		}
+	}
+	path_join(path, sizeof path, ca->dir, crlfile);
+	if (file_read(path, MAX_CRL_FILE, &crl, &cl) < 0) {
+		msg(path, "cannot read: %s", read_errstr(errno));
+		return -1;
+	}
+	for (k = 0; k < (plain ? 2u : 1u) && r == 0; k++) {
+		snprintf(name, sizeof name, k ? "crl.pem" : "crl-%s.pem", kid);
+		if ((r = atomic_write_sync(path_join(path, sizeof path, media, name), crl, cl,
+			0644, SYNC_DATA)) < 0)
+			msg_errno(path, "cannot write");
+	}
+	free(crl);
+	return r;
+}
+
+/*
  * What hosts need to follow the CA's key rollovers: every link
- * (link-KEYID.pem, KEYID the key that signed it), and during a rollover
- * the retiring CA's certificate and CRL under its key ID. The files of
- * retired keys leave the stick: their absence tells hosts to drop them.
+ * (link-KEYID.pem, KEYID the key that signed it), during a rollover the
+ * retiring CA's certificate and CRL under its key ID, and each retired
+ * key's last CRL (from the journal) -- which hosts drop that key on --
+ * while its certificate leaves the stick.
  */
 static int
 media_put_rollover(ca_ctx *ca, const char *media)
 {
-	char path[PATH_MAX], src[PATH_MAX], name[64], kid[17], pk[17] = "";
-	unsigned char *d;
-	size_t i, dl;
+	char path[PATH_MAX], name[64], kid[17], pk[17] = "";
+	size_t i;
 
 	if (ca->rolling) {
-		if (ca_load_prev(ca, 0) < 0)
+		if (ca_load_prev(ca, 0) < 0
+			|| media_put_key(ca, media, ca->prev_der, ca->prev_len, "crl-prev.pem", 0) < 0)
 			return -1;
 		ca_keyid(pk, ca->prev->spki, ca->prev->spki_len);
-		snprintf(name, sizeof name, "ca-%s.pem", pk);
-		if (pem_write_sync(path_join(path, sizeof path, media, name), "CERTIFICATE",
-			ca->prev_der, ca->prev_len, 0644, SYNC_DATA) < 0) {
-			msg_errno(path, "cannot write");
-			return -1;
-		}
-		path_join(src, sizeof src, ca->dir, "crl-prev.pem");
-		if (file_read(src, MAX_CRL_FILE, &d, &dl) < 0) {
-			msg(src, "cannot read: %s", read_errstr(errno));
-			return -1;
-		}
-		snprintf(name, sizeof name, "crl-%s.pem", pk);
-		path_join(path, sizeof path, media, name);
-		i = (size_t)atomic_write_sync(path, d, dl, 0644, SYNC_DATA);
-		free(d);
-		if (i != 0) {
-			msg_errno(path, "cannot write");
-			return -1;
-		}
 	}
 	for (i = 0; i < ca->nolds; i++) {
 		ca_keyid_of(kid, ca->olds[i].der, ca->olds[i].len);
@@ -12023,9 +12064,8 @@ media_put_ca(ca_ctx *ca, const char *media)
 {
 	static const char *const cb[] = { "CERTIFICATE", NULL };
 	char path[PATH_MAX], src[PATH_MAX], mine[17], theirs[17], name[64];
-	unsigned char *crl, *other = NULL;
-	size_t cl, ol;
-	int r;
+	unsigned char *other = NULL;
+	size_t ol;
 
 	ca_keyid(mine, ca->ca.spki, ca->ca.spki_len);
 	/* The plain names another CA wrote: kept under its own names first. */
@@ -12069,39 +12109,14 @@ media_put_ca(ca_ctx *ca, const char *media)
 		}
 	}
 	free(other);
-	if (media_put_rollover(ca, media) < 0)
+	if (media_put_rollover(ca, media) < 0 || media_put_key(ca, media, ca->ca_der,
+		ca->ca_len, "crl.pem", 1) < 0)
 		return -1;
-	snprintf(name, sizeof name, "ca-%s.pem", mine);
-	path_join(path, sizeof path, media, name);
-	if (pem_write_sync(path, "CERTIFICATE", ca->ca_der, ca->ca_len, 0644, SYNC_DATA) < 0) {
-		msg_errno(path, "cannot write");
-		return -1;
-	}
-	path_join(path, sizeof path, media, "ca.pem");
-	if (pem_write_sync(path, "CERTIFICATE", ca->ca_der, ca->ca_len, 0644, SYNC_DATA) < 0) {
-		msg_errno(path, "cannot write");
-		return -1;
-	}
-	path_join(src, sizeof src, ca->dir, "crl.pem");
-	if (file_read(src, MAX_CRL_FILE, &crl, &cl) < 0) {
-		msg(src, "cannot read: %s", read_errstr(errno));
-		return -1;
-	}
-	snprintf(name, sizeof name, "crl-%s.pem", mine);
-	path_join(path, sizeof path, media, name);
-	r = atomic_write_sync(path, crl, cl, 0644, SYNC_DATA);
-	if (r == 0) {
-		path_join(path, sizeof path, media, "crl.pem");
-		r = atomic_write_sync(path, crl, cl, 0644, SYNC_DATA);
-	}
-	if (r < 0)
-		msg_errno(path, "cannot write");
-	free(crl);
-	if (r == 0 && fsync_dir(media) < 0) {
+	if (fsync_dir(media) < 0) {
 		msg_errno(media, "cannot sync");
-		r = -1;
+		return -1;
 	}
-	return r;
+	return 0;
 }
 
 #define BATCH_CHUNK 256     /* requests decided, signed and written per round */
@@ -12552,12 +12567,11 @@ crl_json(const ca_ctx *ca)
 /*
  * Revokes the serials of list ("A,B") with reason, and publishes the CRL
  * that carries them, in one commit; extra (" k=v") goes on the first
- * revoke event. 0, or an exit status (said why).
+ * revoke event; json: print what was revoked (ca rollover --finish prints
+ * ca show instead). 0, or an exit status (said why).
  */
-static int revoke_no_json;   /* ca rollover --finish: its JSON is ca show's */
-
 static int
-revoke_commit(ca_ctx *ca, const char *list, int reason, const char *extra)
+revoke_commit(ca_ctx *ca, const char *list, int reason, const char *extra, int json)
 {
 	char *f, sh[41];
 	size_t i;
@@ -12604,7 +12618,7 @@ revoke_commit(ca_ctx *ca, const char *list, int reason, const char *extra)
 	fault_point("crl-before-pem");
 	if (ca_write_crl_pem(ca) < 0)
 		return EXIT_USAGE;
-	if (g.json && !revoke_no_json) {
+	if (g.json && json) {
 		json_key("revoked");
 		putchar('[');
 	}
@@ -12612,7 +12626,7 @@ revoke_commit(ca_ctx *ca, const char *list, int reason, const char *extra)
 		size_t l = strcspn(list + i, ",");
 		snprintf(sh, sizeof sh, "%.*s", (int)l, list + i);
 		cnote("revoked %s (%s)", sh, reason_text(reason));
-		if (g.json && !revoke_no_json) {
+		if (g.json && json) {
 			unsigned char sb[20];
 			size_t sl, ci;
 			printf("%s{\"serial\":\"%s\",\"host_id\":", i ? "," : "", sh);
@@ -12625,7 +12639,7 @@ revoke_commit(ca_ctx *ca, const char *list, int reason, const char *extra)
 		}
 		i += l + (list[i + l] == ',');
 	}
-	if (g.json && !revoke_no_json) {
+	if (g.json && json) {
 		putchar(']');
 		crl_json(ca);
 	}
@@ -12728,7 +12742,7 @@ cmd_ca_revoke(int argc, char **argv)
 			return ca_close(&ca, EXIT_REFUSED);
 		}
 	}
-	r = revoke_commit(&ca, list, reason, "");
+	r = revoke_commit(&ca, list, reason, "", 1);
 	free(list);
 	return ca_close(&ca, r);
 }
@@ -13469,13 +13483,15 @@ cmd_ca_renew(int argc, char **argv)
  * ca rollover makes a new CA key and its self-signed certificate, and a
  * link certificate: the new key and name as a CA, signed by the current
  * key. One journal entry records all three (with the retiring
- * certificate and the tokens' wrap key carried over); ca_roll_settle
+ * certificate, and the tokens' MAC keys wrapped again under the new
+ * key); ca_roll_settle
  * then switches the files. From then on the CA issues with the new key
  * and publishes a CRL for each key; sticks carry both CA certificates,
  * both CRLs and every link (link-KEYID.pem: the link signed by KEYID).
  * A host follows links from the CA it pins, each checked with the key
- * before it. --finish retires the old key once none of its certificates
- * is valid (--force revokes those that are).
+ * before it. --finish retires the old key once no host is on it
+ * (--force revokes those that are), recording the old key's last CRL,
+ * which lists the old CA certificate itself: hosts drop a key on that.
  */
 static int ca_rollover_finish(int force);
 
@@ -13699,16 +13715,12 @@ ca_signed_it(ca_ctx *ca, const x509_info *c)
 	char why[WHY_CAP];
 	int ok = 0;
 
-	if (c->issuer_len == ca->ca.subject_len
-		&& memcmp(c->issuer, ca->ca.subject, c->issuer_len) == 0
-		&& sig_verify(&ca->ca.pub, c->sig_alg, c->tbs, c->tbs_len, c->sig, c->sig_len) == 0)
+	if (cert_signed_by(c, &ca->ca))
 		return 1;
 	for (i = 0; i < ca->nolds && !ok; i++) {
 		if (cert_decode_alloc(&o, ca->olds[i].der, ca->olds[i].len, why) < 0)
 			continue;
-		ok = c->issuer_len == o->subject_len
-			&& memcmp(c->issuer, o->subject, c->issuer_len) == 0
-			&& sig_verify(&o->pub, c->sig_alg, c->tbs, c->tbs_len, c->sig, c->sig_len) == 0;
+		ok = cert_signed_by(c, o);
 		free(o);
 	}
 	return ok;
@@ -13777,8 +13789,7 @@ ca_rollover_finish(int force)
 				return ca_close(&ca, EXIT_USAGE);
 			}
 			snprintf(ex, sizeof ex, " text=%s", esc(et, sizeof et, "ca rollover --finish"));
-			revoke_no_json = 1;
-			r = revoke_commit(&ca, sup, REASON_SUPERSEDED, ex);
+			r = revoke_commit(&ca, sup, REASON_SUPERSEDED, ex, 0);
 			free(sup);
 			if (r != 0) {
 				free(list);
@@ -13796,8 +13807,7 @@ ca_rollover_finish(int force)
 		/* cessationOfOperation, on both keys' CRLs */
 		char ex[160], et[100];
 		snprintf(ex, sizeof ex, " text=%s", esc(et, sizeof et, "ca rollover --finish --force"));
-		revoke_no_json = 1;
-		r = revoke_commit(&ca, list, 5, ex);
+		r = revoke_commit(&ca, list, 5, ex, 0);
 		free(list);
 		if (r != 0)
 			return ca_close(&ca, r);
@@ -14896,7 +14906,7 @@ cmd_ca_release(int argc, char **argv)
 	}
 	snprintf(extra, sizeof en + sizeof er + 32, " release=%s text=%s",
 		esc(en, sizeof en, h.text), esc(er, sizeof er, reason));
-	r = revoke_commit(&ca, list, 5, extra);
+	r = revoke_commit(&ca, list, 5, extra, 1);
 	free(extra);
 	if (r == 0) {
 		cnote("'%s' is free: a new host may be certified for it", h.text);
@@ -15834,6 +15844,7 @@ host_lock(host_ctx *h)
 
 static int host_xca_load(host_ctx *h);
 static int host_xca_settle(host_ctx *h);
+static int host_crl_pinned(const unsigned char *ca, size_t al, const crl_info *o);
 static int host_xca_drop(host_ctx *h, size_t i);
 
 /* Loads what the host directory holds; missing files stay empty. The
@@ -15928,12 +15939,9 @@ host_xca_settle(host_ctx *h)
 		if (strcmp(x->kid, pin) != 0)
 			continue;
 		if (h->crl != NULL) {
-			x509_info *a = NULL;
 			crl_info ci;
-			mine = cert_decode_alloc(&a, h->ca, h->ca_len, why) == 0
-				&& crl_decode(&ci, h->crl, h->crl_len, why) == 0
-				&& crl_verify_sig(&ci, a, why) == 0;
-			free(a);
+			mine = crl_decode(&ci, h->crl, h->crl_len, why) == 0
+				&& host_crl_pinned(h->ca, h->ca_len, &ci);
 		}
 		snprintf(name, sizeof name, "crl-%.16s.pem", x->kid);
 		if (!mine && x->crl != NULL) {
@@ -16174,10 +16182,7 @@ host_follow_links(const char *media, const unsigned char *pin, size_t pin_len,
 			break;
 		}
 		if (cert_decode_alloc(&lk, d, dl, why) < 0 || !lk->is_ca
-			|| lk->issuer_len != cur->subject_len
-			|| memcmp(lk->issuer, cur->subject, lk->issuer_len) != 0
-			|| sig_verify(&cur->pub, lk->sig_alg, lk->tbs, lk->tbs_len, lk->sig,
-				lk->sig_len) < 0) {
+			|| !cert_signed_by(lk, cur)) {
 			msg(p, "refused: not a CA certificate signed by the CA key %s (%s)",
 				kid, lk == NULL ? why : "its signature or names do not check");
 			r = -1;
@@ -16203,8 +16208,7 @@ host_follow_links(const char *media, const unsigned char *pin, size_t pin_len,
 				&& memcmp(self->spki, lk->spki, lk->spki_len) == 0
 				&& self->subject_len == lk->subject_len
 				&& memcmp(self->subject, lk->subject, lk->subject_len) == 0
-				&& sig_verify(&self->pub, self->sig_alg, self->tbs, self->tbs_len,
-					self->sig, self->sig_len) == 0) {
+				&& cert_signed_by(self, self)) {
 				strcpy(out[n].kid, kid);
 				out[n].der = sd;
 				out[n].len = sl;
@@ -16486,40 +16490,6 @@ cmd_host_request(int argc, char **argv)
 	return r;
 }
 
-/* path is a plain name (ca.pem, crl.pem) of the media, and the media's
- * ca.pem is not key kid's: 0 (not this host's CA's). Else 1. */
-static int
-media_plain_ours(const char *media, const char *path, const char *kid)
-{
-	static const char *const cb[] = { "CERTIFICATE", NULL };
-	char a[PATH_MAX], b[PATH_MAX], k[17];
-	unsigned char *d;
-	size_t dl;
-	int sq = g.quiet;
-
-	path_join(a, sizeof a, media, "ca.pem");
-	path_join(b, sizeof b, media, "crl.pem");
-	if (strcmp(path, a) != 0 && strcmp(path, b) != 0)
-		return 1;
-	g.quiet = 1;
-	k[0] = 0;
-	if (pem_file_load(a, cb, MAX_PEM_FILE, &d, &dl, NULL) == 0) {
-		ca_keyid_of(k, d, dl);
-		free(d);
-	}
-	g.quiet = sq;
-	return k[0] == 0 || strcmp(k, kid) == 0;
-}
-
-/* 1 when CA certificate a issued c (its name and its signature). */
-static int
-cert_signed_by(const x509_info *c, const x509_info *a)
-{
-	return c->issuer_len == a->subject_len
-		&& memcmp(c->issuer, a->subject, c->issuer_len) == 0
-		&& sig_verify(&a->pub, c->sig_alg, c->tbs, c->tbs_len, c->sig, c->sig_len) == 0;
-}
-
 /* Reads responses/<hostid>.pem (never a name from the media itself). */
 static int
 media_read_response(const char *media, const char *hostid, unsigned char **cert,
@@ -16586,38 +16556,46 @@ host_crl_pinned(const unsigned char *ca, size_t al, const crl_info *o)
 	return ok;
 }
 
-/* Takes a CRL from the media if it is newer and signed by the pinned CA.
- * Returns 1 if taken, 0 if not newer, -1 if refused. */
+/* A CRL from the media for CA cert (DER), newer than have (or have is
+ * NULL): 1, 0 when not newer, -1 refused (why). */
 static int
-host_take_crl(host_ctx *h, const unsigned char *ca, size_t al,
-	const unsigned char *crl, size_t cl, int verified, char *why)
+crl_newer(const unsigned char *cert, size_t cl, const unsigned char *have, size_t hl,
+	const unsigned char *crl, size_t rl, char *why)
 {
 	x509_info *a;
 	crl_info n, o;
 	int err;
 
-	if ((err = crl_decode(&n, crl, cl, why)) < 0)
+	if (crl_decode(&n, crl, rl, why) < 0 || cert_decode_alloc(&a, cert, cl, why) < 0)
 		return -1;
-	if (!verified) {
-		if ((err = cert_decode_alloc(&a, ca, al, why)) < 0)
-			return -1;
-		err = crl_verify_sig(&n, a, why);
-		free(a);
-		if (err < 0)
-			return -1;
-	}
-	if (h->crl != NULL && crl_decode(&o, h->crl, h->crl_len, why) == 0
-		&& host_crl_pinned(ca, al, &o)) {
+	err = crl_verify_sig(&n, a, why);
+	free(a);
+	if (err < 0)
+		return -1;
+	if (have != NULL && crl_decode(&o, have, hl, why) == 0) {
 		int c = bignum_cmp(n.number, n.number_len, o.number, o.number_len);
 		if (c < 0) {
 			set_why(why, "the CRL on the media is older than this host's"
 				" (a lower CRL number)");
 			return -1;
 		}
-		if (c == 0)
-			return 0;
+		return c > 0;
 	}
 	return 1;
+}
+
+/* Takes a CRL from the media if it is newer and signed by the pinned CA
+ * (compared with the host's CRL when the pinned CA signed that one).
+ * Returns 1 if taken, 0 if not newer, -1 if refused. */
+static int
+host_take_crl(host_ctx *h, const unsigned char *ca, size_t al,
+	const unsigned char *crl, size_t cl, char *why)
+{
+	crl_info o;
+	int mine = h->crl != NULL && crl_decode(&o, h->crl, h->crl_len, why) == 0
+		&& host_crl_pinned(ca, al, &o);
+
+	return crl_newer(ca, al, mine ? h->crl : NULL, mine ? h->crl_len : 0, crl, cl, why);
 }
 
 static int
@@ -16758,8 +16736,6 @@ cmd_host_install(int argc, char **argv)
 		char kid[17];
 		ca_keyid_of(kid, pin, pin_len);
 		media_ca_path(p, sizeof p, media, "crl", kid);
-		if (!media_plain_ours(media, p, kid))
-			path_join(p, sizeof p, media, "crl-none");
 	}
 	if (path_exists(p)) {
 		crl_info ci;
@@ -16832,7 +16808,7 @@ cmd_host_install(int argc, char **argv)
 		int taken;
 		if (crl == NULL && pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0)
 			goto out;
-		taken = host_take_crl(&h, pin, pin_len, crl, rl, crl_ok, why);
+		taken = host_take_crl(&h, pin, pin_len, crl, rl, why);
 		if (taken < 0) {
 			msg(p, "not taken: %s", why);
 			free(crl);
@@ -16851,7 +16827,6 @@ cmd_host_install(int argc, char **argv)
 		ca_keyid_of(ok, h.ca, h.ca_len);
 		if (host_xca_put(&h, ok, 0, h.ca, h.ca_len, old_crl, old_crl_len) < 0)
 			goto out;
-		fault_point("install-old-kept");
 	}
 	if ((h.ca == NULL || sw != SIZE_MAX)
 		&& pem_write(hpath(&h, p, "ca.pem"), "CERTIFICATE", pin, pin_len, 0644) < 0) {
@@ -17014,39 +16989,11 @@ out:
 	return r;
 }
 
-/* A CRL from the media for CA cert (DER), newer than have (or have is
- * NULL): 1, 0 when not newer, -1 refused (why). */
-static int
-crl_newer(const unsigned char *cert, size_t cl, const unsigned char *have, size_t hl,
-	const unsigned char *crl, size_t rl, char *why)
-{
-	x509_info *a;
-	crl_info n, o;
-	int err;
-
-	if (crl_decode(&n, crl, rl, why) < 0 || cert_decode_alloc(&a, cert, cl, why) < 0)
-		return -1;
-	err = crl_verify_sig(&n, a, why);
-	free(a);
-	if (err < 0)
-		return -1;
-	if (have != NULL && crl_decode(&o, have, hl, why) == 0) {
-		int c = bignum_cmp(n.number, n.number_len, o.number, o.number_len);
-		if (c < 0) {
-			set_why(why, "older than this host's (a lower CRL number)");
-			return -1;
-		}
-		return c > 0;
-	}
-	return 1;
-}
-
 /*
  * host update, the rollover part: the CAs the stick's links lead to from
  * the pinned one become next-KEYID.pem (a stick with no link from the
- * pinned key changes nothing); a former pin (old-KEYID.pem) goes once a
- * stick of the CA no longer carries it; every other CA's CRL is taken
- * when newer. *any: something changed. 0, or an exit status.
+ * pinned key changes nothing); every other CA's CRL is taken when newer,
+ * and a CA whose own CRL lists its own certificate (retired) goes. *any: something changed. 0, or an exit status.
  */
 static int
 host_update_rollover(host_ctx *h, const char *media, int *any)
@@ -17214,9 +17161,7 @@ cmd_host_update(int argc, char **argv)
 	 * own copy on the stick first, then the plain name if it is this
 	 * key's: during a rollover it is the new key's). */
 	media_ca_path(p, sizeof p, media, "ca", kid);
-	if (path_exists(p) && !media_plain_ours(media, p, kid))
-		p[0] = 0;
-	if (p[0] && path_exists(p)) {
+	if (path_exists(p)) {
 		x509_info *n = NULL, *o = NULL;
 		if (pem_file_load(p, cb, MAX_PEM_FILE, &ca, &al, NULL) != 0) {
 			r = EXIT_REFUSED;
@@ -17247,19 +17192,17 @@ cmd_host_update(int argc, char **argv)
 		free(o);
 	}
 	media_ca_path(p, sizeof p, media, "crl", kid);
-	if (path_exists(p) && !media_plain_ours(media, p, kid))
-		p[0] = 0;
 	if (r == 0) {
 		/* the rollover part first: a refusal there is said, and the
 		 * pinned CA's CRL is still taken */
 		rr = host_update_rollover(&h, media, &any);
 		xany = any;
 	}
-	if (r == 0 && p[0] && path_exists(p)) {
+	if (r == 0 && path_exists(p)) {
 		if (pem_file_load(p, lb, MAX_CRL_FILE, &crl, &rl, NULL) != 0) {
 			r = EXIT_REFUSED;
 		} else {
-			int taken = host_take_crl(&h, h.ca, h.ca_len, crl, rl, 0, why);
+			int taken = host_take_crl(&h, h.ca, h.ca_len, crl, rl, why);
 			if (taken < 0) {
 				msg(p, "refused: %s", why);
 				r = EXIT_REFUSED;
@@ -17281,9 +17224,10 @@ cmd_host_update(int argc, char **argv)
 			}
 		}
 	} else if (r == 0 && !any) {
-		char pl[PATH_MAX];
+		char pl[PATH_MAX], plain[17];
 		path_join(pl, sizeof pl, media, "ca.pem");
-		if (path_exists(pl) && !media_plain_ours(media, pl, kid)) {
+		media_plain_kid(media, plain);
+		if (plain[0] && strcmp(plain, kid) != 0) {
 			msg(pl, "refused: the stick's CA certificate is another CA key's,"
 				" not the key %s this host trusts, and no link from it leads there",
 				kid);
